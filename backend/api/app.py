@@ -1,0 +1,56 @@
+"""``create_app(settings)``: the FastAPI application, with every resource built in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI
+
+from backend.api.deps import require_admin
+from backend.api.errors import install_error_handlers
+from backend.api.routes import documents, health, jobs, knowledge_bases, search
+from backend.encoder.base import Embedder
+from backend.services import Services, admin_token
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
+    """Build the app. ``embedder`` lets tests and benchmarks share one loaded model across apps."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.admin_token = admin_token(settings)
+        services = await anyio.to_thread.run_sync(lambda: Services.build(settings, embedder=embedder))
+        app.state.services = services
+        if settings.worker.embedded:
+            services.make_worker().start()
+        log.info(
+            "kbchat ready: database %s, vectors %s (%s), encoder %s",
+            services.engine.url.render_as_string(hide_password=True),
+            settings.qdrant.url or settings.qdrant_path,
+            services.vectors.alias,
+            services.embedder.model_id,
+        )
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(services.close)
+
+    app = FastAPI(
+        title="kbchat",
+        version="0.1.0",
+        summary="Knowledge-base chat backend: upload, search by meaning, cited answers.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_admin)])
+    for module in (knowledge_bases, documents, jobs, search):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    return app

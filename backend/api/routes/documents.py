@@ -1,0 +1,160 @@
+"""/v1/knowledge-bases/{kb_id}/documents: upload (multipart files or JSON text), list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Query, Request, status
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from backend.api.deps import ServicesDep, SessionDep
+from backend.api.schemas import (
+    DocumentDetail,
+    DocumentPublic,
+    DocumentsPublic,
+    DocumentTextCreate,
+    JobPublic,
+    UploadAccepted,
+    UploadItem,
+)
+from backend.catalog import documents as docs
+from backend.catalog import knowledge_bases as kbs
+from backend.catalog.formats import detect_format
+from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
+from backend.services import Services
+
+router = APIRouter(prefix="/knowledge-bases/{kb_id}/documents", tags=["documents"])
+
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                    "required": ["files"],
+                }
+            },
+            "application/json": {"schema": DocumentTextCreate.model_json_schema()},
+        },
+    }
+}
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"{upload.filename} is larger than {limit:,} bytes (KBCHAT_INGEST__MAX_UPLOAD_BYTES)"
+        )
+    return data
+
+
+async def _items_from_request(
+    request: Request, services: Services
+) -> list[tuple[bytes, str, str, str | None, str | None]]:
+    """(data, format, name, title, source) for each document in the request."""
+    limits = services.settings.ingest
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        try:
+            body = DocumentTextCreate.model_validate_json(await request.body())
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInput(problems) from None
+        return [(body.text.encode("utf-8"), body.format, body.title, body.title, body.source)]
+    if media == "multipart/form-data":
+        form = await request.form(max_files=limits.max_files_per_request, max_fields=100)
+        files = [f for f in form.getlist("files") + form.getlist("file") if isinstance(f, UploadFile)]
+        if not files:
+            raise InvalidInput("no files in the form; send them as multipart fields named 'files'")
+        out = []
+        for upload in files:
+            name = upload.filename or "upload"
+            fmt = detect_format(name, upload.content_type)
+            out.append((await _read_limited(upload, limits.max_upload_bytes), fmt, name, None, None))
+        return out
+    raise UnsupportedFormat(
+        f"content type {media or 'missing'!r} is not accepted here; send multipart/form-data with 'files', "
+        "or application/json with {text, title}"
+    )
+
+
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=UploadAccepted, openapi_extra=_UPLOAD_DOC
+)
+async def upload_documents(kb_id: str, request: Request, services: ServicesDep) -> UploadAccepted:
+    await anyio.to_thread.run_sync(_check_kb, services, kb_id)
+    items = await _items_from_request(request, services)
+    accepted = await anyio.to_thread.run_sync(_accept_all, services, kb_id, items)
+    services.wake_workers()
+    return UploadAccepted(documents=accepted)
+
+
+def _check_kb(services: Services, kb_id: str) -> None:
+    with services.sessions() as session:
+        kbs.get(session, kb_id)
+
+
+def _accept_all(
+    services: Services, kb_id: str, items: list[tuple[bytes, str, str, str | None, str | None]]
+) -> list[UploadItem]:
+    """All or nothing: one bad file in a batch rejects the batch, so the client can fix it and resend."""
+    limits = services.settings.ingest
+    with services.sessions.begin() as session:
+        out = []
+        for data, fmt, name, title, source in items:
+            result = docs.accept_upload(
+                session,
+                kb_id=kb_id,
+                data=data,
+                format=fmt,
+                name=name,
+                title=title,
+                source=source,
+                max_bytes=limits.max_upload_bytes,
+                max_attempts=limits.max_attempts,
+            )
+            job = result.job or docs.latest_job(session, result.document.id)
+            out.append(
+                UploadItem(
+                    document_id=result.document.id,
+                    job_id=job.id if job else None,
+                    filename=result.document.filename,
+                    status=result.document.status,
+                    unchanged=result.unchanged,
+                )
+            )
+        return out
+
+
+@router.get("", response_model=DocumentsPublic)
+def list_documents(
+    kb_id: str, session: SessionDep, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
+) -> DocumentsPublic:
+    kbs.get(session, kb_id)
+    data = [
+        DocumentPublic.model_validate(d) for d in docs.list_for(session, kb_id, limit=limit, offset=offset)
+    ]
+    return DocumentsPublic(data=data, count=len(data))
+
+
+@router.get("/{document_id}", response_model=DocumentDetail)
+def get_document(kb_id: str, document_id: str, session: SessionDep) -> DocumentDetail:
+    document = docs.get(session, kb_id, document_id)
+    job = docs.latest_job(session, document_id)
+    return DocumentDetail.model_validate(document).model_copy(
+        update={"job": JobPublic.model_validate(job) if job else None}
+    )
+
+
+@router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_document(kb_id: str, document_id: str, services: ServicesDep) -> None:
+    docs.delete(services.sessions, services.vectors, kb_id, document_id)

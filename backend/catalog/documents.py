@@ -1,0 +1,120 @@
+"""Document data functions: accept an upload, list, delete (vectors included).
+
+An upload is stored whole in the database together with its ingestion job, in one transaction:
+once the API has answered 202, the work cannot be lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.catalog.formats import MEDIA_TYPES
+from backend.db.models import Document, DocumentContent, DocumentStatus, Job, JobStatus, utcnow
+from backend.errors import EmptyContent, NotFound, PayloadTooLarge
+from backend.jobs.queue import enqueue
+from backend.vectorstore.base import VectorStore
+
+log = logging.getLogger(__name__)
+INGEST_JOB = "ingest"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    document: Document
+    job: Job | None
+    unchanged: bool
+    """True when the same content was already in the knowledge base: nothing to do, no job."""
+
+
+def accept_upload(
+    session: Session,
+    *,
+    kb_id: str,
+    data: bytes,
+    format: str,
+    name: str,
+    title: str | None = None,
+    source: str | None = None,
+    max_bytes: int,
+    max_attempts: int = 3,
+) -> Accepted:
+    if not data.strip():
+        raise EmptyContent(f"{name} is empty; upload a file with text in it")
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"{name} is {len(data):,} bytes; the limit is {max_bytes:,} (KBCHAT_INGEST__MAX_UPLOAD_BYTES)"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    existing = session.scalar(
+        select(Document).where(
+            Document.kb_id == kb_id, Document.content_hash == digest, Document.status != DocumentStatus.FAILED
+        )
+    )
+    if existing is not None:
+        log.info("upload %s to kb %s is identical to document %s; nothing to do", name, kb_id, existing.id)
+        return Accepted(existing, None, unchanged=True)
+    document = Document(
+        kb_id=kb_id,
+        title=(title or name)[:500],
+        source=(source or name)[:2000],
+        filename=name[:500],
+        content_type=MEDIA_TYPES[format],
+        content_hash=digest,
+        size_bytes=len(data),
+        meta={"format": format, "title_given": title is not None},
+    )
+    session.add(document)
+    session.flush()
+    session.add(DocumentContent(document_id=document.id, data=data))
+    job = enqueue(session, kind=INGEST_JOB, kb_id=kb_id, document_id=document.id, max_attempts=max_attempts)
+    session.flush()
+    return Accepted(document, job, unchanged=False)
+
+
+def get(session: Session, kb_id: str, document_id: str) -> Document:
+    document = session.get(Document, document_id)
+    if document is None or document.kb_id != kb_id:
+        raise NotFound(f"document {document_id} does not exist in knowledge base {kb_id}")
+    return document
+
+
+def list_for(session: Session, kb_id: str, *, limit: int = 100, offset: int = 0) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.kb_id == kb_id)
+            .order_by(Document.created_at)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def latest_job(session: Session, document_id: str) -> Job | None:
+    return session.scalar(
+        select(Job).where(Job.document_id == document_id).order_by(Job.created_at.desc()).limit(1)
+    )
+
+
+def delete(sessions: sessionmaker[Session], vectors: VectorStore, kb_id: str, document_id: str) -> None:
+    """Cancel its jobs, delete vectors, delete the row, delete vectors again (closes the race with a
+    worker that was mid-upsert; the worker also re-checks that its document still exists)."""
+    with sessions.begin() as session:
+        get(session, kb_id, document_id)
+        session.execute(
+            update(Job)
+            .where(Job.document_id == document_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+            .values(status=JobStatus.CANCELLED, finished_at=utcnow(), lease_owner=None)
+        )
+    vectors.delete_document(kb_id=kb_id, document_id=document_id)
+    with sessions.begin() as session:
+        document = session.get(Document, document_id)
+        if document is not None:
+            session.delete(document)
+    vectors.delete_document(kb_id=kb_id, document_id=document_id)
+    log.info("document %s deleted from kb %s", document_id, kb_id)

@@ -1,0 +1,48 @@
+"""Which uploads kbchat accepts, decided at the API door so a bad file gets a 415 before any work.
+
+The format name is the contract with the ingestion worker: ``ingest/loaders`` has one loader per name.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from backend.errors import UnsupportedFormat
+
+EXTENSIONS = {
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+    ".rst": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".mdx": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
+CONTENT_TYPES = {
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+}
+FORMATS = frozenset(EXTENSIONS.values())
+MEDIA_TYPES = {"text": "text/plain", "markdown": "text/markdown", "html": "text/html"}
+
+
+def detect_format(filename: str | None, content_type: str | None) -> str:
+    """The format of an upload: its extension wins (browsers often send octet-stream), then its type."""
+    if filename:
+        suffix = PurePath(filename).suffix.lower()
+        if suffix in EXTENSIONS:
+            return EXTENSIONS[suffix]
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in CONTENT_TYPES:
+        return CONTENT_TYPES[media]
+    supported = ", ".join(sorted(EXTENSIONS))
+    raise UnsupportedFormat(
+        f"unsupported file type for {filename or 'the upload'!r} (content type {media or 'unknown'!r}). "
+        f"Supported extensions: {supported}."
+    )

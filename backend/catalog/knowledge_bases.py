@@ -1,0 +1,67 @@
+"""Knowledge-base data functions. Deleting one removes its vectors before its rows."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Document, KnowledgeBase
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.vectorstore.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+def create(session: Session, *, name: str, description: str = "") -> KnowledgeBase:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name is empty; give the knowledge base a name")
+    if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)):
+        raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
+    kb = KnowledgeBase(name=name, description=description)
+    session.add(kb)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # lost a race with a concurrent create of the same name
+        raise Conflict(f"a knowledge base named {name!r} already exists; pick another name") from exc
+    return kb
+
+
+def get(session: Session, kb_id: str) -> KnowledgeBase:
+    kb = session.get(KnowledgeBase, kb_id)
+    if kb is None:
+        raise NotFound(f"knowledge base {kb_id} does not exist; GET /v1/knowledge-bases lists them")
+    return kb
+
+
+def get_by_name(session: Session, name: str) -> KnowledgeBase:
+    kb = session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
+    if kb is None:
+        raise NotFound(f"no knowledge base named {name!r}; create it first")
+    return kb
+
+
+def list_all(session: Session) -> list[KnowledgeBase]:
+    return list(session.scalars(select(KnowledgeBase).order_by(KnowledgeBase.created_at)))
+
+
+def document_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Document.kb_id, func.count()).group_by(Document.kb_id))
+    return {kb_id: count for kb_id, count in rows}
+
+
+def delete(sessions: sessionmaker[Session], vectors: VectorStore, kb_id: str) -> None:
+    """Vectors first: if the store is down the rows stay and the call can be retried (503)."""
+    with sessions() as session:
+        get(session, kb_id)
+    vectors.delete_knowledge_base(kb_id=kb_id)
+    with sessions.begin() as session:
+        kb = session.get(KnowledgeBase, kb_id)
+        if kb is not None:
+            session.delete(kb)
+    # A worker may have written between the two steps; its own existence check cleans up too.
+    vectors.delete_knowledge_base(kb_id=kb_id)
+    log.info("knowledge base %s deleted", kb_id)

@@ -1,0 +1,1 @@
+"""The ``kbchat`` command line."""

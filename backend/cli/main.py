@@ -1,0 +1,148 @@
+"""``kbchat``: serve, worker, migrate, search, ask — plus commands added by plugins (``ingest``).
+
+Commands that touch data build the same :class:`~backend.services.Services` as the API, so the
+CLI and the service can never disagree about where data lives or how it is searched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from backend.logging_setup import configure_logging
+from backend.plugins import load_plugins
+from backend.settings import Settings
+from backend.vectorstore.base import SearchMode
+
+app = typer.Typer(help="kbchat: a knowledge-base chat backend.", no_args_is_help=True, add_completion=False)
+log = logging.getLogger("kbchat")
+
+
+def settings() -> Settings:
+    s = Settings()
+    configure_logging(s.log_level)
+    return s
+
+
+def services_for_cli():  # noqa: ANN201 - imported lazily: `kbchat --help` must not load torch
+    from backend.services import Services
+
+    return Services.build(settings())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Uvicorn processes (needs PostgreSQL + a Qdrant server).")] = 1,
+) -> None:
+    """Run the HTTP API (with the job worker inside it, unless KBCHAT_WORKER__EMBEDDED=false)."""
+    import uvicorn
+
+    from backend.api.app import create_app
+
+    s = settings()
+    if workers > 1:
+        raise typer.BadParameter(
+            "several processes need a shared database and Qdrant server; "
+            "run one `kbchat serve` per container instead",
+            param_hint="--workers",
+        )
+    uvicorn.run(create_app(s), host=host, port=port, log_config=None)
+
+
+@app.command()
+def worker() -> None:
+    """Run the job worker as its own process (production: several, against PostgreSQL + a Qdrant server)."""
+    services = services_for_cli()
+    w = services.make_worker()
+    signal.signal(signal.SIGTERM, lambda *_: w.stop(timeout=0))
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (also done on every `serve`)."""
+    from backend.db.engine import make_engine
+    from backend.db.migrate import upgrade
+
+    s = settings()
+    upgrade(make_engine(s.database_url))
+    typer.echo("database is up to date")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 5,
+    mode: Annotated[SearchMode, typer.Option(help="dense, sparse or hybrid.")] = SearchMode.DENSE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search a knowledge base and print the ranked passages."""
+    from backend.catalog import knowledge_bases as kbs
+
+    services = services_for_cli()
+    try:
+        with services.sessions() as session:
+            kb_id = kbs.get_by_name(session, kb).id
+        result = services.retriever.search(kb_id=kb_id, query=query, top_k=top_k, mode=mode)
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(p) for p in result.passages]))
+        return
+    for rank, p in enumerate(result.passages, start=1):
+        where = " > ".join([p.title, *p.heading])
+        typer.echo(f"{rank}. [{p.relevance:.3f}] {where}  ({p.source})")
+        typer.echo("   " + p.text[:300].replace("\n", " ") + ("…" if len(p.text) > 300 else ""))
+    typer.echo(f"({len(result.passages)} results in {result.took_ms:.0f} ms, mode {result.mode})")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ask a knowledge base a question; prints the answer and its citations."""
+    from backend.catalog import knowledge_bases as kbs
+
+    services = services_for_cli()
+    try:
+        with services.sessions() as session:
+            kb_id = kbs.get_by_name(session, kb).id
+        answer = asyncio.run(services.chat.answer(kb_id=kb_id, message=question))
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps({"answer": answer.answer, "citations": answer.citations}))
+        return
+    typer.echo(answer.answer)
+    for c in answer.citations:
+        typer.echo(f"  [{c['index']}] {c['title']} — {c['source']}")
+
+
+def main() -> None:
+    for extend in load_plugins().cli_extensions:
+        extend(app)
+    try:
+        app()
+    except Exception as exc:  # our errors carry a message meant for the user; show it, not a traceback
+        from backend.errors import KbchatError
+
+        if isinstance(exc, KbchatError):
+            typer.echo(f"error: {exc.message}", err=True)
+            raise SystemExit(2) from None
+        raise

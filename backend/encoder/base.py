@@ -1,0 +1,39 @@
+"""The encoder seam: what retrieval, ingestion and fine-tuning need from a text encoder.
+
+Vectors are L2-normalised float32, so a dot product is the cosine similarity and scores
+from different queries are comparable (the chat's "nothing relevant" threshold relies on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """The encoder's own tokenizer, so chunks are cut to exactly what the model will see."""
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span ``(start, end)`` of every token of ``text``, special tokens excluded."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    model_id: str
+    """Stable identity of the weights (name + content fingerprint): vectors of different ids never mix."""
+    dimension: int
+    max_tokens: int
+    """Longest input, in tokens and special tokens excluded, that the model reads without truncation."""
+    tokenizer: Tokenizer
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dimension)`` normalised float32 vectors for passages."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dimension)`` normalised float32 vectors for search queries."""
+        ...

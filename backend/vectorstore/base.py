@@ -1,0 +1,85 @@
+"""The vector-store seam: what ingestion writes and retrieval reads, independent of the engine.
+
+Every point belongs to exactly one knowledge base (``kb_id`` in its payload) and one document;
+every read and delete is scoped by ``kb_id`` so one tenant can never see or harm another's data.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class SearchMode(enum.StrEnum):
+    DENSE = "dense"
+    SPARSE = "sparse"
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """One chunk as stored: id from :func:`backend.vectorstore.ids.point_id`, both vectors, payload.
+
+    The payload always holds ``kb_id``, ``document_id``, ``text``, ``title``, ``source``,
+    ``chunk_index``, ``char_start``, ``char_end`` and ``heading`` (the heading path), so a citation
+    points back to the exact place in the source without a database round trip.
+    """
+
+    id: str
+    dense: np.ndarray
+    sparse: SparseVector
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    score: float
+    """The ranking score of the mode used: cosine (dense), BM25 (sparse) or fused rank (hybrid)."""
+    relevance: float
+    """Dense cosine between query and passage in every mode: comparable across queries, so thresholds
+    and "nothing relevant found" decisions use this, never a fused rank score."""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class VectorStore(Protocol):
+    def ensure_ready(self) -> None:
+        """Create the collection and alias for the configured encoder if missing; check they match."""
+        ...
+
+    def upsert(self, records: Sequence[ChunkRecord]) -> None: ...
+
+    def search(
+        self,
+        *,
+        kb_id: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        mode: SearchMode,
+        limit: int,
+        document_ids: Collection[str] | None = None,
+    ) -> list[Hit]: ...
+
+    def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
+        """Delete the document's points, except ``keep_ids`` (the points of its current version)."""
+        ...
+
+    def delete_knowledge_base(self, *, kb_id: str) -> None: ...
+
+    def count(self, *, kb_id: str, document_id: str | None = None) -> int: ...
+
+    def ping(self) -> None:
+        """Raise :class:`backend.errors.Unavailable` if the store cannot answer."""
+        ...
+
+    def close(self) -> None: ...

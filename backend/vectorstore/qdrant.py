@@ -1,0 +1,237 @@
+"""Qdrant implementation of the vector-store seam, one code path for local mode and a server.
+
+Layout: one collection per encoder version (``<prefix>_chunks_<encoder slug>``) holding the points
+of every knowledge base, isolated by a ``kb_id`` tenant index; search always goes through the alias
+``<prefix>_chunks``, so a re-index can build a new collection and switch the alias atomically.
+
+qdrant-client raises different errors in local mode (``ValueError``, ``RuntimeError``) and against
+a server (``UnexpectedResponse``, transport errors); :func:`_translated` maps both to ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import warnings
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from backend.errors import Conflict, KbchatError, Unavailable
+from backend.vectorstore.base import ChunkRecord, Hit, SearchMode, SparseVector
+
+log = logging.getLogger(__name__)
+
+DENSE, SPARSE = "dense", "lexical"
+UPSERT_BATCH = 256
+
+
+def make_client(
+    *, url: str | None, path: Path, api_key: str | None = None, timeout_s: float = 30
+) -> QdrantClient:
+    """A client for the server at ``url``, or local on-disk mode at ``path`` when no URL is set."""
+    if url:
+        return QdrantClient(url=url, api_key=api_key, timeout=int(timeout_s))
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(path))
+    except RuntimeError as exc:  # the local store is a single-process file lock
+        raise Unavailable(
+            f"the embedded Qdrant store at {path} is in use by another kbchat process. Stop it, or run "
+            "a Qdrant server and set KBCHAT_QDRANT__URL so several processes can share it."
+        ) from exc
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except KbchatError:
+        raise
+    except UnexpectedResponse as exc:
+        raise Unavailable(f"Qdrant refused to {action}: HTTP {exc.status_code} {exc.content!r:.300}") from exc
+    except (ResponseHandlingException, ConnectionError, TimeoutError, OSError) as exc:
+        raise Unavailable(f"Qdrant is unreachable while trying to {action}: {exc}. Is it running?") from exc
+    except ValueError as exc:  # local mode's "not found" and validation errors
+        raise Unavailable(f"Qdrant could not {action}: {exc}") from exc
+
+
+def _slug(model_id: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", model_id.lower()).strip("_")[:80]
+
+
+def _kb_filter(kb_id: str, document_ids: Collection[str] | None = None) -> qm.Filter:
+    must: list[qm.Condition] = [qm.FieldCondition(key="kb_id", match=qm.MatchValue(value=kb_id))]
+    if document_ids is not None:
+        must.append(qm.FieldCondition(key="document_id", match=qm.MatchAny(any=list(document_ids))))
+    return qm.Filter(must=must)
+
+
+class QdrantVectorStore:
+    def __init__(
+        self,
+        client: QdrantClient,
+        *,
+        prefix: str,
+        encoder_id: str,
+        dimension: int,
+        candidate_pool: int = 100,
+    ) -> None:
+        self.client = client
+        self.encoder_id = encoder_id
+        self.dimension = dimension
+        self.alias = f"{prefix}_chunks"
+        self.collection = f"{prefix}_chunks_{_slug(encoder_id)}"
+        self.candidate_pool = candidate_pool
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        with _translated("prepare the collection"):
+            aliases = {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
+            target = aliases.get(self.alias)
+            if target is not None and target != self.collection:
+                raise Conflict(
+                    f"the active collection {target!r} was built by another encoder than the configured "
+                    f"{self.encoder_id!r}. Set KBCHAT_ENCODER__MODEL back, or re-index into "
+                    f"{self.collection!r} and switch the alias {self.alias!r} to it."
+                )
+            if not self.client.collection_exists(self.collection):
+                self._create_collection()
+            if target is None:
+                self.client.update_collection_aliases(
+                    change_aliases_operations=[
+                        qm.CreateAliasOperation(
+                            create_alias=qm.CreateAlias(
+                                collection_name=self.collection, alias_name=self.alias
+                            )
+                        )
+                    ]
+                )
+                log.info("alias %s -> %s", self.alias, self.collection)
+
+    def _create_collection(self) -> None:
+        log.info("creating collection %s (dim=%d)", self.collection, self.dimension)
+        self.client.create_collection(
+            self.collection,
+            vectors_config={DENSE: qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+            metadata={"encoder_id": self.encoder_id, "dimension": self.dimension},
+        )
+        with (
+            warnings.catch_warnings()
+        ):  # local mode warns that indexes are no-ops there; the server needs them
+            warnings.simplefilter("ignore", UserWarning)
+            self.client.create_payload_index(
+                self.collection,
+                "kb_id",
+                qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True),
+            )
+            self.client.create_payload_index(self.collection, "document_id", qm.PayloadSchemaType.KEYWORD)
+
+    def ping(self) -> None:
+        with _translated("answer a health check"):
+            self.client.get_aliases()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        with _translated("store vectors"):
+            for start in range(0, len(records), UPSERT_BATCH):
+                batch = records[start : start + UPSERT_BATCH]
+                points = [
+                    qm.PointStruct(
+                        id=r.id,
+                        vector={
+                            DENSE: r.dense.tolist(),
+                            SPARSE: qm.SparseVector(indices=r.sparse.indices, values=r.sparse.values),
+                        },
+                        payload=r.payload,
+                    )
+                    for r in batch
+                ]
+                self.client.upsert(self.alias, points=points, wait=True)
+
+    def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
+        selector = _kb_filter(kb_id, [document_id])
+        if keep_ids:
+            selector.must_not = [qm.HasIdCondition(has_id=list(keep_ids))]
+        with _translated("delete a document's vectors"):
+            self.client.delete(self.alias, points_selector=qm.FilterSelector(filter=selector), wait=True)
+
+    def delete_knowledge_base(self, *, kb_id: str) -> None:
+        with _translated("delete a knowledge base's vectors"):
+            self.client.delete(
+                self.alias, points_selector=qm.FilterSelector(filter=_kb_filter(kb_id)), wait=True
+            )
+
+    # -- reads -------------------------------------------------------------------------------
+    def count(self, *, kb_id: str, document_id: str | None = None) -> int:
+        flt = _kb_filter(kb_id, [document_id] if document_id else None)
+        with _translated("count vectors"):
+            return self.client.count(self.alias, count_filter=flt, exact=True).count
+
+    def search(
+        self,
+        *,
+        kb_id: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        mode: SearchMode,
+        limit: int,
+        document_ids: Collection[str] | None = None,
+    ) -> list[Hit]:
+        flt = _kb_filter(kb_id, document_ids)
+        dense_query = dense.tolist()
+        sparse_query = qm.SparseVector(indices=sparse.indices, values=sparse.values)
+        pool = max(limit, self.candidate_pool)  # fixed pool: top_k never changes the first results' order
+        with _translated("search"):
+            if mode is SearchMode.DENSE:
+                response = self.client.query_points(
+                    self.alias,
+                    query=dense_query,
+                    using=DENSE,
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                )
+                return [Hit(str(p.id), p.score, p.score, p.payload or {}) for p in response.points]
+            if mode is SearchMode.SPARSE:
+                if not sparse.indices:
+                    return []
+                response = self.client.query_points(
+                    self.alias,
+                    query=sparse_query,
+                    using=SPARSE,
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=[DENSE],
+                )
+            else:
+                prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool)]
+                if sparse.indices:
+                    prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
+                response = self.client.query_points(
+                    self.alias,
+                    prefetch=prefetch,
+                    query=qm.FusionQuery(fusion=qm.Fusion.RRF),
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=[DENSE],
+                )
+        return [self._with_relevance(p, dense) for p in response.points]
+
+    @staticmethod
+    def _with_relevance(point: qm.ScoredPoint, dense: np.ndarray) -> Hit:
+        vectors = point.vector if isinstance(point.vector, dict) else {}
+        stored = vectors.get(DENSE)
+        relevance = float(np.dot(np.asarray(stored, dtype=np.float32), dense)) if stored is not None else 0.0
+        return Hit(str(point.id), point.score, relevance, point.payload or {})

@@ -1,0 +1,1 @@
+"""The ingestion worker: loaders per format, chunking, the embedding pipeline, the job handler."""

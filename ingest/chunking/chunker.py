@@ -1,0 +1,129 @@
+"""Token-aware, heading-aware chunking with the encoder's own tokenizer.
+
+Guarantees (tested as properties in tests/ingest/test_chunker.py):
+- **limits kept**: the text the encoder sees (heading path + chunk) never exceeds ``max_tokens``;
+- **no text lost**: every token of every section lies inside at least one chunk;
+- **overlap**: consecutive chunks of a section share about ``overlap_tokens`` tokens, never more.
+
+Cuts prefer, in order, a paragraph break, a line break, a sentence end, then any space; a cut never
+falls inside a word (between word pieces), unless a single "word" is longer than the whole budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.encoder.base import Tokenizer
+from ingest.loaders.base import ParsedDocument
+
+_SENTENCE_END = frozenset(".!?;:")
+MIN_BUDGET = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    ordinal: int
+    text: str
+    heading: tuple[str, ...]
+    char_start: int
+    char_end: int
+    token_count: int
+    context: str = ""
+    """Title and heading path, cut to at most half the token budget."""
+
+    @property
+    def embedding_text(self) -> str:
+        """What the encoder reads: the heading path gives a passage the context its own text lacks."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+def heading_prefix(title: str | None, heading: tuple[str, ...]) -> str:
+    parts = [p for p in (title, *heading) if p]
+    if len(parts) > 1 and parts[0] == parts[1]:  # a Markdown "# Title" repeats the document title
+        parts = parts[1:]
+    return " > ".join(parts)
+
+
+class Chunker:
+    def __init__(self, tokenizer: Tokenizer, *, max_tokens: int, overlap_tokens: int = 32) -> None:
+        if max_tokens < MIN_BUDGET:
+            raise ValueError(f"max_tokens must be at least {MIN_BUDGET}, got {max_tokens}")
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+
+    def split(self, doc: ParsedDocument) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for section in doc.sections:
+            context, context_tokens = self._context(heading_prefix(doc.title, section.heading))
+            budget = self.max_tokens - context_tokens
+            text = doc.text[section.start : section.end]
+            for start, end, count in self._windows(text, budget):
+                chunks.append(
+                    Chunk(
+                        ordinal=len(chunks),
+                        text=text[start:end],
+                        heading=section.heading,
+                        char_start=section.start + start,
+                        char_end=section.start + end,
+                        token_count=count,
+                        context=context,
+                    )
+                )
+        return chunks
+
+    def _context(self, prefix: str) -> tuple[str, int]:
+        """The prefix, cut at a token boundary to at most half the budget; and its token count."""
+        if not prefix:
+            return "", 0
+        offsets = self.tokenizer.token_offsets(prefix)
+        limit = self.max_tokens // 2 - 1  # one token for the newline-free join is spare
+        if len(offsets) > limit:
+            prefix = prefix[: offsets[limit - 1][1]]
+            offsets = offsets[:limit]
+        return prefix, len(offsets)
+
+    def _windows(self, text: str, budget: int) -> list[tuple[int, int, int]]:
+        offsets = self.tokenizer.token_offsets(text)
+        n = len(offsets)
+        overlap = min(self.overlap_tokens, budget // 4)  # keeps every window advancing by ≥ budget/4
+        windows: list[tuple[int, int, int]] = []
+        i = 0
+        while i < n:
+            j = min(i + budget, n)
+            if j < n:
+                j = self._best_cut(text, offsets, low=i + budget // 2, high=j)
+            windows.append((offsets[i][0], offsets[j - 1][1], j - i))
+            if j >= n:
+                break
+            i = self._overlap_start(text, offsets, i, j, overlap)
+        return windows
+
+    @staticmethod
+    def _cut_quality(text: str, offsets: list[tuple[int, int]], k: int) -> int:
+        """How good a cut between token ``k-1`` and token ``k`` is (0 = inside a word)."""
+        gap = text[offsets[k - 1][1] : offsets[k][0]]
+        if "\n\n" in gap:
+            return 4
+        if "\n" in gap:
+            return 3
+        if gap and text[offsets[k - 1][1] - 1] in _SENTENCE_END:
+            return 2
+        return 1 if gap else 0
+
+    def _best_cut(self, text: str, offsets: list[tuple[int, int]], *, low: int, high: int) -> int:
+        best_k, best_q = high, self._cut_quality(text, offsets, high)
+        for k in range(high - 1, max(low, 1) - 1, -1):
+            quality = self._cut_quality(text, offsets, k)
+            if quality > best_q:
+                best_k, best_q = k, quality
+        if best_q == 0:  # no space anywhere in the back half: a cut inside a word is the only option
+            return high
+        return best_k
+
+    def _overlap_start(self, text: str, offsets: list[tuple[int, int]], i: int, j: int, overlap: int) -> int:
+        """Start the next window ``overlap`` tokens back from ``j``, moved forward to a word start."""
+        k = max(j - overlap, i + 1)
+        while k < j and self._cut_quality(text, offsets, k) == 0:
+            k += 1
+        return k

@@ -1,0 +1,106 @@
+"""The "ingest" job: turn one stored upload into searchable points and mark the document ready.
+
+Idempotent by construction: point ids are deterministic, so a retry (or a takeover after a crash)
+rewrites the same points; points of an earlier version of the document are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from backend.db.models import Document, DocumentContent, DocumentStatus
+from backend.errors import InvalidInput
+from backend.jobs.worker import JobContext, JobHandler, JobLost
+from backend.services import Services
+from ingest.chunking.chunker import Chunker
+from ingest.pipeline import DocumentRef, IngestPipeline
+
+log = logging.getLogger(__name__)
+
+
+def _set_status(services: Services, document_id: str, status: DocumentStatus, **values: object) -> bool:
+    with services.sessions.begin() as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return False
+        document.status = status
+        for key, value in values.items():
+            setattr(document, key, value)
+        return True
+
+
+def make_ingest_handler(services: Services) -> JobHandler:
+    chunker = Chunker(
+        services.embedder.tokenizer,
+        max_tokens=services.embedder.max_tokens,
+        overlap_tokens=services.settings.chunking.overlap_tokens,
+    )
+    pipeline = IngestPipeline(services.embedder, services.lexical, chunker)
+    vectors = services.vectors
+
+    def handle(ctx: JobContext) -> None:
+        document_id = ctx.job.document_id
+        assert document_id is not None, "ingest jobs always name a document"
+        with services.sessions.begin() as session:
+            document = session.get(Document, document_id)
+            if document is None:
+                log.info("document %s was deleted before ingestion; nothing to do", document_id)
+                return
+            content = session.get(DocumentContent, document_id)
+            data = content.data if content is not None else b""
+            document.status = DocumentStatus.PROCESSING
+            document.error = None
+            name, fmt = document.filename or document.title, document.meta.get("format", "text")
+            use_parsed_title = not document.meta.get("title_given", False)
+            ref = DocumentRef(
+                document.kb_id, document.id, document.title, document.source, document.content_type
+            )
+        started = time.perf_counter()
+        try:
+            ctx.report("parsing", 0.05, force=True)
+            parsed = pipeline.parse(data, format=fmt, name=name)
+            if use_parsed_title and parsed.title:
+                ref = DocumentRef(
+                    ref.kb_id, ref.document_id, parsed.title[:500], ref.source, ref.content_type
+                )
+            ctx.report("chunking", 0.1, force=True)
+            chunks = pipeline.chunk(parsed)
+            ctx.report("embedding", 0.15, force=True)
+            records = pipeline.records(
+                ref, chunks, on_progress=lambda f: ctx.report("embedding", 0.15 + 0.75 * f)
+            )
+            ctx.report("storing", 0.9, force=True)
+            vectors.upsert(records)
+            vectors.delete_document(
+                kb_id=ref.kb_id, document_id=ref.document_id, keep_ids=[r.id for r in records]
+            )
+        except JobLost:
+            raise  # cancelled or taken over: the new owner (or the delete) decides the document's state
+        except InvalidInput as exc:
+            _set_status(services, document_id, DocumentStatus.FAILED, error=exc.message)
+            raise
+        except Exception as exc:
+            last = ctx.job.attempts >= ctx.job.max_attempts
+            _set_status(
+                services,
+                document_id,
+                DocumentStatus.FAILED if last else DocumentStatus.QUEUED,
+                error=f"attempt {ctx.job.attempts} failed: {exc}",
+            )
+            raise
+        if not _set_status(
+            services, document_id, DocumentStatus.READY, chunk_count=len(records), title=ref.title, error=None
+        ):
+            # Deleted while we worked: take back what we wrote so no orphan vectors remain.
+            vectors.delete_document(kb_id=ref.kb_id, document_id=document_id)
+            log.info("document %s was deleted during ingestion; its vectors were removed", document_id)
+            return
+        log.info(
+            "document %s ingested: %d chunks in %.2fs",
+            document_id,
+            len(records),
+            time.perf_counter() - started,
+        )
+
+    return handle
