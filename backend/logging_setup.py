@@ -11,5 +11,12 @@ def configure_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
-    for noisy in ("httpx", "httpx2", "sentence_transformers", "transformers", "urllib3", "alembic.runtime.migration"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "sentence_transformers",
+        "transformers",
+        "urllib3",
+        "alembic.runtime.migration",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

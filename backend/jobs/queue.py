@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
+from backend.db.models import Document, DocumentStatus, Job, JobStatus, new_id, utcnow
 from backend.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,12 @@ def enqueue(
 ) -> Job:
     """Add a job to ``session`` (the caller commits, so a job is created with what it works on)."""
     job = Job(
-        kind=kind, kb_id=kb_id, document_id=document_id, payload=payload or {}, max_attempts=max_attempts
+        id=new_id(),  # known before the flush, so callers can return it at once
+        kind=kind,
+        kb_id=kb_id,
+        document_id=document_id,
+        payload=payload or {},
+        max_attempts=max_attempts,
     )
     session.add(job)
     return job

@@ -58,7 +58,7 @@ class Chunker:
             context, context_tokens = self._context(heading_prefix(doc.title, section.heading))
             budget = self.max_tokens - context_tokens
             text = doc.text[section.start : section.end]
-            for start, end, count in self._windows(text, budget):
+            for start, end, count in self._windows(text, budget, context):
                 chunks.append(
                     Chunk(
                         ordinal=len(chunks),
@@ -83,7 +83,11 @@ class Chunker:
             offsets = offsets[:limit]
         return prefix, len(offsets)
 
-    def _windows(self, text: str, budget: int) -> list[tuple[int, int, int]]:
+    def _fits(self, context: str, text: str) -> bool:
+        embedded = f"{context}\n{text}" if context else text
+        return len(self.tokenizer.token_offsets(embedded)) <= self.max_tokens
+
+    def _windows(self, text: str, budget: int, context: str) -> list[tuple[int, int, int]]:
         offsets = self.tokenizer.token_offsets(text)
         n = len(offsets)
         overlap = min(self.overlap_tokens, budget // 4)  # keeps every window advancing by ≥ budget/4
@@ -93,6 +97,10 @@ class Chunker:
             j = min(i + budget, n)
             if j < n:
                 j = self._best_cut(text, offsets, low=i + budget // 2, high=j)
+            # A window cut inside a word re-tokenizes into more pieces on its own ("##ious" → "io", "##us"):
+            # check the exact text the encoder will read, and shrink until it fits.
+            while j > i + 1 and not self._fits(context, text[offsets[i][0] : offsets[j - 1][1]]):
+                j -= 1
             windows.append((offsets[i][0], offsets[j - 1][1], j - i))
             if j >= n:
                 break

@@ -50,7 +50,7 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(
-            f"{upload.filename} is larger than {limit:,} bytes (KBCHAT_INGEST__MAX_UPLOAD_BYTES)"
+            f"{upload.filename} is larger than the limit of {limit:,} bytes (KBCHAT_INGEST__MAX_UPLOAD_BYTES)"
         )
     return data
 

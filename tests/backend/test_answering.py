@@ -1,0 +1,60 @@
+"""The offline extractive answerer and citation mapping."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from backend.chat.citations import cited_indices
+from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+from backend.llm import ExtractiveProvider, Prompt, Source
+from backend.llm.extractive import NOTHING_FOUND, split_sentences
+from backend.services import _cosine_scorer
+
+SOURCES = [
+    Source(
+        1,
+        "Billing",
+        "Invoices are emailed monthly. Refunds take five to ten business days to reach your card.",
+    ),
+    Source(2, "Shipping", "Orders ship from Rotterdam. Parcels to Canada take seven to twelve days."),
+]
+
+
+@pytest.fixture(scope="module")
+def provider(embedder: SentenceTransformerEmbedder) -> ExtractiveProvider:
+    return ExtractiveProvider(_cosine_scorer(embedder))
+
+
+def test_quotes_the_best_sentence_and_cites_it(provider: ExtractiveProvider) -> None:
+    answer = provider.compose(Prompt(question="How long does a refund take?", sources=SOURCES))
+    assert answer.startswith("Refunds take five to ten business days")
+    assert "[1]" in answer and "Rotterdam" not in answer
+
+
+def test_streamed_pieces_join_to_the_whole_answer(provider: ExtractiveProvider) -> None:
+    prompt = Prompt(question="Where do orders ship from?", sources=SOURCES)
+
+    async def collect() -> list[str]:
+        return [piece async for piece in provider.stream(prompt)]
+
+    pieces = asyncio.run(collect())
+    assert len(pieces) > 3 and "".join(pieces) == provider.compose(prompt)
+
+
+def test_no_sources_says_so(provider: ExtractiveProvider) -> None:
+    assert provider.compose(Prompt(question="Anything?", sources=[])) == NOTHING_FOUND
+
+
+def test_citation_markers() -> None:
+    assert cited_indices("a [2] b [1] c [2] d [9] e [0]", available=3) == [2, 1]
+    assert cited_indices("no markers", available=3) == []
+
+
+def test_sentence_split() -> None:
+    assert split_sentences("One sentence here. Another one there!\nA third line here") == [
+        "One sentence here.",
+        "Another one there!",
+        "A third line here",
+    ]

@@ -1,0 +1,166 @@
+"""The job queue's state machine on real SQLite and PostgreSQL: exclusive claims under concurrency,
+lease takeover, bounded retries with backoff, cancellation, and documents that never stay stuck."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from backend.db.engine import make_engine, make_session_factory
+from backend.db.migrate import upgrade
+from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
+from backend.errors import InvalidInput
+from backend.jobs import JobContext, JobQueue, Worker, enqueue
+
+
+@pytest.fixture
+def sessions(database_url: str):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _jobs(sessions, n: int, kind: str = "test", max_attempts: int = 3) -> list[str]:
+    with sessions.begin() as session:
+        jobs = [enqueue(session, kind=kind, payload={"n": i}, max_attempts=max_attempts) for i in range(n)]
+        session.flush()
+        return [j.id for j in jobs]
+
+
+def _make_due(sessions, job_id: str) -> None:
+    with sessions.begin() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow()))
+
+
+def test_concurrent_claims_are_exclusive(sessions) -> None:
+    ids = _jobs(sessions, 40)
+    queue = JobQueue(sessions, lease_s=60)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claim_all(worker: str) -> None:
+        while (job := queue.claim(worker_id=worker, kinds=["test"])) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claim_all, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert Counter(claimed) == Counter(ids)  # every job exactly once
+
+
+def test_only_known_kinds_are_claimed(sessions) -> None:
+    _jobs(sessions, 1, kind="finetune")
+    assert JobQueue(sessions).claim(worker_id="w", kinds=["ingest"]) is None
+
+
+def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(sessions) -> None:
+    [job_id] = _jobs(sessions, 1)
+    queue = JobQueue(sessions, lease_s=0.2)
+    first = queue.claim(worker_id="a", kinds=["test"])
+    assert first is not None and first.attempts == 1
+    assert queue.claim(worker_id="b", kinds=["test"]) is None  # lease still valid
+    time.sleep(0.3)
+    second = queue.claim(worker_id="b", kinds=["test"])
+    assert second is not None and second.id == job_id and second.attempts == 2
+    assert not queue.heartbeat(job_id, worker_id="a")
+    assert not queue.complete(job_id, worker_id="a")
+    assert queue.complete(job_id, worker_id="b")
+    assert queue.get(job_id).status == JobStatus.SUCCEEDED
+
+
+def test_heartbeat_keeps_the_lease(sessions) -> None:
+    [job_id] = _jobs(sessions, 1)
+    queue = JobQueue(sessions, lease_s=0.3)
+    queue.claim(worker_id="a", kinds=["test"])
+    for _ in range(4):
+        time.sleep(0.1)
+        assert queue.heartbeat(job_id, worker_id="a", stage="embedding", progress=0.5)
+    assert queue.claim(worker_id="b", kinds=["test"]) is None
+    job = queue.get(job_id)
+    assert (job.stage, job.progress) == ("embedding", 0.5)
+
+
+def test_retries_back_off_then_fail_the_document(sessions) -> None:
+    with sessions.begin() as session:
+        kb = KnowledgeBase(name="kb")
+        session.add(kb)
+        session.flush()
+        doc = Document(kb_id=kb.id, title="t", content_type="text/plain", content_hash="h", size_bytes=1)
+        session.add(doc)
+        session.flush()
+        job_id = enqueue(session, kind="test", kb_id=kb.id, document_id=doc.id, max_attempts=2).id
+        session.flush()
+        doc_id = doc.id
+    queue = JobQueue(sessions)
+    queue.claim(worker_id="a", kinds=["test"])
+    assert queue.fail(job_id, worker_id="a", error="boom 1", retryable=True) == JobStatus.QUEUED
+    job = queue.get(job_id)
+    assert job.run_after > utcnow() + timedelta(seconds=1)  # backing off
+    assert queue.claim(worker_id="a", kinds=["test"]) is None
+    _make_due(sessions, job_id)
+    assert queue.claim(worker_id="a", kinds=["test"]).attempts == 2
+    assert queue.fail(job_id, worker_id="a", error="boom 2", retryable=True) == JobStatus.FAILED
+    with sessions() as session:
+        document = session.get(Document, doc_id)
+        assert document.status == DocumentStatus.FAILED and document.error == "boom 2"
+
+
+def test_a_job_whose_workers_keep_dying_gives_up(sessions) -> None:
+    [job_id] = _jobs(sessions, 1, max_attempts=2)
+    queue = JobQueue(sessions, lease_s=0.05)
+    for worker in ("a", "b"):
+        assert queue.claim(worker_id=worker, kinds=["test"]) is not None
+        time.sleep(0.1)  # the worker "dies": no heartbeat, no result
+    assert queue.claim(worker_id="c", kinds=["test"]) is None
+    job = queue.get(job_id)
+    assert job.status == JobStatus.FAILED and "gave up after 2 attempts" in job.error
+
+
+def test_cancel_stops_the_running_handler(sessions) -> None:
+    [job_id] = _jobs(sessions, 1)
+    queue = JobQueue(sessions)
+    seen: list[str] = []
+
+    def handler(ctx: JobContext) -> None:
+        queue.cancel(ctx.job.id)
+        ctx.report("working", 0.5, force=True)  # notices the cancel: raises JobLost
+        seen.append("continued")
+
+    Worker(queue, {"test": handler}).run_once()
+    assert seen == []
+    assert queue.get(job_id).status == JobStatus.CANCELLED
+
+
+def test_worker_outcomes(sessions) -> None:
+    bad, flaky, good = _jobs(sessions, 3)
+    queue = JobQueue(sessions)
+    calls: Counter[str] = Counter()
+
+    def handler(ctx: JobContext) -> None:
+        calls[ctx.job.id] += 1
+        if ctx.job.id == bad:
+            raise InvalidInput("the document is not valid UTF-8; save it as UTF-8")
+        if ctx.job.id == flaky and calls[flaky] == 1:
+            raise RuntimeError("vector store hiccup")
+        ctx.report("done", 1.0)
+
+    worker = Worker(queue, {"test": handler})
+    while worker.run_once():
+        pass
+    _make_due(sessions, flaky)
+    while worker.run_once():
+        pass
+    assert queue.get(bad).status == JobStatus.FAILED and "UTF-8" in queue.get(bad).error
+    assert queue.get(bad).attempts == 1
+    assert queue.get(flaky).status == JobStatus.SUCCEEDED and queue.get(flaky).attempts == 2
+    assert queue.get(good).status == JobStatus.SUCCEEDED
+    assert queue.pending([bad, flaky, good]) == 0

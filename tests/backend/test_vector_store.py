@@ -1,0 +1,158 @@
+"""The Qdrant store on qdrant-client's real local mode; the server path by configuration."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend.errors import Conflict, Unavailable
+from backend.retrieval.lexical import LexicalEncoder, terms
+from backend.vectorstore import ChunkRecord, SearchMode, point_id
+from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+
+DIM = 8
+lexical = LexicalEncoder()
+
+
+def _vec(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _record(kb: str, doc: str, i: int, text: str) -> ChunkRecord:
+    return ChunkRecord(
+        id=point_id(doc, i, text),
+        dense=_vec(hash((doc, i)) % 10_000),
+        sparse=lexical.encode_document(text),
+        payload={
+            "kb_id": kb,
+            "document_id": doc,
+            "text": text,
+            "title": doc,
+            "source": doc,
+            "heading": [],
+            "chunk_index": i,
+            "char_start": 0,
+            "char_end": len(text),
+        },
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = QdrantVectorStore(
+        make_client(url=None, path=tmp_path / "q"), prefix="t", encoder_id="enc@1", dimension=DIM
+    )
+    s.ensure_ready()
+    yield s
+    s.close()
+
+
+def test_ids_are_deterministic_and_upserts_idempotent(store: QdrantVectorStore) -> None:
+    assert point_id("d", 0, "x") == point_id("d", 0, "x") != point_id("d", 0, "y") != point_id("d", 1, "x")
+    records = [_record("kb", "d1", i, f"text {i}") for i in range(5)]
+    store.upsert(records)
+    store.upsert(records)  # a retried job writes the same points
+    assert store.count(kb_id="kb") == 5
+
+
+def test_delete_document_keeps_current_version(store: QdrantVectorStore) -> None:
+    old = [_record("kb", "d1", i, f"old {i}") for i in range(3)]
+    new = [_record("kb", "d1", 0, "old 0"), _record("kb", "d1", 1, "new 1")]
+    store.upsert(old + new + [_record("kb", "d2", 0, "other doc")])
+    store.delete_document(kb_id="kb", document_id="d1", keep_ids=[r.id for r in new])
+    assert store.count(kb_id="kb", document_id="d1") == 2
+    assert store.count(kb_id="kb", document_id="d2") == 1
+
+
+def test_knowledge_bases_never_see_each_other(store: QdrantVectorStore) -> None:
+    store.upsert([_record("a", "d1", 0, "alpha secret"), _record("b", "d2", 0, "beta secret")])
+    for mode in SearchMode:
+        hits = store.search(
+            kb_id="a", dense=_vec(1), sparse=lexical.encode_query("secret"), mode=mode, limit=10
+        )
+        assert [h.payload["kb_id"] for h in hits] == ["a"], mode
+    store.delete_knowledge_base(kb_id="b")
+    assert store.count(kb_id="a") == 1 and store.count(kb_id="b") == 0
+
+
+def test_relevance_is_the_dense_cosine_in_every_mode(store: QdrantVectorStore) -> None:
+    records = [_record("kb", "d", i, f"passage number {i} about routers") for i in range(6)]
+    store.upsert(records)
+    query = records[2].dense
+    for mode in SearchMode:
+        for hit in store.search(
+            kb_id="kb", dense=query, sparse=lexical.encode_query("routers"), mode=mode, limit=6
+        ):
+            expected = float(np.dot(next(r.dense for r in records if r.id == hit.id), query))
+            assert hit.relevance == pytest.approx(expected, abs=1e-4), mode
+
+
+def test_top_k_never_reorders_the_first_results(store: QdrantVectorStore) -> None:
+    store.upsert(
+        [_record("kb", f"d{i}", 0, f"router manual page {i} " + "reset " * (i % 4)) for i in range(40)]
+    )
+    sparse = lexical.encode_query("router reset")
+    for mode in SearchMode:
+        ranks = {
+            k: [h.id for h in store.search(kb_id="kb", dense=_vec(3), sparse=sparse, mode=mode, limit=k)]
+            for k in (3, 10, 30)
+        }
+        assert ranks[10][:3] == ranks[3] and ranks[30][:10] == ranks[10], mode
+
+
+def test_document_filter(store: QdrantVectorStore) -> None:
+    store.upsert([_record("kb", "d1", 0, "one"), _record("kb", "d2", 0, "two")])
+    hits = store.search(
+        kb_id="kb",
+        dense=_vec(1),
+        sparse=lexical.encode_query("x"),
+        mode=SearchMode.DENSE,
+        limit=10,
+        document_ids=["d2"],
+    )
+    assert [h.payload["document_id"] for h in hits] == ["d2"]
+
+
+def test_another_encoder_is_refused_with_a_way_out(tmp_path: Path) -> None:
+    client = make_client(url=None, path=tmp_path / "q")
+    QdrantVectorStore(client, prefix="t", encoder_id="enc@1", dimension=DIM).ensure_ready()
+    with pytest.raises(Conflict, match="KBCHAT_ENCODER__MODEL"):
+        QdrantVectorStore(client, prefix="t", encoder_id="enc@2", dimension=DIM).ensure_ready()
+    client.close()
+
+
+def test_embedded_store_is_single_process(tmp_path: Path) -> None:
+    first = make_client(url=None, path=tmp_path / "q")
+    with pytest.raises(Unavailable, match="KBCHAT_QDRANT__URL"):
+        make_client(url=None, path=tmp_path / "q")
+    first.close()
+
+
+def test_server_url_errors_are_normalised(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = QdrantVectorStore(
+        make_client(url=f"http://127.0.0.1:{port}", path=tmp_path, timeout_s=2),
+        prefix="t",
+        encoder_id="enc@1",
+        dimension=DIM,
+    )
+    with pytest.raises(Unavailable, match="unreachable"):
+        store.ping()
+    with pytest.raises(Unavailable):
+        store.ensure_ready()
+
+
+def test_lexical_terms_keep_identifiers() -> None:
+    assert {"e4471", "v3.11", "v3", "11", "x-api-key", "api", "key"} <= set(
+        terms("Error E4471 in v3.11: x-api-key")
+    )
+    assert "the" not in terms("the router")
+    doc = lexical.encode_document("reset reset reset router")
+    assert len(doc.indices) == 2 and sorted(doc.indices) == doc.indices
+    assert lexical.encode_query("").indices == []

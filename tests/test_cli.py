@@ -1,0 +1,100 @@
+"""The console script as a user runs it: real processes, the real encoder, embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
+
+pytestmark = pytest.mark.slow
+KBCHAT = str(Path(sys.executable).parent / "kbchat")
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBCHAT_")}
+    env.update({"KBCHAT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **extra})
+    return env
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KBCHAT, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_ingest_search_ask(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "guide.md").write_bytes(GUIDE_MD)
+    (docs / "sub" / "billing.html").write_bytes(BILLING_HTML)
+    (docs / "shipping.txt").write_bytes(SHIPPING_TXT)
+    (docs / "image.png").write_bytes(b"\x89PNG")  # skipped: not a supported extension
+    env = _env(tmp_path / "data")
+
+    result = _run("ingest", str(docs), "--kb", "support", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "3 ingested, 0 unchanged, 0 failed" in result.stdout
+
+    again = _run("ingest", str(docs / "guide.md"), "--kb", "support", env=env)
+    assert "0 ingested, 1 unchanged" in again.stdout
+
+    found = _run("search", "--kb", "support", "--json", "how do I reset the admin password", env=env)
+    assert found.returncode == 0, found.stderr
+    top = json.loads(found.stdout)[0]
+    assert top["heading"][-1] == "Resetting the admin password" and top["source"].endswith("guide.md")
+
+    answer = _run("ask", "--kb", "support", "How long do refunds take?", env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert "business days" in answer.stdout and "[1] Billing FAQ" in answer.stdout
+
+    missing = _run("search", "--kb", "nope", "x", env=env)
+    assert missing.returncode == 2 and "no knowledge base named 'nope'" in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_generates_a_token_and_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [KBCHAT, "serve", "--port", str(port)],
+        env=_env(data),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("kbchat serve did not become ready in 120 s")
+        token = (data / "admin_token").read_text().strip()
+        assert oct((data / "admin_token").stat().st_mode)[-3:] == "600"
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{base}/v1/knowledge-bases", headers=headers).json() == {"data": [], "count": 0}
+        assert httpx.get(f"{base}/v1/knowledge-bases").status_code == 401
+        assert httpx.get(f"{base}/docs").status_code == 200
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert token in output  # printed once, for the operator
+    # uvicorn re-raises SIGTERM after a graceful shutdown, so -15 is a clean exit too.
+    assert proc.returncode in (0, -15), output
+    assert "Application shutdown complete" in output and "worker" in output and "stopped" in output
