@@ -98,3 +98,9 @@ def test_serve_generates_a_token_and_answers(tmp_path: Path) -> None:
     # uvicorn re-raises SIGTERM after a graceful shutdown, so -15 is a clean exit too.
     assert proc.returncode in (0, -15), output
     assert "Application shutdown complete" in output and "worker" in output and "stopped" in output
+
+
+def test_bad_configuration_is_explained(tmp_path: Path) -> None:
+    result = _run("migrate", env=_env(tmp_path, KBCHAT_ADMIN_TOKEN="short"))
+    assert result.returncode == 2
+    assert "configuration error: KBCHAT_ADMIN_TOKEN" in result.stderr and "16 characters" in result.stderr

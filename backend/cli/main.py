@@ -140,9 +140,16 @@ def main() -> None:
     try:
         app()
     except Exception as exc:  # our errors carry a message meant for the user; show it, not a traceback
+        from pydantic import ValidationError
+
         from backend.errors import KbchatError
 
         if isinstance(exc, KbchatError):
             typer.echo(f"error: {exc.message}", err=True)
+            raise SystemExit(2) from None
+        if isinstance(exc, ValidationError) and exc.title == "Settings":
+            for problem in exc.errors():
+                name = "KBCHAT_" + "__".join(str(p).upper() for p in problem["loc"])
+                typer.echo(f"configuration error: {name}: {problem['msg']}", err=True)
             raise SystemExit(2) from None
         raise
