@@ -58,23 +58,27 @@ def make_ingest_handler(services: Services) -> JobHandler:
             )
         started = time.perf_counter()
         try:
-            ctx.report("parsing", 0.05, force=True)
+            ctx.report("parsing", 0.05)  # not forced: tiny documents finish before a write is worth it
             parsed = pipeline.parse(data, format=fmt, name=name)
             if use_parsed_title and parsed.title:
                 ref = DocumentRef(
                     ref.kb_id, ref.document_id, parsed.title[:500], ref.source, ref.content_type
                 )
-            ctx.report("chunking", 0.1, force=True)
+            ctx.report("chunking", 0.1)
             chunks = pipeline.chunk(parsed)
-            ctx.report("embedding", 0.15, force=True)
+            ctx.report("embedding", 0.15)
             records = pipeline.records(
                 ref, chunks, on_progress=lambda f: ctx.report("embedding", 0.15 + 0.75 * f)
             )
-            ctx.report("storing", 0.9, force=True)
+            ctx.report("storing", 0.9)
             vectors.upsert(records)
-            vectors.delete_document(
-                kb_id=ref.kb_id, document_id=ref.document_id, keep_ids=[r.id for r in records]
-            )
+            if ctx.job.attempts > 1:
+                # An earlier attempt may have written points under other ids (settings changed in between).
+                # On a first attempt there are none: the document id is new and its content immutable, so
+                # the delete (a full scan in Qdrant's local mode) is skipped.
+                vectors.delete_document(
+                    kb_id=ref.kb_id, document_id=ref.document_id, keep_ids=[r.id for r in records]
+                )
         except JobLost:
             raise  # cancelled or taken over: the new owner (or the delete) decides the document's state
         except InvalidInput as exc:

@@ -35,7 +35,7 @@ class JobContext:
 
     def __init__(self, queue: JobQueue, job: Job, worker_id: str) -> None:
         self.queue, self.job, self.worker_id = queue, job, worker_id
-        self._last_report = 0.0
+        self._last_report = time.monotonic()  # the claim just wrote the lease
 
     def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
         now = time.monotonic()
