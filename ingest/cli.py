@@ -63,6 +63,7 @@ def ingest_command(
                         format=detect_format(path.name, None),
                         name=path.name,
                         source=str(path),
+                        filename=path.name,
                         max_bytes=services.settings.ingest.max_upload_bytes,
                         max_attempts=services.settings.ingest.max_attempts,
                     )

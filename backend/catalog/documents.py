@@ -40,6 +40,7 @@ def accept_upload(
     name: str,
     title: str | None = None,
     source: str | None = None,
+    filename: str | None = None,
     max_bytes: int,
     max_attempts: int = 3,
 ) -> Accepted:
@@ -62,7 +63,7 @@ def accept_upload(
         kb_id=kb_id,
         title=(title or name)[:500],
         source=(source or name)[:2000],
-        filename=name[:500],
+        filename=filename[:500] if filename else None,
         content_type=MEDIA_TYPES[format],
         content_hash=digest,
         size_bytes=len(data),

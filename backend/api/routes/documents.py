@@ -25,6 +25,9 @@ from backend.catalog.formats import detect_format
 from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 from backend.services import Services
 
+Item = tuple[bytes, str, str, str | None, str | None, str | None]
+"""(data, format, name for messages, title, source, filename) of one document in a request."""
+
 router = APIRouter(prefix="/knowledge-bases/{kb_id}/documents", tags=["documents"])
 
 _UPLOAD_DOC: dict[str, Any] = {
@@ -55,10 +58,8 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return data
 
 
-async def _items_from_request(
-    request: Request, services: Services
-) -> list[tuple[bytes, str, str, str | None, str | None]]:
-    """(data, format, name, title, source) for each document in the request."""
+async def _items_from_request(request: Request, services: Services) -> list[Item]:
+    """One :data:`Item` for each document in the request (a JSON text, or each multipart file)."""
     limits = services.settings.ingest
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
@@ -69,7 +70,7 @@ async def _items_from_request(
                 f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
             )
             raise InvalidInput(problems) from None
-        return [(body.text.encode("utf-8"), body.format, body.title, body.title, body.source)]
+        return [(body.text.encode("utf-8"), body.format, body.title, body.title, body.source, None)]
     if media == "multipart/form-data":
         form = await request.form(max_files=limits.max_files_per_request, max_fields=100)
         files = [f for f in form.getlist("files") + form.getlist("file") if isinstance(f, UploadFile)]
@@ -79,7 +80,7 @@ async def _items_from_request(
         for upload in files:
             name = upload.filename or "upload"
             fmt = detect_format(name, upload.content_type)
-            out.append((await _read_limited(upload, limits.max_upload_bytes), fmt, name, None, None))
+            out.append((await _read_limited(upload, limits.max_upload_bytes), fmt, name, None, None, name))
         return out
     raise UnsupportedFormat(
         f"content type {media or 'missing'!r} is not accepted here; send multipart/form-data with 'files', "
@@ -103,14 +104,12 @@ def _check_kb(services: Services, kb_id: str) -> None:
         kbs.get(session, kb_id)
 
 
-def _accept_all(
-    services: Services, kb_id: str, items: list[tuple[bytes, str, str, str | None, str | None]]
-) -> list[UploadItem]:
+def _accept_all(services: Services, kb_id: str, items: list[Item]) -> list[UploadItem]:
     """All or nothing: one bad file in a batch rejects the batch, so the client can fix it and resend."""
     limits = services.settings.ingest
     with services.sessions.begin() as session:
         out = []
-        for data, fmt, name, title, source in items:
+        for data, fmt, name, title, source, filename in items:
             result = docs.accept_upload(
                 session,
                 kb_id=kb_id,
@@ -119,6 +118,7 @@ def _accept_all(
                 name=name,
                 title=title,
                 source=source,
+                filename=filename,
                 max_bytes=limits.max_upload_bytes,
                 max_attempts=limits.max_attempts,
             )
