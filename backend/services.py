@@ -26,6 +26,7 @@ from backend.jobs.worker import Worker
 from backend.llm.extractive import ExtractiveProvider
 from backend.plugins import PluginRegistry, load_plugins
 from backend.retrieval.lexical import LexicalEncoder
+from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
 from backend.settings import Settings
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
@@ -91,7 +92,13 @@ class Services:
         )
         vectors.ensure_ready()
         lexical = LexicalEncoder()
-        retriever = Retriever(embedder, lexical, vectors)
+        reranker = None
+        if settings.reranker.model:
+            r = settings.reranker
+            reranker = CrossEncoderReranker(
+                r.model, device=r.device or embedder_device(embedder), pool=r.pool
+            )
+        retriever = Retriever(embedder, lexical, vectors, reranker)
         provider = ExtractiveProvider(_cosine_scorer(embedder))
         chat = ChatService(
             sessions, retriever, provider, top_k=settings.chat.top_k, min_score=settings.chat.min_score
@@ -125,6 +132,10 @@ class Services:
             worker.stop()
         self.vectors.close()
         self.engine.dispose()
+
+
+def embedder_device(embedder: Embedder) -> str | None:
+    return getattr(embedder, "device", None)
 
 
 def _cosine_scorer(embedder: Embedder):

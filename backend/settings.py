@@ -52,6 +52,15 @@ class EncoderSettings(BaseModel):
     )
 
 
+class RerankerSettings(BaseModel):
+    model: str | None = Field(
+        default=None,
+        description="A local cross-encoder folder (sentence-transformers CrossEncoder). Empty: off.",
+    )
+    device: str | None = None
+    pool: int = Field(default=30, ge=1, le=200, description="Candidates the reranker reorders.")
+
+
 class ChunkingSettings(BaseModel):
     overlap_tokens: int = Field(default=32, ge=0, description="Tokens repeated between consecutive chunks.")
 
@@ -91,6 +100,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     qdrant: QdrantSettings = QdrantSettings()
     encoder: EncoderSettings = EncoderSettings()
+    reranker: RerankerSettings = RerankerSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
     worker: WorkerSettings = WorkerSettings()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from backend.db.models import Document, DocumentContent, DocumentStatus
 from backend.errors import InvalidInput
@@ -54,16 +55,20 @@ def make_ingest_handler(services: Services) -> JobHandler:
             name, fmt = document.filename or document.title, document.meta.get("format", "text")
             use_parsed_title = not document.meta.get("title_given", False)
             ref = DocumentRef(
-                document.kb_id, document.id, document.title, document.source, document.content_type
+                document.kb_id,
+                document.id,
+                document.title,
+                document.source,
+                document.content_type,
+                tuple(document.meta.get("tags", [])),
+                document.created_at.timestamp(),
             )
         started = time.perf_counter()
         try:
             ctx.report("parsing", 0.05)  # not forced: tiny documents finish before a write is worth it
             parsed = pipeline.parse(data, format=fmt, name=name)
             if use_parsed_title and parsed.title:
-                ref = DocumentRef(
-                    ref.kb_id, ref.document_id, parsed.title[:500], ref.source, ref.content_type
-                )
+                ref = replace(ref, title=parsed.title[:500])
             ctx.report("chunking", 0.1)
             chunks = pipeline.chunk(parsed)
             ctx.report("embedding", 0.15)

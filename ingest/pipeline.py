@@ -26,6 +26,9 @@ class DocumentRef:
     title: str
     source: str
     content_type: str
+    tags: tuple[str, ...] = ()
+    created_at: float = 0.0
+    """Unix seconds: the upload time, for date filters."""
 
 
 class IngestPipeline:
@@ -61,6 +64,8 @@ class IngestPipeline:
                             "title": ref.title,
                             "source": ref.source,
                             "content_type": ref.content_type,
+                            "tags": list(ref.tags),
+                            "created_at": ref.created_at,
                             "heading": list(chunk.heading),
                             "chunk_index": chunk.ordinal,
                             "char_start": chunk.char_start,

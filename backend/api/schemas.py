@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.vectorstore.base import SearchMode
+from backend.retrieval.config import RetrievalSettings
+from backend.vectorstore.base import SearchFilters, SearchMode
 
 
 class _In(BaseModel):
@@ -21,6 +22,24 @@ class _Out(BaseModel):
 class KnowledgeBaseCreate(_In):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    retrieval: RetrievalSettings | None = None
+
+
+class RetrievalPatch(_In):
+    """Any subset of the retrieval settings; the rest keep their values."""
+
+    mode: SearchMode | None = None
+    fusion_k: int | None = None
+    dense_weight: float | None = None
+    sparse_weight: float | None = None
+    min_relevance: float | None = None
+    collapse_threshold: float | None = None
+    neighbours: int | None = None
+
+
+class KnowledgeBaseUpdate(_In):
+    description: str | None = Field(default=None, max_length=2000)
+    retrieval: RetrievalPatch | None = None
 
 
 class KnowledgeBasePublic(_Out):
@@ -28,6 +47,7 @@ class KnowledgeBasePublic(_Out):
     name: str
     description: str
     document_count: int = 0
+    retrieval: RetrievalSettings = Field(description="The effective settings: stored overrides on defaults.")
     created_at: datetime
 
 
@@ -57,6 +77,7 @@ class DocumentTextCreate(_In):
     title: str = Field(min_length=1, max_length=500)
     source: str | None = Field(default=None, max_length=2000)
     format: Literal["text", "markdown", "html"] = "text"
+    tags: list[str] = Field(default_factory=list, max_length=32)
 
 
 class DocumentPublic(_Out):
@@ -95,11 +116,34 @@ class UploadAccepted(BaseModel):
     documents: list[UploadItem]
 
 
+class Filters(_In):
+    """Executed inside the vector store. All given conditions must hold; lists match any element."""
+
+    document_ids: list[str] | None = Field(default=None, max_length=1000)
+    content_types: list[str] | None = Field(default=None, max_length=20, examples=[["text/markdown"]])
+    tags: list[str] | None = Field(default=None, max_length=100)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def to_search_filters(self) -> SearchFilters:
+        return SearchFilters(
+            document_ids=self.document_ids,
+            content_types=self.content_types,
+            tags=self.tags,
+            created_after=self.created_after.timestamp() if self.created_after else None,
+            created_before=self.created_before.timestamp() if self.created_before else None,
+        )
+
+
 class SearchRequest(_In):
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(default=5, ge=1, le=100)
-    mode: SearchMode = SearchMode.DENSE
-    document_ids: list[str] | None = Field(default=None, max_length=1000)
+    mode: SearchMode | None = Field(default=None, description="Default: the knowledge base's mode.")
+    min_relevance: float | None = Field(
+        default=None, ge=-1, le=1, description="Default: the knowledge base's."
+    )
+    neighbours: int | None = Field(default=None, ge=0, le=3, description="Adjacent chunks added as context.")
+    filters: Filters | None = None
 
 
 class PassagePublic(_Out):
@@ -116,6 +160,10 @@ class PassagePublic(_Out):
     chunk_index: int
     char_start: int
     char_end: int
+    score_kind: str = Field(description="What `score` is: cosine, bm25, rrf or rerank.")
+    rerank_score: float | None = Field(description="Cross-encoder probability (0–1) when a reranker is on.")
+    context_before: str
+    context_after: str
 
 
 class SearchResponse(BaseModel):
@@ -127,6 +175,7 @@ class SearchResponse(BaseModel):
 class ChatRequest(_In):
     message: str = Field(min_length=1, max_length=4000)
     conversation_id: str | None = None
+    filters: Filters | None = None
 
 
 class ChatResponse(BaseModel):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.formats import MEDIA_TYPES
 from backend.db.models import Document, DocumentContent, DocumentStatus, Job, JobStatus, utcnow
-from backend.errors import EmptyContent, NotFound, PayloadTooLarge
+from backend.errors import EmptyContent, InvalidInput, NotFound, PayloadTooLarge
 from backend.jobs.queue import enqueue
 from backend.vectorstore.base import VectorStore
 
@@ -41,6 +41,7 @@ def accept_upload(
     title: str | None = None,
     source: str | None = None,
     filename: str | None = None,
+    tags: list[str] | None = None,
     max_bytes: int,
     max_attempts: int = 3,
 ) -> Accepted:
@@ -67,7 +68,7 @@ def accept_upload(
         content_type=MEDIA_TYPES[format],
         content_hash=digest,
         size_bytes=len(data),
-        meta={"format": format, "title_given": title is not None},
+        meta={"format": format, "title_given": title is not None, "tags": clean_tags(tags or [])},
     )
     session.add(document)
     session.flush()
@@ -75,6 +76,20 @@ def accept_upload(
     job = enqueue(session, kind=INGEST_JOB, kb_id=kb_id, document_id=document.id, max_attempts=max_attempts)
     session.flush()
     return Accepted(document, job, unchanged=False)
+
+
+MAX_TAGS, MAX_TAG_CHARS = 32, 64
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    """Trimmed, de-duplicated tags within limits; an error says which limit was broken."""
+    out = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    if len(out) > MAX_TAGS:
+        raise InvalidInput(f"{len(out)} tags given; a document can have at most {MAX_TAGS}")
+    too_long = [t for t in out if len(t) > MAX_TAG_CHARS]
+    if too_long:
+        raise InvalidInput(f"tag {too_long[0][:20]!r}… is longer than {MAX_TAG_CHARS} characters")
+    return out
 
 
 def get(session: Session, kb_id: str, document_id: str) -> Document:

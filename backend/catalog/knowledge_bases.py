@@ -10,18 +10,30 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import Document, KnowledgeBase
 from backend.errors import Conflict, InvalidInput, NotFound
+from backend.retrieval.config import RetrievalSettings
 from backend.vectorstore.base import VectorStore
 
 log = logging.getLogger(__name__)
 
 
-def create(session: Session, *, name: str, description: str = "") -> KnowledgeBase:
+def retrieval_settings(kb: KnowledgeBase) -> RetrievalSettings:
+    """The KB's stored overrides on top of the defaults (defaults may improve between releases)."""
+    return RetrievalSettings.model_validate(kb.retrieval or {})
+
+
+def create(
+    session: Session, *, name: str, description: str = "", retrieval: RetrievalSettings | None = None
+) -> KnowledgeBase:
     name = name.strip()
     if not name:
         raise InvalidInput("name is empty; give the knowledge base a name")
     if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)):
         raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
-    kb = KnowledgeBase(name=name, description=description)
+    kb = KnowledgeBase(
+        name=name,
+        description=description,
+        retrieval=retrieval.model_dump(mode="json", exclude_unset=True) if retrieval else {},
+    )
     session.add(kb)
     try:
         session.flush()
@@ -34,6 +46,23 @@ def get(session: Session, kb_id: str) -> KnowledgeBase:
     kb = session.get(KnowledgeBase, kb_id)
     if kb is None:
         raise NotFound(f"knowledge base {kb_id} does not exist; GET /v1/knowledge-bases lists them")
+    return kb
+
+
+def update(
+    session: Session,
+    kb_id: str,
+    *,
+    description: str | None = None,
+    retrieval: dict[str, object] | None = None,
+) -> KnowledgeBase:
+    """Change the description and/or merge retrieval overrides (validated as a whole before saving)."""
+    kb = get(session, kb_id)
+    if description is not None:
+        kb.description = description
+    if retrieval is not None:
+        merged = {**(kb.retrieval or {}), **retrieval}
+        kb.retrieval = RetrievalSettings.model_validate(merged).model_dump(mode="json", include=set(merged))
     return kb
 
 

@@ -19,8 +19,9 @@ from backend.chat.citations import citations_for
 from backend.db.models import Conversation, Message
 from backend.errors import InvalidInput, NotFound
 from backend.llm.base import LLMProvider, Prompt, Source, Turn
+from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.search import Retriever
-from backend.vectorstore.base import SearchMode
+from backend.vectorstore.base import SearchFilters
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
@@ -46,10 +47,9 @@ class ChatService:
         *,
         top_k: int = 5,
         min_score: float = 0.3,
-        mode: SearchMode = SearchMode.DENSE,
     ) -> None:
         self.sessions, self.retriever, self.provider = sessions, retriever, provider
-        self.top_k, self.min_score, self.mode = top_k, min_score, mode
+        self.top_k, self.min_score = top_k, min_score
 
     def _start_turn(self, kb_id: str, message: str, conversation_id: str | None) -> tuple[str, list[Turn]]:
         with self.sessions.begin() as session:
@@ -82,7 +82,19 @@ class ChatService:
             session.flush()
             return reply.id
 
-    async def answer(self, *, kb_id: str, message: str, conversation_id: str | None = None) -> ChatAnswer:
+    async def answer(
+        self,
+        *,
+        kb_id: str,
+        message: str,
+        conversation_id: str | None = None,
+        config: RetrievalSettings | None = None,
+        filters: SearchFilters | None = None,
+    ) -> ChatAnswer:
+        """One turn. ``config`` is the knowledge base's retrieval settings; its ``min_relevance``, when
+        set, replaces the service-wide ``min_score`` as the "is this passage relevant" line."""
+        config = config or RetrievalSettings()
+        threshold = config.min_relevance if config.min_relevance is not None else self.min_score
         message = message.strip()
         if not message:
             raise InvalidInput("message is empty; send the user's question")
@@ -93,9 +105,11 @@ class ChatService:
             self._start_turn, kb_id, message, conversation_id
         )
         result = await anyio.to_thread.run_sync(
-            lambda: self.retriever.search(kb_id=kb_id, query=message, top_k=self.top_k, mode=self.mode)
+            lambda: self.retriever.search(
+                kb_id=kb_id, query=message, top_k=self.top_k, config=config, filters=filters
+            )
         )
-        passages = [p for p in result.passages if p.relevance >= self.min_score]
+        passages = [p for p in result.passages if p.relevance >= threshold]
         retrieved = time.perf_counter()
         prompt = Prompt(
             question=message,

@@ -87,7 +87,9 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")],
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 5,
-    mode: Annotated[SearchMode, typer.Option(help="dense, sparse or hybrid.")] = SearchMode.DENSE,
+    mode: Annotated[
+        SearchMode | None, typer.Option(help="dense, sparse or hybrid. Default: the knowledge base's.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search a knowledge base and print the ranked passages."""
@@ -96,8 +98,11 @@ def search(
     services = services_for_cli()
     try:
         with services.sessions() as session:
-            kb_id = kbs.get_by_name(session, kb).id
-        result = services.retriever.search(kb_id=kb_id, query=query, top_k=top_k, mode=mode)
+            found = kbs.get_by_name(session, kb)
+            kb_id, config = found.id, kbs.retrieval_settings(found)
+        if mode is not None:
+            config = config.model_copy(update={"mode": mode})
+        result = services.retriever.search(kb_id=kb_id, query=query, top_k=top_k, config=config)
     finally:
         services.close()
     if as_json:
@@ -122,8 +127,9 @@ def ask(
     services = services_for_cli()
     try:
         with services.sessions() as session:
-            kb_id = kbs.get_by_name(session, kb).id
-        answer = asyncio.run(services.chat.answer(kb_id=kb_id, message=question))
+            found = kbs.get_by_name(session, kb)
+            kb_id, config = found.id, kbs.retrieval_settings(found)
+        answer = asyncio.run(services.chat.answer(kb_id=kb_id, message=question, config=config))
     finally:
         services.close()
     if as_json:

@@ -95,6 +95,8 @@ class KnowledgeBase(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    retrieval: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """Overrides of backend.retrieval.config.RetrievalSettings (mode, fusion weights, thresholds)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

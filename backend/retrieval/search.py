@@ -1,17 +1,32 @@
-"""Query → ranked passages, scoped to one knowledge base."""
+"""Query → ranked passages, scoped to one knowledge base.
+
+Order of operations, each step independent of ``top_k`` so the first results never change with it:
+search a fixed candidate pool (dense, sparse or fused inside Qdrant) → optional cross-encoder rerank
+of a fixed pool → collapse near-duplicates → drop passages under ``min_relevance`` (dense cosine,
+never a fused rank score) → cut to ``top_k`` → optionally attach neighbouring chunks as context.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from backend.encoder.base import Embedder
 from backend.errors import InvalidInput
+from backend.retrieval.config import RetrievalSettings
+from backend.retrieval.dedupe import collapse
 from backend.retrieval.lexical import LexicalEncoder
-from backend.vectorstore.base import Hit, SearchMode, VectorStore
+from backend.vectorstore.base import Hit, SearchFilters, SearchMode, VectorStore
 
 MAX_QUERY_CHARS = 4000
+SCORE_KINDS = {SearchMode.DENSE: "cosine", SearchMode.SPARSE: "bm25", SearchMode.HYBRID: "rrf"}
+
+
+class Reranker(Protocol):
+    pool: int
+
+    def score(self, query: str, texts: list[str]) -> list[float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +42,13 @@ class Passage:
     chunk_index: int
     char_start: int
     char_end: int
+    score_kind: str = "cosine"
+    rerank_score: float | None = None
+    context_before: str = ""
+    context_after: str = ""
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> Passage:
+    def from_hit(cls, hit: Hit, score_kind: str, rerank_score: float | None = None) -> Passage:
         p = hit.payload
         return cls(
             id=hit.id,
@@ -43,6 +62,8 @@ class Passage:
             chunk_index=int(p.get("chunk_index", 0)),
             char_start=int(p.get("char_start", 0)),
             char_end=int(p.get("char_end", 0)),
+            score_kind=score_kind,
+            rerank_score=rerank_score,
         )
 
 
@@ -53,9 +74,29 @@ class SearchResult:
     took_ms: float
 
 
+def _join(chunks: list[dict[str, Any]]) -> str:
+    """Concatenate consecutive chunks, dropping the overlap each shares with the one before."""
+    text, end = "", None
+    for chunk in chunks:
+        body = chunk.get("text", "")
+        if end is not None and chunk.get("char_start", 0) < end:
+            body = body[end - chunk["char_start"] :]
+        elif text:
+            text += "\n"
+        text += body
+        end = chunk.get("char_end", 0)
+    return text
+
+
 class Retriever:
-    def __init__(self, embedder: Embedder, lexical: LexicalEncoder, vectors: VectorStore) -> None:
-        self.embedder, self.lexical, self.vectors = embedder, lexical, vectors
+    def __init__(
+        self,
+        embedder: Embedder,
+        lexical: LexicalEncoder,
+        vectors: VectorStore,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.embedder, self.lexical, self.vectors, self.reranker = embedder, lexical, vectors, reranker
 
     def search(
         self,
@@ -63,9 +104,10 @@ class Retriever:
         kb_id: str,
         query: str,
         top_k: int = 5,
-        mode: SearchMode = SearchMode.DENSE,
-        document_ids: Collection[str] | None = None,
+        config: RetrievalSettings | None = None,
+        filters: SearchFilters | None = None,
     ) -> SearchResult:
+        config = config or RetrievalSettings()
         query = query.strip()
         if not query:
             raise InvalidInput("query is empty; send the question or keywords to search for")
@@ -73,13 +115,45 @@ class Retriever:
             raise InvalidInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         started = time.perf_counter()
         dense = self.embedder.embed_queries([query])[0]
+        # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
+        fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, 10)
         hits = self.vectors.search(
             kb_id=kb_id,
             dense=dense,
             sparse=self.lexical.encode_query(query),
-            mode=mode,
-            limit=top_k,
-            document_ids=document_ids,
+            mode=config.mode,
+            limit=fetch,
+            filters=filters,
+            fusion=config.fusion,
         )
-        took_ms = (time.perf_counter() - started) * 1000
-        return SearchResult([Passage.from_hit(h) for h in hits], mode, took_ms)
+        rerank_scores: dict[str, float] = {}
+        if self.reranker is not None and hits:
+            scores = self.reranker.score(query, [h.payload.get("text", "") for h in hits])
+            rerank_scores = {h.id: s for h, s in zip(hits, scores, strict=True)}
+            hits = sorted(hits, key=lambda h: -rerank_scores[h.id])
+        if config.collapse_threshold is not None:
+            hits = collapse(hits, config.collapse_threshold)
+        if config.min_relevance is not None:
+            hits = [h for h in hits if h.relevance >= config.min_relevance]
+        kind = "rerank" if rerank_scores else SCORE_KINDS[config.mode]
+        passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits[:top_k]]
+        if config.neighbours:
+            passages = [self._with_neighbours(kb_id, p, config.neighbours) for p in passages]
+        return SearchResult(passages, config.mode, (time.perf_counter() - started) * 1000)
+
+    def _with_neighbours(self, kb_id: str, passage: Passage, n: int) -> Passage:
+        chunks = self.vectors.neighbours(
+            kb_id=kb_id,
+            document_id=passage.document_id,
+            first=max(0, passage.chunk_index - n),
+            last=passage.chunk_index + n,
+        )
+        before = [c for c in chunks if c.get("chunk_index", 0) < passage.chunk_index]
+        after = [c for c in chunks if c.get("chunk_index", 0) > passage.chunk_index]
+        me = {"text": passage.text, "char_start": passage.char_start, "char_end": passage.char_end}
+        # Trim the overlap on both sides: before-context ends where this passage starts, and vice versa.
+        before_text = _join(before)
+        if before and before[-1].get("char_end", 0) > passage.char_start:
+            before_text = before_text[: len(before_text) - (before[-1]["char_end"] - passage.char_start)]
+        after_text = _join([me, *after])[len(passage.text) :].lstrip("\n")
+        return replace(passage, context_before=before_text, context_after=after_text)

@@ -27,12 +27,36 @@ class SparseVector:
 
 
 @dataclass(frozen=True, slots=True)
+class Fusion:
+    """Weighted reciprocal-rank fusion as Qdrant computes it: a passage at 0-based ``rank`` in a list
+    of weight ``w`` scores ``1 / ((rank + 1) / w + k - 1)``; scores are summed over the lists."""
+
+    k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Metadata filters, executed inside the vector store (never after the fact)."""
+
+    document_ids: list[str] | None = None
+    content_types: list[str] | None = None
+    tags: list[str] | None = None
+    """A passage matches when its document has any of these tags."""
+    created_after: float | None = None
+    """Unix seconds, inclusive."""
+    created_before: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkRecord:
     """One chunk as stored: id from :func:`backend.vectorstore.ids.point_id`, both vectors, payload.
 
     The payload always holds ``kb_id``, ``document_id``, ``text``, ``title``, ``source``,
-    ``chunk_index``, ``char_start``, ``char_end`` and ``heading`` (the heading path), so a citation
-    points back to the exact place in the source without a database round trip.
+    ``content_type``, ``tags``, ``created_at`` (Unix seconds), ``chunk_index``, ``char_start``,
+    ``char_end`` and ``heading`` (the heading path), so a citation points back to the exact place in
+    the source, and filters run inside the store, without a database round trip.
     """
 
     id: str
@@ -50,6 +74,8 @@ class Hit:
     """Dense cosine between query and passage in every mode: comparable across queries, so thresholds
     and "nothing relevant found" decisions use this, never a fused rank score."""
     payload: dict[str, Any] = field(default_factory=dict)
+    dense: np.ndarray | None = None
+    """The stored dense vector (for near-duplicate collapsing)."""
 
 
 class VectorStore(Protocol):
@@ -67,8 +93,15 @@ class VectorStore(Protocol):
         sparse: SparseVector,
         mode: SearchMode,
         limit: int,
-        document_ids: Collection[str] | None = None,
-    ) -> list[Hit]: ...
+        filters: SearchFilters | None = None,
+        fusion: Fusion = Fusion(),
+    ) -> list[Hit]:
+        """Top ``limit`` hits; the first results never depend on ``limit`` (fixed candidate pool)."""
+        ...
+
+    def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
+        """Payloads of the document's chunks with ``first <= chunk_index <= last``, in order."""
+        ...
 
     def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
         """Delete the document's points, except ``keep_ids`` (the points of its current version)."""

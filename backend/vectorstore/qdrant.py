@@ -23,7 +23,7 @@ from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from backend.errors import Conflict, KbchatError, Unavailable
-from backend.vectorstore.base import ChunkRecord, Hit, SearchMode, SparseVector
+from backend.vectorstore.base import ChunkRecord, Fusion, Hit, SearchFilters, SearchMode, SparseVector
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,28 @@ def _slug(model_id: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", model_id.lower()).strip("_")[:80]
 
 
-def _kb_filter(kb_id: str, document_ids: Collection[str] | None = None) -> qm.Filter:
+def _kb_filter(kb_id: str, filters: SearchFilters | None = None) -> qm.Filter:
+    """Every query and delete is scoped to one knowledge base first; metadata filters narrow it."""
     must: list[qm.Condition] = [qm.FieldCondition(key="kb_id", match=qm.MatchValue(value=kb_id))]
-    if document_ids is not None:
-        must.append(qm.FieldCondition(key="document_id", match=qm.MatchAny(any=list(document_ids))))
+    if filters is not None:
+        for key, values in (
+            ("document_id", filters.document_ids),
+            ("content_type", filters.content_types),
+            ("tags", filters.tags),
+        ):
+            if values is not None:
+                must.append(qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values))))
+        if filters.created_after is not None or filters.created_before is not None:
+            must.append(
+                qm.FieldCondition(
+                    key="created_at", range=qm.Range(gte=filters.created_after, lte=filters.created_before)
+                )
+            )
     return qm.Filter(must=must)
+
+
+def _document_filter(kb_id: str, document_id: str) -> qm.Filter:
+    return _kb_filter(kb_id, SearchFilters(document_ids=[document_id]))
 
 
 class QdrantVectorStore:
@@ -131,7 +148,14 @@ class QdrantVectorStore:
                 "kb_id",
                 qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True),
             )
-            self.client.create_payload_index(self.collection, "document_id", qm.PayloadSchemaType.KEYWORD)
+            for field, schema in (
+                ("document_id", qm.PayloadSchemaType.KEYWORD),
+                ("content_type", qm.PayloadSchemaType.KEYWORD),
+                ("tags", qm.PayloadSchemaType.KEYWORD),
+                ("created_at", qm.PayloadSchemaType.FLOAT),
+                ("chunk_index", qm.PayloadSchemaType.INTEGER),
+            ):
+                self.client.create_payload_index(self.collection, field, schema)
 
     def ping(self) -> None:
         with _translated("answer a health check"):
@@ -159,7 +183,7 @@ class QdrantVectorStore:
                 self.client.upsert(self.alias, points=points, wait=True)
 
     def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
-        selector = _kb_filter(kb_id, [document_id])
+        selector = _document_filter(kb_id, document_id)
         if keep_ids:
             selector.must_not = [qm.HasIdCondition(has_id=list(keep_ids))]
         with _translated("delete a document's vectors"):
@@ -173,7 +197,7 @@ class QdrantVectorStore:
 
     # -- reads -------------------------------------------------------------------------------
     def count(self, *, kb_id: str, document_id: str | None = None) -> int:
-        flt = _kb_filter(kb_id, [document_id] if document_id else None)
+        flt = _document_filter(kb_id, document_id) if document_id else _kb_filter(kb_id)
         with _translated("count vectors"):
             return self.client.count(self.alias, count_filter=flt, exact=True).count
 
@@ -185,53 +209,44 @@ class QdrantVectorStore:
         sparse: SparseVector,
         mode: SearchMode,
         limit: int,
-        document_ids: Collection[str] | None = None,
+        filters: SearchFilters | None = None,
+        fusion: Fusion = Fusion(),
     ) -> list[Hit]:
-        flt = _kb_filter(kb_id, document_ids)
+        flt = _kb_filter(kb_id, filters)
         dense_query = dense.tolist()
         sparse_query = qm.SparseVector(indices=sparse.indices, values=sparse.values)
         pool = max(limit, self.candidate_pool)  # fixed pool: top_k never changes the first results' order
+        common = {"query_filter": flt, "limit": limit, "with_payload": True, "with_vectors": [DENSE]}
         with _translated("search"):
             if mode is SearchMode.DENSE:
-                response = self.client.query_points(
-                    self.alias,
-                    query=dense_query,
-                    using=DENSE,
-                    query_filter=flt,
-                    limit=limit,
-                    with_payload=True,
-                )
-                return [Hit(str(p.id), p.score, p.score, p.payload or {}) for p in response.points]
-            if mode is SearchMode.SPARSE:
+                response = self.client.query_points(self.alias, query=dense_query, using=DENSE, **common)
+            elif mode is SearchMode.SPARSE:
                 if not sparse.indices:
                     return []
-                response = self.client.query_points(
-                    self.alias,
-                    query=sparse_query,
-                    using=SPARSE,
-                    query_filter=flt,
-                    limit=limit,
-                    with_payload=True,
-                    with_vectors=[DENSE],
-                )
+                response = self.client.query_points(self.alias, query=sparse_query, using=SPARSE, **common)
             else:
                 prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool)]
+                weights = [fusion.dense_weight]
                 if sparse.indices:
                     prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
-                response = self.client.query_points(
-                    self.alias,
-                    prefetch=prefetch,
-                    query=qm.FusionQuery(fusion=qm.Fusion.RRF),
-                    query_filter=flt,
-                    limit=limit,
-                    with_payload=True,
-                    with_vectors=[DENSE],
-                )
-        return [self._with_relevance(p, dense) for p in response.points]
+                    weights.append(fusion.sparse_weight)
+                query = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=weights))
+                response = self.client.query_points(self.alias, prefetch=prefetch, query=query, **common)
+        return [self._hit(p, dense) for p in response.points]
+
+    def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict]:
+        flt = _document_filter(kb_id, document_id)
+        flt.must.append(qm.FieldCondition(key="chunk_index", range=qm.Range(gte=first, lte=last)))  # type: ignore[union-attr]
+        with _translated("read neighbouring chunks"):
+            points, _ = self.client.scroll(
+                self.alias, scroll_filter=flt, limit=last - first + 1, with_payload=True
+            )
+        return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
     @staticmethod
-    def _with_relevance(point: qm.ScoredPoint, dense: np.ndarray) -> Hit:
+    def _hit(point: qm.ScoredPoint, dense: np.ndarray) -> Hit:
         vectors = point.vector if isinstance(point.vector, dict) else {}
         stored = vectors.get(DENSE)
-        relevance = float(np.dot(np.asarray(stored, dtype=np.float32), dense)) if stored is not None else 0.0
-        return Hit(str(point.id), point.score, relevance, point.payload or {})
+        vector = np.asarray(stored, dtype=np.float32) if stored is not None else None
+        relevance = float(np.dot(vector, dense)) if vector is not None else 0.0
+        return Hit(str(point.id), point.score, relevance, point.payload or {}, vector)

@@ -36,7 +36,9 @@ def test_upload_search_chat_delete(client: TestClient) -> None:
     assert docs["guide.md"]["title"] == "Acme Router Guide"  # from the first h1
 
     # Search by meaning: no word of the query but "password" is in the passage.
-    top = _search(client, kb_id, "I forgot my login password, how do I get back in?", top_k=3)[0]
+    top = _search(client, kb_id, "I forgot my login password, how do I get back in?", top_k=3, mode="dense")[
+        0
+    ]
     assert top["document_id"] == docs["guide.md"]["id"]
     assert top["heading"] == ["Acme Router Guide", "Resetting the admin password"]
     assert "reset button" in top["text"]
@@ -44,7 +46,7 @@ def test_upload_search_chat_delete(client: TestClient) -> None:
         GUIDE_MD.decode()[top["char_start"] : top["char_end"]] == top["text"]
     )  # citations point into the source
 
-    top = _search(client, kb_id, "how long until I get my money back", top_k=3)[0]
+    top = _search(client, kb_id, "how long until I get my money back", top_k=3, mode="dense")[0]
     assert top["document_id"] == docs["billing.html"]["id"]
     assert "five to ten business days" in top["text"]
     assert "tracking" not in top["text"] and "Home" not in top["text"]  # scripts and nav dropped

@@ -11,6 +11,7 @@ import pytest
 from backend.errors import Conflict, Unavailable
 from backend.retrieval.lexical import LexicalEncoder, terms
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
+from backend.vectorstore.base import SearchFilters
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
 DIM = 8
@@ -104,17 +105,44 @@ def test_top_k_never_reorders_the_first_results(store: QdrantVectorStore) -> Non
         assert ranks[10][:3] == ranks[3] and ranks[30][:10] == ranks[10], mode
 
 
-def test_document_filter(store: QdrantVectorStore) -> None:
-    store.upsert([_record("kb", "d1", 0, "one"), _record("kb", "d2", 0, "two")])
-    hits = store.search(
-        kb_id="kb",
-        dense=_vec(1),
-        sparse=lexical.encode_query("x"),
-        mode=SearchMode.DENSE,
-        limit=10,
-        document_ids=["d2"],
+def test_filters_run_inside_the_store(store: QdrantVectorStore) -> None:
+    def rec(doc: str, content_type: str, tags: list[str], created_at: float) -> ChunkRecord:
+        r = _record("kb", doc, 0, f"router text {doc}")
+        r.payload.update(content_type=content_type, tags=tags, created_at=created_at)
+        return r
+
+    store.upsert(
+        [
+            rec("d1", "text/markdown", ["billing", "faq"], 1_000.0),
+            rec("d2", "text/html", ["faq"], 2_000.0),
+            rec("d3", "text/plain", [], 3_000.0),
+        ]
     )
-    assert [h.payload["document_id"] for h in hits] == ["d2"]
+
+    def docs(**filters: object) -> set[str]:
+        hits = store.search(
+            kb_id="kb",
+            dense=_vec(1),
+            sparse=lexical.encode_query("router"),
+            mode=SearchMode.HYBRID,
+            limit=10,
+            filters=SearchFilters(**filters),
+        )
+        return {h.payload["document_id"] for h in hits}
+
+    assert docs() == {"d1", "d2", "d3"}
+    assert docs(document_ids=["d2", "d3"]) == {"d2", "d3"}
+    assert docs(content_types=["text/markdown"]) == {"d1"}
+    assert docs(tags=["faq"]) == {"d1", "d2"}
+    assert docs(tags=["billing"], content_types=["text/html"]) == set()
+    assert docs(created_after=1_500.0) == {"d2", "d3"}
+    assert docs(created_after=1_500.0, created_before=2_500.0) == {"d2"}
+
+
+def test_neighbours_are_the_adjacent_chunks_in_order(store: QdrantVectorStore) -> None:
+    store.upsert([_record("kb", "d", i, f"chunk {i}") for i in range(6)] + [_record("kb", "other", 2, "x")])
+    got = store.neighbours(kb_id="kb", document_id="d", first=1, last=3)
+    assert [c["text"] for c in got] == ["chunk 1", "chunk 2", "chunk 3"]
 
 
 def test_another_encoder_is_refused_with_a_way_out(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -25,8 +26,18 @@ from backend.catalog.formats import detect_format
 from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 from backend.services import Services
 
-Item = tuple[bytes, str, str, str | None, str | None, str | None]
-"""(data, format, name for messages, title, source, filename) of one document in a request."""
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    data: bytes
+    format: str
+    name: str
+    """How messages refer to it: the filename, or the title of a JSON text."""
+    title: str | None = None
+    source: str | None = None
+    filename: str | None = None
+    tags: tuple[str, ...] = ()
+
 
 router = APIRouter(prefix="/knowledge-bases/{kb_id}/documents", tags=["documents"])
 
@@ -58,8 +69,8 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return data
 
 
-async def _items_from_request(request: Request, services: Services) -> list[Item]:
-    """One :data:`Item` for each document in the request (a JSON text, or each multipart file)."""
+async def _items_from_request(request: Request, services: Services) -> list[_Upload]:
+    """One upload for each document in the request (a JSON text, or each multipart file)."""
     limits = services.settings.ingest
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
@@ -70,17 +81,29 @@ async def _items_from_request(request: Request, services: Services) -> list[Item
                 f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
             )
             raise InvalidInput(problems) from None
-        return [(body.text.encode("utf-8"), body.format, body.title, body.title, body.source, None)]
+        return [
+            _Upload(
+                body.text.encode("utf-8"),
+                body.format,
+                body.title,
+                body.title,
+                body.source,
+                None,
+                tuple(body.tags),
+            )
+        ]
     if media == "multipart/form-data":
         form = await request.form(max_files=limits.max_files_per_request, max_fields=100)
         files = [f for f in form.getlist("files") + form.getlist("file") if isinstance(f, UploadFile)]
         if not files:
             raise InvalidInput("no files in the form; send them as multipart fields named 'files'")
+        tags = tuple(t for field in form.getlist("tags") if isinstance(field, str) for t in field.split(","))
         out = []
         for upload in files:
             name = upload.filename or "upload"
             fmt = detect_format(name, upload.content_type)
-            out.append((await _read_limited(upload, limits.max_upload_bytes), fmt, name, None, None, name))
+            data = await _read_limited(upload, limits.max_upload_bytes)
+            out.append(_Upload(data, fmt, name, filename=name, tags=tags))
         return out
     raise UnsupportedFormat(
         f"content type {media or 'missing'!r} is not accepted here; send multipart/form-data with 'files', "
@@ -104,21 +127,22 @@ def _check_kb(services: Services, kb_id: str) -> None:
         kbs.get(session, kb_id)
 
 
-def _accept_all(services: Services, kb_id: str, items: list[Item]) -> list[UploadItem]:
+def _accept_all(services: Services, kb_id: str, items: list[_Upload]) -> list[UploadItem]:
     """All or nothing: one bad file in a batch rejects the batch, so the client can fix it and resend."""
     limits = services.settings.ingest
     with services.sessions.begin() as session:
         out = []
-        for data, fmt, name, title, source, filename in items:
+        for item in items:
             result = docs.accept_upload(
                 session,
                 kb_id=kb_id,
-                data=data,
-                format=fmt,
-                name=name,
-                title=title,
-                source=source,
-                filename=filename,
+                data=item.data,
+                format=item.format,
+                name=item.name,
+                title=item.title,
+                source=item.source,
+                filename=item.filename,
+                tags=list(item.tags),
                 max_bytes=limits.max_upload_bytes,
                 max_attempts=limits.max_attempts,
             )

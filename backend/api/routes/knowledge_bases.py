@@ -1,38 +1,60 @@
-"""/v1/knowledge-bases: create, list, read, delete."""
+"""/v1/knowledge-bases: create, list, read, update, delete."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
 from backend.api.deps import ServicesDep, SessionDep
-from backend.api.schemas import KnowledgeBaseCreate, KnowledgeBasePublic, KnowledgeBasesPublic
+from backend.api.schemas import (
+    KnowledgeBaseCreate,
+    KnowledgeBasePublic,
+    KnowledgeBasesPublic,
+    KnowledgeBaseUpdate,
+)
 from backend.catalog import knowledge_bases as kbs
+from backend.db.models import KnowledgeBase
 
 router = APIRouter(prefix="/knowledge-bases", tags=["knowledge bases"])
 
 
+def _public(kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBasePublic:
+    return KnowledgeBasePublic(
+        id=kb.id,
+        name=kb.name,
+        description=kb.description,
+        document_count=document_count,
+        retrieval=kbs.retrieval_settings(kb),
+        created_at=kb.created_at,
+    )
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBasePublic)
 def create_knowledge_base(body: KnowledgeBaseCreate, session: SessionDep) -> KnowledgeBasePublic:
-    kb = kbs.create(session, name=body.name, description=body.description)
+    kb = kbs.create(session, name=body.name, description=body.description, retrieval=body.retrieval)
     session.commit()
-    return KnowledgeBasePublic.model_validate(kb)
+    return _public(kb)
 
 
 @router.get("", response_model=KnowledgeBasesPublic)
 def list_knowledge_bases(session: SessionDep) -> KnowledgeBasesPublic:
     counts = kbs.document_counts(session)
-    data = [
-        KnowledgeBasePublic.model_validate(kb).model_copy(update={"document_count": counts.get(kb.id, 0)})
-        for kb in kbs.list_all(session)
-    ]
+    data = [_public(kb, counts.get(kb.id, 0)) for kb in kbs.list_all(session)]
     return KnowledgeBasesPublic(data=data, count=len(data))
 
 
 @router.get("/{kb_id}", response_model=KnowledgeBasePublic)
 def get_knowledge_base(kb_id: str, session: SessionDep) -> KnowledgeBasePublic:
     kb = kbs.get(session, kb_id)
-    count = kbs.document_counts(session).get(kb.id, 0)
-    return KnowledgeBasePublic.model_validate(kb).model_copy(update={"document_count": count})
+    return _public(kb, kbs.document_counts(session).get(kb.id, 0))
+
+
+@router.patch("/{kb_id}", response_model=KnowledgeBasePublic)
+def update_knowledge_base(kb_id: str, body: KnowledgeBaseUpdate, session: SessionDep) -> KnowledgeBasePublic:
+    """Change the description or any retrieval setting (mode, fusion weights, thresholds)."""
+    retrieval = body.retrieval.model_dump(exclude_unset=True) if body.retrieval else None
+    kb = kbs.update(session, kb_id, description=body.description, retrieval=retrieval)
+    session.commit()
+    return _public(kb, kbs.document_counts(session).get(kb.id, 0))
 
 
 @router.delete("/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)

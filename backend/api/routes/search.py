@@ -8,20 +8,28 @@ from fastapi import APIRouter
 from backend.api.deps import ServicesDep
 from backend.api.schemas import ChatRequest, ChatResponse, PassagePublic, SearchRequest, SearchResponse
 from backend.catalog import knowledge_bases as kbs
+from backend.retrieval.config import RetrievalSettings
+from backend.services import Services
 
 router = APIRouter(prefix="/knowledge-bases/{kb_id}", tags=["search and chat"])
 
 
-def _check_kb(services: ServicesDep, kb_id: str) -> None:
+def kb_settings(services: Services, kb_id: str) -> RetrievalSettings:
+    """The knowledge base's retrieval settings; 404 if it does not exist."""
     with services.sessions() as session:
-        kbs.get(session, kb_id)
+        return kbs.retrieval_settings(kbs.get(session, kb_id))
 
 
 @router.post("/search", response_model=SearchResponse)
 def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
-    _check_kb(services, kb_id)
+    overrides = body.model_dump(include={"mode", "min_relevance", "neighbours"}, exclude_none=True)
+    config = kb_settings(services, kb_id).model_copy(update=overrides)
     result = services.retriever.search(
-        kb_id=kb_id, query=body.query, top_k=body.top_k, mode=body.mode, document_ids=body.document_ids
+        kb_id=kb_id,
+        query=body.query,
+        top_k=body.top_k,
+        config=config,
+        filters=body.filters.to_search_filters() if body.filters else None,
     )
     return SearchResponse(
         results=[PassagePublic.model_validate(p) for p in result.passages],
@@ -32,9 +40,13 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResp
 
 @router.post("/chat", response_model=ChatResponse)
 async def chat(kb_id: str, body: ChatRequest, services: ServicesDep) -> ChatResponse:
-    await anyio.to_thread.run_sync(_check_kb, services, kb_id)
+    config = await anyio.to_thread.run_sync(kb_settings, services, kb_id)
     answer = await services.chat.answer(
-        kb_id=kb_id, message=body.message, conversation_id=body.conversation_id
+        kb_id=kb_id,
+        message=body.message,
+        conversation_id=body.conversation_id,
+        config=config,
+        filters=body.filters.to_search_filters() if body.filters else None,
     )
     return ChatResponse(
         answer=answer.answer,
