@@ -97,4 +97,7 @@ def ingest_command(
 
 
 def extend_cli(app: typer.Typer) -> None:
+    from ingest.evaluation.cli import eval_command
+
     app.command("ingest")(ingest_command)
+    app.command("eval")(eval_command)

@@ -1,26 +1,31 @@
 """Query → ranked passages, scoped to one knowledge base.
 
 Order of operations, each step independent of ``top_k`` so the first results never change with it:
-search a fixed candidate pool (dense, sparse or fused inside Qdrant) → optional cross-encoder rerank
-of a fixed pool → collapse near-duplicates → drop passages under ``min_relevance`` (dense cosine,
-never a fused rank score) → cut to ``top_k`` → optionally attach neighbouring chunks as context.
+search a fixed candidate pool (dense, sparse, or both fused: backend/retrieval/fusion.py) → optional
+cross-encoder rerank of a fixed pool → collapse near-duplicates → drop passages under
+``min_relevance`` (dense cosine, never a fused score) → cut to ``top_k`` → optionally attach
+neighbouring chunks as context.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Protocol
+
+import numpy as np
 
 from backend.encoder.base import Embedder
 from backend.errors import InvalidInput
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.dedupe import collapse
+from backend.retrieval.fusion import convex
 from backend.retrieval.lexical import LexicalEncoder
-from backend.vectorstore.base import Hit, SearchFilters, SearchMode, VectorStore
+from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVector, VectorStore
 
 MAX_QUERY_CHARS = 4000
-SCORE_KINDS = {SearchMode.DENSE: "cosine", SearchMode.SPARSE: "bm25", SearchMode.HYBRID: "rrf"}
+CONVEX_POOL = 100
 
 
 class Reranker(Protocol):
@@ -74,6 +79,12 @@ class SearchResult:
     took_ms: float
 
 
+def _score_kind(config: RetrievalSettings) -> str:
+    if config.mode is SearchMode.HYBRID:
+        return "convex" if config.fusion == "convex" else "rrf"
+    return "cosine" if config.mode is SearchMode.DENSE else "bm25"
+
+
 def _join(chunks: list[dict[str, Any]]) -> str:
     """Concatenate consecutive chunks, dropping the overlap each shares with the one before."""
     text, end = "", None
@@ -117,15 +128,7 @@ class Retriever:
         dense = self.embedder.embed_queries([query])[0]
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, 10)
-        hits = self.vectors.search(
-            kb_id=kb_id,
-            dense=dense,
-            sparse=self.lexical.encode_query(query),
-            mode=config.mode,
-            limit=fetch,
-            filters=filters,
-            fusion=config.fusion,
-        )
+        hits = self._candidates(kb_id, dense, self.lexical.encode_query(query), config, fetch, filters)
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
             scores = self.reranker.score(query, [h.payload.get("text", "") for h in hits])
@@ -135,11 +138,28 @@ class Retriever:
             hits = collapse(hits, config.collapse_threshold)
         if config.min_relevance is not None:
             hits = [h for h in hits if h.relevance >= config.min_relevance]
-        kind = "rerank" if rerank_scores else SCORE_KINDS[config.mode]
+        kind = "rerank" if rerank_scores else _score_kind(config)
         passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits[:top_k]]
         if config.neighbours:
             passages = [self._with_neighbours(kb_id, p, config.neighbours) for p in passages]
         return SearchResult(passages, config.mode, (time.perf_counter() - started) * 1000)
+
+    def _candidates(
+        self,
+        kb_id: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        config: RetrievalSettings,
+        limit: int,
+        filters: SearchFilters | None,
+    ) -> list[Hit]:
+        search = partial(self.vectors.search, kb_id=kb_id, dense=dense, sparse=sparse, filters=filters)
+        if config.mode is not SearchMode.HYBRID or config.fusion == "rrf":
+            return search(mode=config.mode, limit=limit, fusion=config.rrf)
+        # Convex fusion over a fixed pool per list, so the first results never depend on ``limit``.
+        pool = max(limit, CONVEX_POOL)
+        dense_hits = search(mode=SearchMode.DENSE, limit=pool)
+        return convex(dense_hits, search(mode=SearchMode.SPARSE, limit=pool), config.alpha)[:limit]
 
     def _with_neighbours(self, kb_id: str, passage: Passage, n: int) -> Passage:
         chunks = self.vectors.neighbours(

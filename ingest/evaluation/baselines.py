@@ -1,0 +1,65 @@
+"""Baselines computed in the same run as kbchat's own figures, on whole documents (no chunking).
+
+- BM25: ``bm25s`` (Lucene-style BM25 over sparse matrices), English stopwords, no stemming.
+- Raw sentence-transformers: the same encoder, ``title + text`` truncated to its maximum length,
+  exact cosine search in numpy: what a team gets from the encoder with no retrieval system around it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bm25s
+import numpy as np
+
+from ingest.evaluation.dataset import BeirDataset
+
+TOP = 100
+
+
+def _doc_text(row: dict[str, str]) -> str:
+    return f"{row.get('title') or ''}\n{row['text']}".strip()
+
+
+def bm25(dataset: BeirDataset) -> tuple[dict[str, list[str]], list[float]]:
+    """Query id → ranked corpus ids; and per-query latencies in ms."""
+    ids = [row["_id"] for row in dataset.corpus]
+    index = bm25s.BM25()
+    index.index(
+        bm25s.tokenize([_doc_text(r) for r in dataset.corpus], stopwords="en", show_progress=False),
+        show_progress=False,
+    )
+    ranked, latencies = {}, []
+    for qid, text in dataset.queries.items():
+        started = time.perf_counter()
+        tokens = bm25s.tokenize([text], stopwords="en", show_progress=False)
+        if not tokens.vocab:  # a query of stopwords only
+            ranked[qid] = []
+            continue
+        docs, _ = index.retrieve(tokens, k=min(TOP, len(ids)), show_progress=False)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked[qid] = [ids[i] for i in docs[0]]
+    return ranked, latencies
+
+
+def raw_encoder(
+    dataset: BeirDataset, model: object, batch_size: int = 32
+) -> tuple[dict[str, list[str]], list[float]]:
+    ids = [row["_id"] for row in dataset.corpus]
+    encode = model.encode  # type: ignore[attr-defined]
+    doc_vectors = encode(
+        [_doc_text(r) for r in dataset.corpus],
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=False,
+        convert_to_numpy=True,
+    )
+    ranked, latencies = {}, []
+    for qid, text in dataset.queries.items():
+        started = time.perf_counter()
+        query = encode([text], normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)[0]
+        scores = doc_vectors @ query
+        top = np.argsort(-scores)[:TOP]
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked[qid] = [ids[i] for i in top]
+    return ranked, latencies

@@ -1,0 +1,84 @@
+"""``kbchat eval DATASET_DIR``: retrieval quality and latency per search mode, beside baselines."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from backend.vectorstore.base import SearchMode
+
+
+def eval_command(
+    dataset_dir: Annotated[
+        Path, typer.Argument(help="BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    ],
+    split: Annotated[str, typer.Option(help="Which qrels to score.")] = "test",
+    modes: Annotated[str, typer.Option(help="Comma-separated: dense,sparse,hybrid.")] = "dense,sparse,hybrid",
+    baseline: Annotated[bool, typer.Option(help="Also run BM25 and raw sentence-transformers.")] = True,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the scratch knowledge base lives. Default: a temporary folder.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ingest a BEIR dataset into a scratch knowledge base and score every query through real search."""
+    from backend.cli.main import settings
+    from backend.services import Services
+    from ingest.evaluation.dataset import load_beir
+    from ingest.evaluation.runner import evaluate
+
+    try:
+        chosen = [SearchMode(m.strip()) for m in modes.split(",") if m.strip()]
+    except ValueError:
+        raise typer.BadParameter("modes are dense, sparse, hybrid", param_hint="--modes") from None
+    dataset = load_beir(dataset_dir, split)
+    scratch = data_dir or Path(tempfile.mkdtemp(prefix="kbchat-eval-"))
+    configured = settings()
+    # A scratch store: never the service's database or collection.
+    run_settings = configured.model_copy(
+        update={
+            "data_dir": scratch,
+            "database": configured.database.model_copy(update={"url": None}),
+            "qdrant": configured.qdrant.model_copy(update={"url": None}),
+        }
+    )
+    services = Services.build(run_settings)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if as_json:
+            return
+        bar = bars.get(stage) or bars.setdefault(
+            stage,
+            tqdm(total=total, desc=stage, unit="q", leave=False, disable=None),  # off when not a TTY
+        )
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = evaluate(services, dataset, split=split, modes=chosen, baseline=baseline, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(report), indent=2))
+        return
+    typer.echo(
+        f"{report.dataset} ({report.split}): {report.queries} queries, {report.documents} documents, "
+        f"{report.chunks} chunks, encoder {services.embedder.model_id}"
+    )
+    typer.echo(
+        f"{'':36s} {'nDCG@10':>8s} {'R@10':>7s} {'R@100':>7s} {'MRR@10':>7s} {'p50 ms':>8s} {'p95 ms':>8s}"
+    )
+    for row in report.rows:
+        m = row.metrics
+        typer.echo(
+            f"{row.name:36s} {m['ndcg@10']:8.3f} {m['recall@10']:7.3f} {m['recall@100']:7.3f} "
+            f"{m['mrr@10']:7.3f} {row.latency_p50_ms:8.1f} {row.latency_p95_ms:8.1f}"
+        )
