@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.catalog.tuning import TUNE_JOB, make_tune_handler
 from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
@@ -117,7 +118,7 @@ class Services:
         )
 
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
-        factories = self.plugins.job_handlers
+        factories = {TUNE_JOB: make_tune_handler, **self.plugins.job_handlers}  # built-ins, then plugins
         handlers = {k: f(self) for k, f in factories.items() if kinds is None or k in kinds}
         worker = Worker(self.queue, handlers, poll_interval_s=self.settings.worker.poll_interval_s)
         self.workers.append(worker)

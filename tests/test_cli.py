@@ -104,3 +104,37 @@ def test_bad_configuration_is_explained(tmp_path: Path) -> None:
     result = _run("migrate", env=_env(tmp_path, KBCHAT_ADMIN_TOKEN="short"))
     assert result.returncode == 2
     assert "configuration error: KBCHAT_ADMIN_TOKEN" in result.stderr and "16 characters" in result.stderr
+
+
+def test_eval_and_tune(tmp_path: Path) -> None:
+    from tests.ingest.test_evaluation import write_dataset
+
+    dataset = write_dataset(tmp_path / "tiny")
+    env = _env(tmp_path / "data")
+    result = _run("eval", str(dataset), "--modes", "dense,hybrid", "--no-baseline", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["name"] for r in report["rows"]] == ["kbchat dense", "kbchat hybrid"]
+    assert report["rows"][0]["metrics"]["ndcg@10"] == 1.0
+    assert not (tmp_path / "data").exists()  # eval used a scratch store, not the configured one
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "shipping.txt").write_bytes(SHIPPING_TXT)
+    (docs / "guide.md").write_bytes(GUIDE_MD)
+    assert _run("ingest", str(docs), "--kb", "kb", env=env).returncode == 0
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        json.dumps({"query": "E4471", "source": str(docs / "shipping.txt")})
+        + "\n"
+        + json.dumps({"query": "reset the admin password", "positive": "hold the recessed reset button"})
+        + "\n"
+    )
+    tuned = _run("tune", "--kb", "kb", "--pairs", str(pairs), "--dry-run", "--json", env=env)
+    assert tuned.returncode == 0, tuned.stderr
+    summary = json.loads(tuned.stdout)
+    assert summary["queries"] == 2 and summary["applied"] is False and summary["top"]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"query": "x"}\nnot json\n')
+    failed = _run("tune", "--kb", "kb", "--pairs", str(broken), env=env)
+    assert failed.returncode == 2 and "pairs line 1" in failed.stderr

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.catalog.tuning import Pair
 from backend.retrieval.config import RetrievalSettings
 from backend.vectorstore.base import SearchFilters, SearchMode
 
@@ -29,6 +30,8 @@ class RetrievalPatch(_In):
     """Any subset of the retrieval settings; the rest keep their values."""
 
     mode: SearchMode | None = None
+    fusion: Literal["convex", "rrf"] | None = None
+    alpha: float | None = None
     fusion_k: int | None = None
     dense_weight: float | None = None
     sparse_weight: float | None = None
@@ -70,6 +73,11 @@ class JobPublic(_Out):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    result: dict[str, Any] | None = Field(default=None, description="What the job produced (tuning reports).")
+
+    @classmethod
+    def of(cls, job: Any) -> JobPublic:
+        return cls.model_validate(job).model_copy(update={"result": (job.payload or {}).get("result")})
 
 
 class DocumentTextCreate(_In):
@@ -185,6 +193,17 @@ class ChatResponse(BaseModel):
     message_id: str
     provider: str
     timings_ms: dict[str, float]
+
+
+class TuneRequest(_In):
+    pairs: list[Pair] = Field(min_length=1, max_length=5000)
+    apply: bool = Field(
+        default=True, description="Store the winning settings when they beat the current ones."
+    )
+
+
+class TuneAccepted(BaseModel):
+    job_id: str
 
 
 class Health(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,7 +63,14 @@ def update(
         kb.description = description
     if retrieval is not None:
         merged = {**(kb.retrieval or {}), **retrieval}
-        kb.retrieval = RetrievalSettings.model_validate(merged).model_dump(mode="json", include=set(merged))
+        try:
+            valid = RetrievalSettings.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"retrieval.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInput(problems) from None
+        kb.retrieval = valid.model_dump(mode="json", include=set(merged))
     return kb
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -101,7 +102,7 @@ def search(
             found = kbs.get_by_name(session, kb)
             kb_id, config = found.id, kbs.retrieval_settings(found)
         if mode is not None:
-            config = config.model_copy(update={"mode": mode})
+            config = config.with_(mode=mode)
         result = services.retriever.search(kb_id=kb_id, query=query, top_k=top_k, config=config)
     finally:
         services.close()
@@ -138,6 +139,39 @@ def ask(
     typer.echo(answer.answer)
     for c in answer.citations:
         typer.echo(f"  [{c['index']}] {c['title']} — {c['source']}")
+
+
+@app.command()
+def tune(
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")],
+    pairs: Annotated[Path, typer.Option(help="JSONL: {query, document_id | source | positive} per line.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report only; keep the current settings.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pick the search mode and fusion weights that maximise nDCG@10 on your own pairs."""
+    from backend.catalog import knowledge_bases as kbs
+    from backend.catalog.tuning import parse_pairs_jsonl, report_dict, run_tuning
+
+    judged = parse_pairs_jsonl(pairs.read_text(encoding="utf-8").splitlines())
+    services = services_for_cli()
+    try:
+        with services.sessions() as session:
+            kb_id = kbs.get_by_name(session, kb).id
+        report = run_tuning(services, kb_id, judged, apply=not dry_run)
+    finally:
+        services.close()
+    summary = report_dict(report, applied=not dry_run)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{report.queries} judged queries ({report.skipped} skipped: answer not found by any mode)")
+    for row in summary["top"][:8]:
+        typer.echo(f"  {row['ndcg@10']:.3f}  {row['label']}")
+    typer.echo(f"current settings: {report.current.ndcg:.3f} nDCG@10")
+    verdict = "applied" if summary["applied"] else ("would apply" if report.best.update else "kept (no gain)")
+    typer.echo(f"best: {report.best.label} at {report.best.ndcg:.3f}: {verdict}")
 
 
 def main() -> None:

@@ -135,10 +135,16 @@ class JobQueue:
             values["progress"] = max(0.0, min(1.0, progress))
         return self._update_owned(job_id, worker_id, **values)
 
-    def complete(self, job_id: str, *, worker_id: str) -> bool:
+    def complete(self, job_id: str, *, worker_id: str, result: dict[str, Any] | None = None) -> bool:
+        extra: dict[str, Any] = {}
+        if result is not None:
+            with self.sessions() as session:
+                job = session.get(Job, job_id)
+                extra["payload"] = {**(job.payload if job else {}), "result": result}
         return self._update_owned(
             job_id,
             worker_id,
+            **extra,
             status=JobStatus.SUCCEEDED,
             progress=1.0,
             stage="done",

@@ -18,6 +18,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from backend.db.models import Job
 from backend.errors import InvalidInput
@@ -35,6 +36,8 @@ class JobContext:
 
     def __init__(self, queue: JobQueue, job: Job, worker_id: str) -> None:
         self.queue, self.job, self.worker_id = queue, job, worker_id
+        self.result: dict[str, Any] | None = None
+        """Set by a handler to keep an outcome with the job (GET /v1/jobs/{id} shows it)."""
         self._last_report = time.monotonic()  # the claim just wrote the lease
 
     def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
@@ -102,8 +105,9 @@ class Worker:
         heartbeat = _Heartbeat(self.queue, job.id, self.worker_id)
         heartbeat.start()
         started = time.perf_counter()
+        ctx = JobContext(self.queue, job, self.worker_id)
         try:
-            self.handlers[job.kind](JobContext(self.queue, job, self.worker_id))
+            self.handlers[job.kind](ctx)
         except JobLost as exc:
             log.warning("%s; another worker or a cancel took it over", exc)
         except InvalidInput as exc:
@@ -113,7 +117,7 @@ class Worker:
             detail = "".join(traceback.format_exception_only(exc)).strip()
             self.queue.fail(job.id, worker_id=self.worker_id, error=detail, retryable=True)
         else:
-            if self.queue.complete(job.id, worker_id=self.worker_id):
+            if self.queue.complete(job.id, worker_id=self.worker_id, result=ctx.result):
                 log.info("job %s (%s) succeeded in %.2fs", job.id, job.kind, time.perf_counter() - started)
         finally:
             heartbeat.stopped.set()

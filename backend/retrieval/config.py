@@ -23,7 +23,7 @@ class RetrievalSettings(BaseModel):
         description="convex: weighted sum of normalised scores (alpha); rrf: Qdrant's weighted rank fusion.",
     )
     alpha: float = Field(
-        default=0.8, ge=0, le=1, description="convex: weight of the dense score (1 - alpha: keyword)."
+        default=0.7, ge=0, le=1, description="convex: weight of the dense score (1 - alpha: keyword)."
     )
     fusion_k: int = Field(default=2, ge=1, le=1000, description="rrf: k; higher flattens rank differences.")
     dense_weight: float = Field(default=1.0, gt=0, le=100, description="rrf: weight of the dense list.")
@@ -43,6 +43,10 @@ class RetrievalSettings(BaseModel):
     neighbours: int = Field(
         default=0, ge=0, le=3, description="Adjacent chunks added to each hit as context."
     )
+
+    def with_(self, **changes: object) -> RetrievalSettings:
+        """A validated copy with ``changes`` applied (``model_copy(update=...)`` would skip validation)."""
+        return RetrievalSettings.model_validate({**self.model_dump(), **changes})
 
     @property
     def rrf(self) -> Fusion:

@@ -12,6 +12,9 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
+from functools import lru_cache
+
+import snowballstemmer
 
 from backend.vectorstore.base import SparseVector
 
@@ -73,16 +76,27 @@ _STOPWORDS = frozenset(
 )
 
 
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    """Snowball English stem of a plain word ("refunds" → "refund"); identifiers are kept whole."""
+    if len(word) < 4 or not word.isalpha():
+        return word
+    return _stemmer.stemWord(word)
+
+
 def terms(text: str) -> list[str]:
-    """Lower-cased terms of ``text``: whole identifiers plus their parts, stopwords dropped."""
+    """Lower-cased, stemmed terms of ``text``: whole identifiers plus their parts, stopwords dropped."""
     normalised = unicodedata.normalize("NFKC", text).lower()
     out: list[str] = []
     for match in _TOKEN.finditer(normalised):
         token = match.group()
         if token not in _STOPWORDS:
-            out.append(token)
+            out.append(_stem(token))
         if _PARTS.search(token):
-            out.extend(p for p in _PARTS.split(token) if p and p not in _STOPWORDS and p != token)
+            out.extend(_stem(p) for p in _PARTS.split(token) if p and p not in _STOPWORDS and p != token)
     return out
 
 

@@ -132,7 +132,7 @@ def tune(
 
     candidates = grid()
     for candidate in candidates:
-        candidate.ndcg = score(current.model_copy(update=candidate.update))
+        candidate.ndcg = score(current.with_(**candidate.update))
     now = Candidate("current", {}, score(current))
     best = max(candidates, key=lambda c: c.ndcg)
     if best.ndcg <= now.ndcg + 1e-9:  # never change settings without a measured gain

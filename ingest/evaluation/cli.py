@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -47,6 +48,8 @@ def eval_command(
             "qdrant": configured.qdrant.model_copy(update={"url": None}),
         }
     )
+    for chatty in ("backend.jobs.worker", "ingest.handler"):  # one line per document is noise here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     services = Services.build(run_settings)
     bars: dict[str, tqdm] = {}
 

@@ -25,6 +25,7 @@ from ingest.evaluation.dataset import BeirDataset
 from ingest.evaluation.ranking import documents_in_order
 
 Progress = Callable[[str, int, int], None]
+PASSAGES = 3 * baselines.TOP
 
 
 @dataclass
@@ -99,13 +100,14 @@ def evaluate(
     )
     defaults = RetrievalSettings()
     for mode in modes:
-        config = defaults.model_copy(update={"mode": mode})
+        config = defaults.with_(mode=mode)
         ranked, latencies = {}, []
         for i, (qid, text) in enumerate(dataset.queries.items(), start=1):
             started = time.perf_counter()
-            result = services.retriever.search(kb_id=kb_id, query=text, top_k=baselines.TOP, config=config)
+            # Documents have several passages: fetch enough passages to rank TOP distinct documents.
+            result = services.retriever.search(kb_id=kb_id, query=text, top_k=PASSAGES, config=config)
             latencies.append((time.perf_counter() - started) * 1000)
-            ranked[qid] = documents_in_order(result.passages, aliases, dataset.qrels[qid])
+            ranked[qid] = documents_in_order(result.passages, aliases, dataset.qrels[qid])[: baselines.TOP]
             if progress:
                 progress(f"kbchat {mode.value}", i, len(dataset.queries))
         report.rows.append(_row(f"kbchat {mode.value}", ranked, dataset, latencies))

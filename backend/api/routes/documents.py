@@ -175,7 +175,7 @@ def get_document(kb_id: str, document_id: str, session: SessionDep) -> DocumentD
     document = docs.get(session, kb_id, document_id)
     job = docs.latest_job(session, document_id)
     return DocumentDetail.model_validate(document).model_copy(
-        update={"job": JobPublic.model_validate(job) if job else None}
+        update={"job": JobPublic.of(job) if job else None}
     )
 
 

@@ -12,9 +12,9 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 @router.get("/{job_id}", response_model=JobPublic)
 def get_job(job_id: str, services: ServicesDep) -> JobPublic:
-    return JobPublic.model_validate(services.queue.get(job_id))
+    return JobPublic.of(services.queue.get(job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
 def cancel_job(job_id: str, services: ServicesDep) -> JobPublic:
-    return JobPublic.model_validate(services.queue.cancel(job_id))
+    return JobPublic.of(services.queue.cancel(job_id))

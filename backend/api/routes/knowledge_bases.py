@@ -10,9 +10,13 @@ from backend.api.schemas import (
     KnowledgeBasePublic,
     KnowledgeBasesPublic,
     KnowledgeBaseUpdate,
+    TuneAccepted,
+    TuneRequest,
 )
 from backend.catalog import knowledge_bases as kbs
+from backend.catalog.tuning import TUNE_JOB
 from backend.db.models import KnowledgeBase
+from backend.jobs.queue import enqueue
 
 router = APIRouter(prefix="/knowledge-bases", tags=["knowledge bases"])
 
@@ -55,6 +59,22 @@ def update_knowledge_base(kb_id: str, body: KnowledgeBaseUpdate, session: Sessio
     kb = kbs.update(session, kb_id, description=body.description, retrieval=retrieval)
     session.commit()
     return _public(kb, kbs.document_counts(session).get(kb.id, 0))
+
+
+@router.post("/{kb_id}/tune", status_code=status.HTTP_202_ACCEPTED, response_model=TuneAccepted)
+def tune_knowledge_base(kb_id: str, body: TuneRequest, services: ServicesDep) -> TuneAccepted:
+    """Fit mode and fusion to question–passage pairs (a background job; GET /v1/jobs/{id} for the report)."""
+    with services.sessions.begin() as session:
+        kbs.get(session, kb_id)
+        job = enqueue(
+            session,
+            kind=TUNE_JOB,
+            kb_id=kb_id,
+            max_attempts=1,
+            payload={"pairs": [p.model_dump() for p in body.pairs], "apply": body.apply},
+        )
+    services.wake_workers()
+    return TuneAccepted(job_id=job.id)
 
 
 @router.delete("/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)

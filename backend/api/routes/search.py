@@ -23,7 +23,7 @@ def kb_settings(services: Services, kb_id: str) -> RetrievalSettings:
 @router.post("/search", response_model=SearchResponse)
 def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
     overrides = body.model_dump(include={"mode", "min_relevance", "neighbours"}, exclude_none=True)
-    config = kb_settings(services, kb_id).model_copy(update=overrides)
+    config = kb_settings(services, kb_id).with_(**overrides)
     result = services.retriever.search(
         kb_id=kb_id,
         query=body.query,

@@ -1,0 +1,116 @@
+"""Retrieval settings, filters and tuning through the HTTP API (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import create_kb, wait_for_job
+
+
+def _add(client: TestClient, kb_id: str, title: str, text: str, tags: list[str], fmt: str = "text") -> str:
+    response = client.post(
+        f"/v1/knowledge-bases/{kb_id}/documents",
+        json={"title": title, "text": text, "tags": tags, "format": fmt},
+    )
+    assert response.status_code == 202, response.text
+    item = response.json()["documents"][0]
+    assert wait_for_job(client, item["job_id"])["status"] == "succeeded"
+    return item["document_id"]
+
+
+def _search(client: TestClient, kb_id: str, **body: object) -> list[dict]:
+    response = client.post(f"/v1/knowledge-bases/{kb_id}/search", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def test_settings_are_stored_validated_and_used(client: TestClient) -> None:
+    kb = client.post("/v1/knowledge-bases", json={"name": "kb", "retrieval": {"mode": "dense"}}).json()
+    assert kb["retrieval"]["mode"] == "dense" and kb["retrieval"]["alpha"] == 0.7  # defaults fill the rest
+    patched = client.patch(
+        f"/v1/knowledge-bases/{kb['id']}", json={"retrieval": {"mode": "hybrid", "alpha": 0.6}}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["retrieval"]["mode"] == "hybrid" and patched.json()["retrieval"]["alpha"] == 0.6
+    assert client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]["alpha"] == 0.6
+    for bad in ({"alpha": 2}, {"mode": "psychic"}, {"fusion_k": 0}, {"unknown": 1}):
+        response = client.patch(f"/v1/knowledge-bases/{kb['id']}", json={"retrieval": bad})
+        assert response.status_code == 422, (bad, response.text)
+    assert client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]["alpha"] == 0.6  # unchanged
+
+    _add(client, kb["id"], "Refunds", "Refunds reach your card within five to ten business days.", [])
+    hit = _search(client, kb["id"], query="refund")[0]
+    assert hit["score_kind"] == "convex"  # the knowledge base's mode
+    assert _search(client, kb["id"], query="refund", mode="sparse")[0]["score_kind"] == "bm25"  # per request
+    assert _search(client, kb["id"], query="refund", min_relevance=0.99) == []
+
+
+def test_filters_in_search_and_chat(client: TestClient) -> None:
+    kb_id = create_kb(client)
+    billing = _add(
+        client, kb_id, "Billing", "Invoices are emailed monthly. Refunds take ten days.", ["billing"]
+    )
+    shipping = _add(
+        client,
+        kb_id,
+        "Shipping",
+        "# Shipping\n\nRefunds for lost parcels take a week.",
+        ["shipping"],
+        "markdown",
+    )
+    both = {billing, shipping}
+
+    def docs(**filters: object) -> set[str]:
+        return {r["document_id"] for r in _search(client, kb_id, query="refunds", top_k=10, filters=filters)}
+
+    assert docs() == both
+    assert docs(tags=["billing"]) == {billing}
+    assert docs(content_types=["text/markdown"]) == {shipping}
+    assert docs(document_ids=[shipping]) == {shipping}
+    now = datetime.now(UTC)
+    assert docs(created_after=(now - timedelta(hours=1)).isoformat()) == both
+    assert docs(created_before=(now - timedelta(hours=1)).isoformat()) == set()
+    chat = client.post(
+        f"/v1/knowledge-bases/{kb_id}/chat",
+        json={"message": "How long do refunds take?", "filters": {"tags": ["shipping"]}},
+    ).json()
+    assert {c["document_id"] for c in chat["citations"]} == {shipping}
+    bad = client.post(
+        f"/v1/knowledge-bases/{kb_id}/search", json={"query": "x", "filters": {"tags": "billing"}}
+    )
+    assert bad.status_code == 422
+    too_many = client.post(
+        f"/v1/knowledge-bases/{kb_id}/documents",
+        json={"title": "t", "text": "x", "tags": [f"t{i}" for i in range(40)]},
+    )
+    assert too_many.status_code == 422
+
+
+def test_tune_job_reports_and_applies(client: TestClient) -> None:
+    kb = client.post("/v1/knowledge-bases", json={"name": "codes", "retrieval": {"mode": "dense"}}).json()
+    codes = {
+        "E1021": "the disk is full",
+        "E1027": "the cable is unplugged",
+        "E2017": "the fan is blocked",
+        "E2071": "the battery is cold",
+        "E7012": "the password is wrong",
+    }
+    ids = {
+        code: _add(client, kb["id"], code, f"Error {code} means {meaning}.", [])
+        for code, meaning in codes.items()
+    }
+    pairs = [{"query": code, "document_id": doc_id} for code, doc_id in ids.items()]
+    pairs.append({"query": "fan blocked", "positive": "Error E2017 means the fan is blocked."})
+    response = client.post(f"/v1/knowledge-bases/{kb['id']}/tune", json={"pairs": pairs})
+    assert response.status_code == 202, response.text
+    job = wait_for_job(client, response.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    report = job["result"]
+    assert report["queries"] == 6 and report["best"]["ndcg@10"] >= report["current_ndcg@10"]
+    settings = client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]
+    if report["applied"]:
+        assert settings["mode"] == report["best"]["settings"]["mode"] != "dense"
+    bad = client.post(f"/v1/knowledge-bases/{kb['id']}/tune", json={"pairs": [{"query": "no answer named"}]})
+    assert bad.status_code == 422 and "document_id" in bad.json()["error"]["message"]

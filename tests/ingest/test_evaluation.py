@@ -1,0 +1,76 @@
+"""`kbchat eval` on a tiny generated BEIR dataset: exact figures we can work out by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from backend.errors import InvalidInput
+from backend.services import Services
+from backend.settings import Settings
+from backend.vectorstore.base import SearchMode
+from ingest.evaluation.dataset import load_beir
+from ingest.evaluation.runner import evaluate
+
+CORPUS = [
+    {
+        "_id": "c1",
+        "title": "Router reset",
+        "text": "Hold the reset button for ten seconds to restore factory settings.",
+    },
+    {"_id": "c2", "title": "Refunds", "text": "Refunds reach your card within five to ten business days."},
+    {"_id": "c3", "title": "Shipping", "text": "Orders placed before noon ship the same day from Rotterdam."},
+    {
+        "_id": "c4",
+        "title": "Refunds",
+        "text": "Refunds reach your card within five to ten business days.",
+    },  # = c2
+]
+QUERIES = [
+    {"_id": "q1", "text": "how do I restore factory settings on the router"},
+    {"_id": "q2", "text": "when will my refund arrive"},
+    {"_id": "q3", "text": "where do orders ship from"},
+]
+QRELS = "query-id\tcorpus-id\tscore\nq1\tc1\t1\nq2\tc4\t1\nq3\tc3\t1\n"  # q2's answer is the duplicate
+
+
+def write_dataset(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in CORPUS))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in QUERIES))
+    (folder / "qrels" / "test.tsv").write_text(QRELS)
+    return folder
+
+
+def test_evaluate_gives_exact_figures(tmp_path: Path, embedder) -> None:
+    dataset = load_beir(write_dataset(tmp_path / "tiny"), "test")
+    services = Services.build(Settings(data_dir=tmp_path / "data", admin_token="x" * 20), embedder=embedder)
+    try:
+        report = evaluate(services, dataset, split="test", modes=[SearchMode.DENSE, SearchMode.HYBRID])
+        assert services.vectors.count(kb_id="any") == 0
+    finally:
+        services.close()
+    rows = {r.name: r for r in report.rows}
+    assert report.queries == 3 and report.documents == 4 and report.chunks == 3  # c4 stored once, as c2
+    for name in ("kbchat dense", "kbchat hybrid"):  # the stored duplicate stands for c2 and c4 at rank 1
+        assert rows[name].metrics == {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}, (
+            name
+        )
+    # The raw baseline knows no duplicates: c2 and c4 tie, c2 (first in the corpus) takes rank 1, so
+    # q2's answer is at rank 2: nDCG 1/log2(3), reciprocal rank 1/2.
+    raw = rows["raw sentence-transformers (exact)"].metrics
+    assert raw["ndcg@10"] == pytest.approx((1 + 1 / math.log2(3) + 1) / 3)
+    assert raw["mrr@10"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert "BM25 (bm25s, whole documents)" in rows
+    assert rows["kbchat dense"].latency_p50_ms > 0
+
+
+def test_dataset_errors_say_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"corpus\.jsonl"):
+        load_beir(tmp_path, "test")
+    folder = write_dataset(tmp_path / "d")
+    with pytest.raises(InvalidInput, match="available: test"):
+        load_beir(folder, "dev")
