@@ -8,7 +8,9 @@
     ├── Unauthorized          401    missing or wrong bearer token
     ├── NotFound              404    an id that does not exist (or is not yours)
     ├── Conflict              409    the request collides with existing state (duplicate name)
-    └── Unavailable           503    a dependency (vector store, database) is down; retry later
+    ├── Unavailable           503    a dependency (vector store, database) is down; retry later
+    └── UpstreamError         502    the LLM provider answered with an error (its message, never our keys)
+        └── UpstreamTimeout   504    the LLM provider did not answer in time
 
 Every message says what to do about it: a person reads these at 3 a.m.
 The API maps them to JSON ``{"error": {"code", "message"}}`` in exactly one place (backend/api/errors.py).
@@ -63,3 +65,22 @@ class Conflict(KbchatError):
 class Unavailable(KbchatError):
     status = 503
     code = "unavailable"
+
+
+class UpstreamError(KbchatError):
+    status = 502
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, provider: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.retryable = retryable
+        """429, 5xx and timeouts are worth another try (or the next provider in the chain)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+
+    def __init__(self, message: str, *, provider: str = "") -> None:
+        super().__init__(message, provider=provider, retryable=True)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
+import httpx
 import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +27,7 @@ from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
 from backend.jobs.queue import JobQueue
 from backend.jobs.worker import Worker
 from backend.llm.extractive import ExtractiveProvider
+from backend.llm.registry import ProviderRegistry
 from backend.plugins import PluginRegistry, load_plugins
 from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
@@ -54,6 +57,7 @@ def admin_token(settings: Settings) -> str:
 @dataclass
 class Services:
     settings: Settings
+    http: httpx.AsyncClient
     engine: Engine
     sessions: sessionmaker[Session]
     embedder: Embedder
@@ -100,12 +104,24 @@ class Services:
                 r.model, device=r.device or embedder_device(embedder), pool=r.pool
             )
         retriever = Retriever(embedder, lexical, vectors, reranker)
-        provider = ExtractiveProvider(_cosine_scorer(embedder))
-        chat = ChatService(
-            sessions, retriever, provider, top_k=settings.chat.top_k, min_score=settings.chat.min_score
+        # One HTTP client for every provider call: pooled connections, explicit timeouts.
+        http = httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0))
+        providers = ProviderRegistry(
+            settings.llm.providers, http, ExtractiveProvider(_cosine_scorer(embedder))
         )
+        providers.check_chain(settings.llm.chain)
+        chat = ChatService(
+            sessions,
+            retriever,
+            providers,
+            default_chain=settings.llm.chain,
+            top_k=settings.chat.top_k,
+            min_score=settings.chat.min_score,
+        )
+
         return cls(
             settings,
+            http,
             engine,
             sessions,
             embedder,
@@ -133,6 +149,11 @@ class Services:
             worker.stop()
         self.vectors.close()
         self.engine.dispose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client on the event loop that used it, then everything else."""
+        await self.http.aclose()
+        await anyio.to_thread.run_sync(self.close)
 
 
 def embedder_device(embedder: Embedder) -> str | None:

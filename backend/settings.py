@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.llm.config import ChainStep, ProviderEndpoint
+
 
 class DatabaseSettings(BaseModel):
     url: str | None = Field(
@@ -79,6 +81,19 @@ class WorkerSettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    providers: dict[str, ProviderEndpoint] = Field(
+        default_factory=dict,
+        description="JSON: named endpoints, e.g. "
+        '{"openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "..."}}',
+    )
+    chain: list[ChainStep] = Field(
+        default_factory=lambda: [ChainStep(provider="extractive")],
+        description='Default fallback chain, JSON: [{"provider": "openai", "model": "gpt-4o-mini"}, '
+        '{"provider": "extractive"}]',
+    )
+
+
 class ChatSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, le=50, description="Passages handed to the answerer.")
     min_score: float = Field(
@@ -105,6 +120,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     worker: WorkerSettings = WorkerSettings()
     chat: ChatSettings = ChatSettings()
+    llm: LLMSettings = LLMSettings()
 
     @field_validator("admin_token")
     @classmethod

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from backend.api.deps import require_admin
 from backend.api.errors import install_error_handlers
-from backend.api.routes import documents, health, jobs, knowledge_bases, search
+from backend.api.routes import documents, health, jobs, knowledge_bases, openai_compat, search
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
 from backend.settings import Settings
@@ -39,7 +39,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(services.close)
+            await services.aclose()
 
     app = FastAPI(
         title="kbchat",
@@ -50,7 +50,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     install_error_handlers(app)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_admin)])
-    for module in (knowledge_bases, documents, jobs, search):
+    for module in (knowledge_bases, documents, jobs, search, openai_compat):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.catalog.tuning import Pair
+from backend.llm.config import ChainStep, ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.vectorstore.base import SearchFilters, SearchMode
 
@@ -24,6 +25,7 @@ class KnowledgeBaseCreate(_In):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     retrieval: RetrievalSettings | None = None
+    chat: ChatSettings | None = None
 
 
 class RetrievalPatch(_In):
@@ -40,9 +42,21 @@ class RetrievalPatch(_In):
     neighbours: int | None = None
 
 
+class ChatPatch(_In):
+    """Any subset of the chat settings; the rest keep their values."""
+
+    chain: list[ChainStep] | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    system_prompt: str | None = None
+    tone: str | None = None
+    assistant_name: str | None = None
+
+
 class KnowledgeBaseUpdate(_In):
     description: str | None = Field(default=None, max_length=2000)
     retrieval: RetrievalPatch | None = None
+    chat: ChatPatch | None = None
 
 
 class KnowledgeBasePublic(_Out):
@@ -51,6 +65,7 @@ class KnowledgeBasePublic(_Out):
     description: str
     document_count: int = 0
     retrieval: RetrievalSettings = Field(description="The effective settings: stored overrides on defaults.")
+    chat: ChatSettings
     created_at: datetime
 
 
@@ -184,6 +199,9 @@ class ChatRequest(_In):
     message: str = Field(min_length=1, max_length=4000)
     conversation_id: str | None = None
     filters: Filters | None = None
+    stream: bool = Field(
+        default=False, description="Answer as Server-Sent Events: token, citations, done | error."
+    )
 
 
 class ChatResponse(BaseModel):
@@ -192,7 +210,23 @@ class ChatResponse(BaseModel):
     conversation_id: str
     message_id: str
     provider: str
+    model: str
+    usage: dict[str, int]
     timings_ms: dict[str, float]
+    fallbacks: list[dict[str, str]] = Field(description="Providers that failed before one answered.")
+
+
+class FeedbackCreate(_In):
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackPublic(_Out):
+    id: str
+    message_id: str
+    rating: str
+    comment: str | None
+    created_at: datetime
 
 
 class TuneRequest(_In):

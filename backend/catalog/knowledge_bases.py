@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import Document, KnowledgeBase
 from backend.errors import Conflict, InvalidInput, NotFound
+from backend.llm.config import ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.vectorstore.base import VectorStore
 
@@ -20,6 +23,10 @@ log = logging.getLogger(__name__)
 def retrieval_settings(kb: KnowledgeBase) -> RetrievalSettings:
     """The KB's stored overrides on top of the defaults (defaults may improve between releases)."""
     return RetrievalSettings.model_validate(kb.retrieval or {})
+
+
+def chat_settings(kb: KnowledgeBase) -> ChatSettings:
+    return ChatSettings.model_validate(kb.chat or {})
 
 
 def create(
@@ -50,27 +57,37 @@ def get(session: Session, kb_id: str) -> KnowledgeBase:
     return kb
 
 
+def _merged(model: type[BaseModel], stored: dict[str, Any], changes: dict[str, Any], name: str) -> Any:
+    """Stored overrides plus ``changes``, validated as a whole: (the model, the overrides to store)."""
+    merged = {**(stored or {}), **changes}
+    try:
+        valid = model.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(problems) from None
+    return valid, valid.model_dump(mode="json", include=set(merged))
+
+
 def update(
     session: Session,
     kb_id: str,
     *,
     description: str | None = None,
-    retrieval: dict[str, object] | None = None,
+    retrieval: dict[str, Any] | None = None,
+    chat: dict[str, Any] | None = None,
+    check_chat: Callable[[ChatSettings], None] | None = None,
 ) -> KnowledgeBase:
-    """Change the description and/or merge retrieval overrides (validated as a whole before saving)."""
+    """Change the description and/or merge settings overrides (each validated before anything is saved)."""
     kb = get(session, kb_id)
     if description is not None:
         kb.description = description
     if retrieval is not None:
-        merged = {**(kb.retrieval or {}), **retrieval}
-        try:
-            valid = RetrievalSettings.model_validate(merged)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"retrieval.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise InvalidInput(problems) from None
-        kb.retrieval = valid.model_dump(mode="json", include=set(merged))
+        _, kb.retrieval = _merged(RetrievalSettings, kb.retrieval, retrieval, "retrieval")
+    if chat is not None:
+        valid, stored = _merged(ChatSettings, kb.chat, chat, "chat")
+        if check_chat is not None:
+            check_chat(valid)
+        kb.chat = stored
     return kb
 
 

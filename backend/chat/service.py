@@ -1,13 +1,15 @@
-"""One chat turn: store the question, retrieve, keep the relevant passages, answer, cite, store.
+"""One chat turn as a stream of events: store the question, rewrite a follow-up into a standalone
+query, retrieve, keep the relevant passages, answer down the provider chain, cite, store.
 
-Relevance is judged on the dense cosine (``Passage.relevance``), never a fused rank score, so the
-"nothing relevant found" decision means the same thing in every search mode.
+``answer()`` is ``stream()`` collected, so streamed and non-streamed answers cannot differ.
+Relevance is judged on the dense cosine (``Passage.relevance``), never a fused score.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,16 +18,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.chat.citations import citations_for
+from backend.chat.events import ChatEvent
+from backend.chat.rewrite import standalone_query
 from backend.db.models import Conversation, Message
-from backend.errors import InvalidInput, NotFound
-from backend.llm.base import LLMProvider, Prompt, Source, Turn
+from backend.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
+from backend.llm.base import Generation, Prompt, Source, Turn, Usage
+from backend.llm.config import EXTRACTIVE, ChatSettings
+from backend.llm.fallback import FallbackStream
+from backend.llm.prompting import pack, system_message
+from backend.llm.registry import ProviderRegistry
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Retriever
+from backend.retrieval.search import Passage, Retriever
 from backend.vectorstore.base import SearchFilters
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
-HISTORY_TURNS = 6
+HISTORY_TURNS = 8
 
 
 @dataclass(slots=True)
@@ -36,6 +44,9 @@ class ChatAnswer:
     message_id: str
     provider: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    fallbacks: list[dict[str, str]] = field(default_factory=list)
 
 
 class ChatService:
@@ -43,15 +54,18 @@ class ChatService:
         self,
         sessions: sessionmaker[Session],
         retriever: Retriever,
-        provider: LLMProvider,
+        providers: ProviderRegistry,
         *,
+        default_chain: list,
         top_k: int = 5,
         min_score: float = 0.3,
     ) -> None:
-        self.sessions, self.retriever, self.provider = sessions, retriever, provider
-        self.top_k, self.min_score = top_k, min_score
+        self.sessions, self.retriever, self.providers = sessions, retriever, providers
+        self.default_chain, self.top_k, self.min_score = default_chain, top_k, min_score
 
-    def _start_turn(self, kb_id: str, message: str, conversation_id: str | None) -> tuple[str, list[Turn]]:
+    def _start_turn(
+        self, kb_id: str, message: str, conversation_id: str | None, given: list[Turn] | None = None
+    ) -> tuple[str, list[Turn]]:
         with self.sessions.begin() as session:
             if conversation_id is None:
                 conversation = Conversation(kb_id=kb_id)
@@ -70,68 +84,154 @@ class ChatService:
                 .order_by(Message.created_at.desc())
                 .limit(HISTORY_TURNS)
             ).all()
+            if given is not None:  # the client keeps the conversation (OpenAI-style): store it as sent
+                for turn in given:
+                    session.add(
+                        Message(conversation_id=conversation.id, role=turn.role, content=turn.content)
+                    )
+                    session.flush()
             session.add(Message(conversation_id=conversation.id, role="user", content=message))
+            if given is not None:
+                return conversation.id, given[-HISTORY_TURNS:]
             return conversation.id, [Turn(m.role, m.content) for m in reversed(history)]
 
-    def _finish_turn(self, conversation_id: str, answer: str, citations: list[dict[str, Any]]) -> str:
+    def _finish_turn(
+        self, conversation_id: str, answer: str, citations: list[dict[str, Any]], meta: dict[str, Any]
+    ) -> str:
         with self.sessions.begin() as session:
             reply = Message(
-                conversation_id=conversation_id, role="assistant", content=answer, citations=citations
+                conversation_id=conversation_id,
+                role="assistant",
+                content=answer,
+                citations=citations,
+                meta=meta,
             )
             session.add(reply)
             session.flush()
             return reply.id
 
-    async def answer(
+    async def stream(
         self,
         *,
         kb_id: str,
         message: str,
         conversation_id: str | None = None,
         config: RetrievalSettings | None = None,
+        chat: ChatSettings | None = None,
         filters: SearchFilters | None = None,
-    ) -> ChatAnswer:
-        """One turn. ``config`` is the knowledge base's retrieval settings; its ``min_relevance``, when
-        set, replaces the service-wide ``min_score`` as the "is this passage relevant" line."""
-        config = config or RetrievalSettings()
-        threshold = config.min_relevance if config.min_relevance is not None else self.min_score
+        history: list[Turn] | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """The turn's events. Input errors raise before the first event; provider failures end the
+        stream with an ``error`` event (the question stays stored, so a retry keeps the history)."""
         message = message.strip()
         if not message:
             raise InvalidInput("message is empty; send the user's question")
         if len(message) > MAX_MESSAGE_CHARS:
             raise InvalidInput(f"message is {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}")
+        config, chat = config or RetrievalSettings(), chat or ChatSettings()
+        chain = chat.chain or self.default_chain
+        threshold = config.min_relevance if config.min_relevance is not None else self.min_score
         started = time.perf_counter()
         conversation_id, history = await anyio.to_thread.run_sync(
-            self._start_turn, kb_id, message, conversation_id
+            self._start_turn, kb_id, message, conversation_id, history
         )
+        first = chain[0]
+        rewriter = None if first.provider == EXTRACTIVE else self.providers.providers[first.provider]
+        query = await standalone_query(message, history, rewriter, first.model)
         result = await anyio.to_thread.run_sync(
             lambda: self.retriever.search(
-                kb_id=kb_id, query=message, top_k=self.top_k, config=config, filters=filters
+                kb_id=kb_id, query=query, top_k=self.top_k, config=config, filters=filters
             )
         )
         passages = [p for p in result.passages if p.relevance >= threshold]
         retrieved = time.perf_counter()
         prompt = Prompt(
-            question=message,
-            sources=[Source(i, p.title, p.text) for i, p in enumerate(passages, start=1)],
-            history=history,
+            message,
+            [Source(i, p.title, p.text) for i, p in enumerate(passages, start=1)],
+            history,
+            system_message(chat.system_prompt, chat.tone),
         )
-        answer = "".join([piece async for piece in self.provider.stream(prompt)]).strip()
-        citations = citations_for(answer, passages)
-        message_id = await anyio.to_thread.run_sync(self._finish_turn, conversation_id, answer, citations)
+
+        def packer(context_tokens: int) -> tuple[Prompt, Generation]:
+            packed, messages = pack(
+                prompt, context_tokens=context_tokens, max_output_tokens=chat.max_output_tokens
+            )
+            return packed, Generation(messages, packed, "", chat.temperature, chat.max_output_tokens)
+
+        run = FallbackStream(self.providers, chain, packer)
+        pieces: list[str] = []
+        usage = Usage()
+        first_token: float | None = None
+        try:
+            async for delta in run:
+                if delta.usage:
+                    usage = delta.usage
+                if delta.text:
+                    first_token = first_token or time.perf_counter()
+                    pieces.append(delta.text)
+                    yield ChatEvent("token", {"text": delta.text})
+        except UpstreamError as exc:
+            log.error("chat kb=%s: every provider failed: %s", kb_id, exc.message)
+            yield ChatEvent("error", {"code": exc.code, "message": exc.message, "fallbacks": run.failures})
+            return
+        answer = "".join(pieces).strip()
+        given = passages[: len(run.prompt.sources)] if run.prompt else []  # only what the model saw
+        citations = citations_for(answer, given)
+        yield ChatEvent("citations", {"citations": citations})
         done = time.perf_counter()
+        step = run.answered_by
         timings = {
-            "retrieval": (retrieved - started) * 1000,
-            "generation": (done - retrieved) * 1000,
-            "total": (done - started) * 1000,
+            "retrieval": round((retrieved - started) * 1000, 1),
+            "first_token": round(((first_token or done) - started) * 1000, 1),
+            "total": round((done - started) * 1000, 1),
         }
+        meta = {
+            "provider": step.provider if step else "",
+            "model": step.model if step else "",
+            "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
+            "timings_ms": timings,
+            "fallbacks": run.failures,
+            "search_query": query,
+        }
+        message_id = await anyio.to_thread.run_sync(
+            self._finish_turn, conversation_id, answer, citations, meta
+        )
         log.info(
-            "chat kb=%s conversation=%s passages=%d/%d cited=%d in %.0fms",
+            "chat kb=%s conversation=%s provider=%s passages=%d/%d cited=%d in %.0fms",
             kb_id,
             conversation_id,
-            len(passages),
+            meta["provider"],
+            len(given),
             len(result.passages),
             len(citations),
             timings["total"],
         )
-        return ChatAnswer(answer, citations, conversation_id, message_id, self.provider.name, timings)
+        yield ChatEvent("done", {"conversation_id": conversation_id, "message_id": message_id, **meta})
+
+    async def answer(self, **kwargs: Any) -> ChatAnswer:
+        text, citations, done = [], [], {}
+        async for event in self.stream(**kwargs):
+            if event.type == "token":
+                text.append(event.data["text"])
+            elif event.type == "citations":
+                citations = event.data["citations"]
+            elif event.type == "done":
+                done = event.data
+            elif event.type == "error":
+                if event.data["code"] == UpstreamTimeout.code:
+                    raise UpstreamTimeout(event.data["message"])
+                raise UpstreamError(event.data["message"])
+        return ChatAnswer(
+            "".join(text).strip(),
+            citations,
+            done["conversation_id"],
+            done["message_id"],
+            done["provider"],
+            done["timings_ms"],
+            done["model"],
+            done["usage"],
+            done["fallbacks"],
+        )
+
+
+__all__ = ["ChatAnswer", "ChatService", "Passage"]

@@ -129,8 +129,8 @@ def ask(
     try:
         with services.sessions() as session:
             found = kbs.get_by_name(session, kb)
-            kb_id, config = found.id, kbs.retrieval_settings(found)
-        answer = asyncio.run(services.chat.answer(kb_id=kb_id, message=question, config=config))
+            kb_id, config, chat = found.id, kbs.retrieval_settings(found), kbs.chat_settings(found)
+        answer = asyncio.run(services.chat.answer(kb_id=kb_id, message=question, config=config, chat=chat))
     finally:
         services.close()
     if as_json:

@@ -97,6 +97,8 @@ class KnowledgeBase(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     retrieval: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     """Overrides of backend.retrieval.config.RetrievalSettings (mode, fusion weights, thresholds)."""
+    chat: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """Overrides of backend.llm.config.ChatSettings (provider chain, temperature, system prompt, tone)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -186,6 +188,20 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(20))  # "user" | "assistant"
     content: Mapped[str] = mapped_column(Text)
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """Assistant turns: provider, model, usage, timings, fallbacks, the search query used."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Feedback(Base):
+    """A reader's verdict on an answer: analytics, and positive pairs for fine-tuning."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[str] = mapped_column(String(8))  # "up" | "down"
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

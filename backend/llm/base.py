@@ -1,8 +1,9 @@
 """The LLM provider seam, after simonw/llm: a provider implements one streaming method.
 
-A provider receives the question, the numbered sources it may cite (``[1]``, ``[2]``…) and the
-conversation so far, and yields the answer as text deltas. Joining the deltas gives the whole
-answer, so non-streamed responses are just the streamed ones collected.
+A provider receives the conversation as chat messages (system, history, and a final user message
+that carries the numbered sources as quoted data) and yields :class:`Delta` pieces: text as it
+arrives, and token usage when the provider reports it. Joining the text gives the whole answer,
+so a non-streamed response is the streamed one collected: the two can never disagree.
 """
 
 from __future__ import annotations
@@ -34,9 +35,40 @@ class Prompt:
     system: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str = ""
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What to generate: the packed messages (see backend/llm/prompting.py), the original prompt (for
+    providers that work from passages directly, like the extractive one) and sampling options."""
+
+    messages: list[Message]
+    prompt: Prompt
+    model: str = ""
+    temperature: float = 0.2
+    max_output_tokens: int = 700
+
+
 class LLMProvider(Protocol):
     name: ClassVar[str]
 
-    def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        """Yield the answer in pieces; cite sources with ``[n]`` markers."""
+    def stream(self, generation: Generation) -> AsyncIterator[Delta]:
+        """Yield the answer in pieces; cite sources with ``[n]`` markers. Raise
+        :class:`backend.errors.UpstreamError` (retryable for 429, 5xx and timeouts)."""
         ...

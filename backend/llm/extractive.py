@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import ClassVar
 
-from backend.llm.base import Prompt, Source
+from backend.llm.base import Delta, Generation, Prompt, Source
 
 NOTHING_FOUND = (
     "I couldn't find anything about that in this knowledge base. "
@@ -60,7 +60,7 @@ class ExtractiveProvider:
         chosen.sort(key=lambda i: (candidates[i][0].index, candidates[i][1]))
         return " ".join(f"{candidates[i][2]} [{candidates[i][0].index}]" for i in chosen)
 
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        answer = self.compose(prompt)
+    async def stream(self, generation: Generation) -> AsyncIterator[Delta]:
+        answer = self.compose(generation.prompt)
         for piece in re.split(r"(?<= )", answer):
-            yield piece
+            yield Delta(text=piece)

@@ -2,6 +2,7 @@
 
 Greedy over the ranked list: a hit is dropped when its cosine to an already kept hit reaches the
 threshold. Each decision depends only on earlier hits, so the first results never change with top_k.
+One similarity matrix for the whole list keeps this cheap even for a few hundred candidates.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ from backend.vectorstore.base import Hit
 
 
 def collapse(hits: list[Hit], threshold: float) -> list[Hit]:
+    with_vectors = [i for i, h in enumerate(hits) if h.dense is not None]
+    if len(with_vectors) < 2:
+        return hits
+    matrix = np.stack([hits[i].dense for i in with_vectors])  # type: ignore[misc]
+    similar = (matrix @ matrix.T) >= threshold
+    row_of = {hit_index: row for row, hit_index in enumerate(with_vectors)}
     kept: list[Hit] = []
-    vectors: list[np.ndarray] = []
-    for hit in hits:
-        if hit.dense is not None and vectors and float(np.max(np.stack(vectors) @ hit.dense)) >= threshold:
+    kept_rows: list[int] = []
+    for i, hit in enumerate(hits):
+        row = row_of.get(i)
+        if row is not None and kept_rows and similar[row, kept_rows].any():
             continue
         kept.append(hit)
-        if hit.dense is not None:
-            vectors.append(hit.dense)
+        if row is not None:
+            kept_rows.append(row)
     return kept

@@ -9,6 +9,7 @@ import pytest
 from backend.chat.citations import cited_indices
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
 from backend.llm import ExtractiveProvider, Prompt, Source
+from backend.llm.base import Generation
 from backend.llm.extractive import NOTHING_FOUND, split_sentences
 from backend.services import _cosine_scorer
 
@@ -37,7 +38,7 @@ def test_streamed_pieces_join_to_the_whole_answer(provider: ExtractiveProvider) 
     prompt = Prompt(question="Where do orders ship from?", sources=SOURCES)
 
     async def collect() -> list[str]:
-        return [piece async for piece in provider.stream(prompt)]
+        return [d.text async for d in provider.stream(Generation([], prompt))]
 
     pieces = asyncio.run(collect())
     assert len(pieces) > 3 and "".join(pieces) == provider.compose(prompt)

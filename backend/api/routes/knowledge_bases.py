@@ -17,8 +17,17 @@ from backend.catalog import knowledge_bases as kbs
 from backend.catalog.tuning import TUNE_JOB
 from backend.db.models import KnowledgeBase
 from backend.jobs.queue import enqueue
+from backend.llm.config import ChatSettings
 
 router = APIRouter(prefix="/knowledge-bases", tags=["knowledge bases"])
+
+
+def _chain_checker(services: ServicesDep):
+    def check(settings: ChatSettings) -> None:
+        if settings.chain:
+            services.chat.providers.check_chain(settings.chain)
+
+    return check
 
 
 def _public(kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBasePublic:
@@ -28,13 +37,19 @@ def _public(kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBasePublic:
         description=kb.description,
         document_count=document_count,
         retrieval=kbs.retrieval_settings(kb),
+        chat=kbs.chat_settings(kb),
         created_at=kb.created_at,
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBasePublic)
-def create_knowledge_base(body: KnowledgeBaseCreate, session: SessionDep) -> KnowledgeBasePublic:
+def create_knowledge_base(
+    body: KnowledgeBaseCreate, services: ServicesDep, session: SessionDep
+) -> KnowledgeBasePublic:
     kb = kbs.create(session, name=body.name, description=body.description, retrieval=body.retrieval)
+    if body.chat is not None:
+        chat = body.chat.model_dump(exclude_unset=True, mode="json")
+        kbs.update(session, kb.id, chat=chat, check_chat=_chain_checker(services))
     session.commit()
     return _public(kb)
 
@@ -53,10 +68,20 @@ def get_knowledge_base(kb_id: str, session: SessionDep) -> KnowledgeBasePublic:
 
 
 @router.patch("/{kb_id}", response_model=KnowledgeBasePublic)
-def update_knowledge_base(kb_id: str, body: KnowledgeBaseUpdate, session: SessionDep) -> KnowledgeBasePublic:
+def update_knowledge_base(
+    kb_id: str, body: KnowledgeBaseUpdate, services: ServicesDep, session: SessionDep
+) -> KnowledgeBasePublic:
     """Change the description or any retrieval setting (mode, fusion weights, thresholds)."""
     retrieval = body.retrieval.model_dump(exclude_unset=True) if body.retrieval else None
-    kb = kbs.update(session, kb_id, description=body.description, retrieval=retrieval)
+    chat = body.chat.model_dump(exclude_unset=True, mode="json") if body.chat else None
+    kb = kbs.update(
+        session,
+        kb_id,
+        description=body.description,
+        retrieval=retrieval,
+        chat=chat,
+        check_chat=_chain_checker(services),
+    )
     session.commit()
     return _public(kb, kbs.document_counts(session).get(kb.id, 0))
 

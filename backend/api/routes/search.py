@@ -1,29 +1,44 @@
-"""/v1/knowledge-bases/{kb_id}/search and /chat: what a chat widget or a script calls."""
+"""/v1/knowledge-bases/{kb_id}/search, /chat and message feedback: what a chat widget calls."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, status
+from fastapi.responses import StreamingResponse
 
 from backend.api.deps import ServicesDep
-from backend.api.schemas import ChatRequest, ChatResponse, PassagePublic, SearchRequest, SearchResponse
+from backend.api.schemas import (
+    ChatRequest,
+    ChatResponse,
+    FeedbackCreate,
+    FeedbackPublic,
+    PassagePublic,
+    SearchRequest,
+    SearchResponse,
+)
 from backend.catalog import knowledge_bases as kbs
+from backend.chat import feedback
+from backend.chat.events import ChatEvent
+from backend.llm.config import ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.services import Services
 
 router = APIRouter(prefix="/knowledge-bases/{kb_id}", tags=["search and chat"])
 
 
-def kb_settings(services: Services, kb_id: str) -> RetrievalSettings:
-    """The knowledge base's retrieval settings; 404 if it does not exist."""
+def kb_settings(services: Services, kb_id: str) -> tuple[RetrievalSettings, ChatSettings]:
+    """The knowledge base's retrieval and chat settings; 404 if it does not exist."""
     with services.sessions() as session:
-        return kbs.retrieval_settings(kbs.get(session, kb_id))
+        kb = kbs.get(session, kb_id)
+        return kbs.retrieval_settings(kb), kbs.chat_settings(kb)
 
 
 @router.post("/search", response_model=SearchResponse)
 def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
     overrides = body.model_dump(include={"mode", "min_relevance", "neighbours"}, exclude_none=True)
-    config = kb_settings(services, kb_id).with_(**overrides)
+    config = kb_settings(services, kb_id)[0].with_(**overrides)
     result = services.retriever.search(
         kb_id=kb_id,
         query=body.query,
@@ -38,21 +53,60 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResp
     )
 
 
-@router.post("/chat", response_model=ChatResponse)
-async def chat(kb_id: str, body: ChatRequest, services: ServicesDep) -> ChatResponse:
-    config = await anyio.to_thread.run_sync(kb_settings, services, kb_id)
-    answer = await services.chat.answer(
-        kb_id=kb_id,
-        message=body.message,
-        conversation_id=body.conversation_id,
-        config=config,
-        filters=body.filters.to_search_filters() if body.filters else None,
-    )
+async def _sse(first: ChatEvent, rest: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
+    yield first.sse()
+    async for event in rest:
+        yield event.sse()
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}
+    },
+)
+async def chat(kb_id: str, body: ChatRequest, services: ServicesDep) -> ChatResponse | StreamingResponse:
+    config, chat_settings = await anyio.to_thread.run_sync(kb_settings, services, kb_id)
+    request = {
+        "kb_id": kb_id,
+        "message": body.message,
+        "conversation_id": body.conversation_id,
+        "config": config,
+        "chat": chat_settings,
+        "filters": body.filters.to_search_filters() if body.filters else None,
+    }
+    if body.stream:
+        events = services.chat.stream(**request)
+        # Pull the first event before answering: bad input or an unknown conversation is still a
+        # proper 4xx, not an error inside a 200 stream. A client that disconnects cancels the rest.
+        first = await anext(events)
+        return StreamingResponse(
+            _sse(first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    answer = await services.chat.answer(**request)
     return ChatResponse(
         answer=answer.answer,
         citations=answer.citations,
         conversation_id=answer.conversation_id,
         message_id=answer.message_id,
         provider=answer.provider,
+        model=answer.model,
+        usage=answer.usage,
         timings_ms=answer.timings_ms,
+        fallbacks=answer.fallbacks,
     )
+
+
+@router.post(
+    "/messages/{message_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic
+)
+def give_feedback(kb_id: str, message_id: str, body: FeedbackCreate, services: ServicesDep) -> FeedbackPublic:
+    """Thumbs up or down on an answer (kept for analytics and as fine-tuning pairs)."""
+    with services.sessions.begin() as session:
+        record = feedback.record(
+            session, kb_id=kb_id, message_id=message_id, rating=body.rating, comment=body.comment
+        )
+        return FeedbackPublic.model_validate(record)

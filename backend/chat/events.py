@@ -1,0 +1,22 @@
+"""The events of one streamed chat turn, and their Server-Sent Events encoding.
+
+token      {"text": "..."}                     the answer, piece by piece
+citations  {"citations": [...]}                once, after the last token
+done       {"conversation_id", "message_id", "provider", "model", "usage", "timings_ms", "fallbacks"}
+error      {"code", "message"}                 instead of citations/done when every provider failed
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    type: str
+    data: dict[str, Any]
+
+    def sse(self) -> str:
+        return f"event: {self.type}\ndata: {json.dumps(self.data, ensure_ascii=False)}\n\n"
