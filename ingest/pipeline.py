@@ -70,6 +70,7 @@ class IngestPipeline:
                             "chunk_index": chunk.ordinal,
                             "char_start": chunk.char_start,
                             "char_end": chunk.char_end,
+                            "location": chunk.location,
                         },
                     )
                 )

@@ -187,6 +187,7 @@ class PassagePublic(_Out):
     rerank_score: float | None = Field(description="Cross-encoder probability (0–1) when a reranker is on.")
     context_before: str
     context_after: str
+    location: dict[str, Any] = Field(description="page/page_end, row/row_end or start_s/end_s, by format.")
 
 
 class SearchResponse(BaseModel):

@@ -20,6 +20,13 @@ EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".vtt": "vtt",
+    ".srt": "srt",
 }
 CONTENT_TYPES = {
     "text/plain": "text",
@@ -27,9 +34,25 @@ CONTENT_TYPES = {
     "text/x-markdown": "markdown",
     "text/html": "html",
     "application/xhtml+xml": "html",
+    "application/pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "text/vtt": "vtt",
+    "application/x-subrip": "srt",
 }
 FORMATS = frozenset(EXTENSIONS.values())
-MEDIA_TYPES = {"text": "text/plain", "markdown": "text/markdown", "html": "text/html"}
+MEDIA_TYPES = {
+    "text": "text/plain",
+    "markdown": "text/markdown",
+    "html": "text/html",
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "vtt": "text/vtt",
+    "srt": "application/x-subrip",
+}
 
 
 def detect_format(filename: str | None, content_type: str | None) -> str:

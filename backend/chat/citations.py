@@ -31,6 +31,7 @@ def citation(index: int, passage: Passage) -> dict[str, Any]:
         "chunk_index": passage.chunk_index,
         "char_start": passage.char_start,
         "char_end": passage.char_end,
+        "location": passage.location,
         "text": passage.text,
         "relevance": round(passage.relevance, 4),
     }

@@ -10,7 +10,7 @@ neighbouring chunks as context.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -51,6 +51,8 @@ class Passage:
     rerank_score: float | None = None
     context_before: str = ""
     context_after: str = ""
+    location: dict[str, Any] = field(default_factory=dict)
+    """Page (and page_end), rows, or start_s/end_s in the source, when the format has them."""
 
     @classmethod
     def from_hit(cls, hit: Hit, score_kind: str, rerank_score: float | None = None) -> Passage:
@@ -69,6 +71,7 @@ class Passage:
             char_end=int(p.get("char_end", 0)),
             score_kind=score_kind,
             rerank_score=rerank_score,
+            location=dict(p.get("location") or {}),
         )
 
 

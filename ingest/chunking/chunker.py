@@ -11,7 +11,8 @@ falls inside a word (between word pieces), unless a single "word" is longer than
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from backend.encoder.base import Tokenizer
 from ingest.loaders.base import ParsedDocument
@@ -30,6 +31,8 @@ class Chunk:
     token_count: int
     context: str = ""
     """Title and heading path, cut to at most half the token budget."""
+    location: dict[str, Any] = field(default_factory=dict)
+    """Where the chunk sits in the source: page, rows, or time range (from the loader's anchors)."""
 
     @property
     def embedding_text(self) -> str:
@@ -68,6 +71,7 @@ class Chunker:
                         char_end=section.start + end,
                         token_count=count,
                         context=context,
+                        location=doc.locate(section.start + start, section.start + end),
                     )
                 )
         return chunks

@@ -6,12 +6,26 @@ from collections.abc import Callable
 
 from backend.errors import EmptyContent, UnsupportedFormat
 from ingest.loaders.base import ParsedDocument, Section
+from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
 from ingest.loaders.markdown import load_markdown
+from ingest.loaders.pdf import load_pdf
 from ingest.loaders.plain_text import load_text
+from ingest.loaders.subtitles import load_subtitles
+from ingest.loaders.table import load_table, load_tsv
 
 Loader = Callable[..., ParsedDocument]
-LOADERS: dict[str, Loader] = {"text": load_text, "markdown": load_markdown, "html": load_html}
+LOADERS: dict[str, Loader] = {
+    "text": load_text,
+    "markdown": load_markdown,
+    "html": load_html,
+    "pdf": load_pdf,
+    "docx": load_docx,
+    "csv": load_table,
+    "tsv": load_tsv,
+    "vtt": load_subtitles,
+    "srt": load_subtitles,
+}
 
 
 def parse(data: bytes, *, format: str, name: str) -> ParsedDocument:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,12 +15,37 @@ class Section:
     heading: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A span ``[start, end)`` of the text and where it sits in the source: a page, rows, a moment."""
+
+    start: int
+    end: int
+    location: dict[str, Any]
+
+
 @dataclass(slots=True)
 class ParsedDocument:
     text: str
     sections: list[Section]
     title: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    anchors: list[Anchor] = field(default_factory=list)
+
+    def locate(self, start: int, end: int) -> dict[str, Any]:
+        """Where ``[start, end)`` sits in the source: the first overlapping anchor's location, widened to
+        the last one's (``page``…``page_end``, ``start_s``…``end_s``, ``row``…``row_end``)."""
+        hits = [a for a in self.anchors if a.start < end and start < a.end]
+        if not hits:
+            return {}
+        first, last = hits[0].location, hits[-1].location
+        location = dict(first)
+        for key in ("page", "row"):
+            if key in first and last.get(key) != first[key]:
+                location[f"{key}_end"] = last[key]
+        if "end_s" in last:
+            location["end_s"] = last["end_s"]
+        return location
 
 
 class SectionBuilder:

@@ -155,3 +155,36 @@ def test_upload_document_status_is_visible_while_queued(client: TestClient) -> N
     wait_for_job(client, item["job_id"])
     detail = client.get(f"/v1/knowledge-bases/{kb_id}/documents/{item['document_id']}").json()
     assert detail["status"] == "ready" and detail["chunk_count"] >= 3 and detail["job"]["progress"] == 1.0
+
+
+def test_pdf_docx_csv_and_transcripts_are_searchable_with_locations(client: TestClient) -> None:
+    from tests.fixtures_formats import CSV, VTT, make_docx, make_pdf
+
+    kb_id = create_kb(client)
+    pdf = make_pdf(["Welcome to the manual.", "To factory reset the router hold the button for ten seconds."])
+    files = [
+        ("manual.pdf", pdf, "application/pdf"),
+        ("warranty.docx", make_docx(), "application/octet-stream"),
+        ("catalogue.csv", CSV, "text/csv"),
+        ("setup.vtt", VTT, "text/vtt"),
+    ]
+    jobs = ingest(client, kb_id, files)
+    assert [j["status"] for j in jobs] == ["succeeded"] * 4, jobs
+
+    def top(query: str) -> dict:
+        return _search(client, kb_id, query, top_k=1)[0]
+
+    assert top("how long is the warranty")["title"] == "Warranty handbook"
+    assert top("factory reset router manual")["location"] in ({"page": 2}, {"start_s": 62.25, "end_s": 67.0})
+    pdf_hit = _search(
+        client, kb_id, "factory reset", top_k=5, filters={"content_types": ["application/pdf"]}
+    )[0]
+    assert pdf_hit["location"] == {"page": 2}
+    video_hit = _search(client, kb_id, "pinhole button", top_k=1)[0]
+    assert video_hit["location"]["start_s"] >= 1.0 and video_hit["source"] == "setup.vtt"
+    row = top("price of the Acme Router Pro")
+    assert "R-200" in row["text"] and row["location"]["row"] == 2
+    chat = client.post(
+        f"/v1/knowledge-bases/{kb_id}/chat", json={"message": "How much is the Acme Router Pro?"}
+    )
+    assert any(c["location"].get("row") for c in chat.json()["citations"])
