@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from backend.api.deps import ServicesDep
 from backend.chat.events import ChatEvent
 from backend.db.models import KnowledgeBase
-from backend.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
+from backend.errors import InvalidInput, NotFound
 from backend.llm.base import Turn
 from backend.services import Services
 
@@ -94,50 +94,35 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
         updates["temperature"] = body.temperature
     if body.max_tokens is not None:
         updates["max_output_tokens"] = body.max_tokens
-    events = services.chat.stream(
-        kb_id=kb_id,
-        message=turns[-1].text,
-        config=config,
-        chat=chat.model_copy(update=updates),
-        history=[Turn(m.role, m.text) for m in turns[:-1]],
-    )
+    request = {
+        "kb_id": kb_id,
+        "message": turns[-1].text,
+        "config": config,
+        "chat": chat.model_copy(update=updates),
+        "history": [Turn(m.role, m.text) for m in turns[:-1]],
+    }
     created = int(time.time())
     if body.stream:
-        first = await anext(events)
+        events = services.chat.stream(**request)
+        first = await anext(events)  # input errors become a 4xx before the stream starts
         return StreamingResponse(_stream(first, events, name, created), media_type="text/event-stream")
-    text: list[str] = []
-    citations: list[Any] = []
-    done: dict[str, Any] = {}
-    async for event in events:
-        if event.type == "token":
-            text.append(event.data["text"])
-        elif event.type == "citations":
-            citations = event.data["citations"]
-        elif event.type == "done":
-            done = event.data
-        elif event.type == "error":
-            error = UpstreamTimeout if event.data["code"] == UpstreamTimeout.code else UpstreamError
-            raise error(event.data["message"])
-    usage = done.get("usage", {})
+    answer = await services.chat.answer(**request)
+    usage = answer.usage
     return {
-        "id": f"chatcmpl-{done['message_id']}",
+        "id": f"chatcmpl-{answer.message_id}",
         "object": "chat.completion",
         "created": created,
         "model": name,
         "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "".join(text).strip()},
-                "finish_reason": "stop",
-            }
+            {"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}
         ],
         "usage": {
             "prompt_tokens": usage.get("input_tokens", 0),
             "completion_tokens": usage.get("output_tokens", 0),
             "total_tokens": usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
         },
-        "citations": citations,
-        "conversation_id": done["conversation_id"],
+        "citations": answer.citations,
+        "conversation_id": answer.conversation_id,
     }
 
 
