@@ -23,7 +23,7 @@ from backend.chat.rewrite import standalone_query
 from backend.db.models import Conversation, Message
 from backend.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from backend.llm.base import Generation, Prompt, Source, Turn, Usage
-from backend.llm.config import EXTRACTIVE, ChatSettings
+from backend.llm.config import EXTRACTIVE, ChainStep, ChatSettings
 from backend.llm.fallback import FallbackStream
 from backend.llm.prompting import pack, system_message
 from backend.llm.registry import ProviderRegistry
@@ -56,7 +56,7 @@ class ChatService:
         retriever: Retriever,
         providers: ProviderRegistry,
         *,
-        default_chain: list,
+        default_chain: list[ChainStep],
         top_k: int = 5,
         min_score: float = 0.3,
     ) -> None:
