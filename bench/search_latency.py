@@ -7,27 +7,16 @@ For each test query of a BEIR dataset (ingested through the real pipeline into Q
 Prints p50/p95 and the ratio of medians to the baseline; also nDCG@10 and Recall@10 per mode,
 with corpus ids matched back from the chunk payloads (a document counts once, at its best rank).
 
-    .venv/bin/python bench/search_latency.py --dataset python-faq
+    .venv/bin/python -m bench.search_latency --dataset python-faq
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 
-from bench.common import document_text, load_corpus, load_queries, scratch_settings, summary
-
-
-def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
-    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sum(r / math.log2(i + 2) for i, r in enumerate(sorted(relevant.values(), reverse=True)[:10]))
-    return dcg / ideal if ideal else 0.0
-
-
-def dedupe(ids: list[str]) -> list[str]:
-    return list(dict.fromkeys(ids))
+from bench.common import DATA, scratch_settings, summary
 
 
 def main() -> None:
@@ -42,36 +31,22 @@ def main() -> None:
     from qdrant_client import models as qm
 
     from backend.api.app import create_app
-    from backend.catalog import documents as docs
-    from backend.catalog import knowledge_bases as kbs
+    from backend.retrieval.config import RetrievalSettings
+    from backend.retrieval.metrics import ndcg_at_k, recall_at_k
     from backend.services import Services
     from backend.vectorstore.base import SearchMode
+    from ingest.evaluation.dataset import load_beir
+    from ingest.evaluation.ranking import documents_in_order
+    from ingest.evaluation.runner import ingest_corpus
 
+    dataset = load_beir(DATA / args.dataset, "test")
     settings = scratch_settings()
     services = Services.build(settings)
-    with services.sessions.begin() as session:
-        kb_id = kbs.create(session, name="bench").id
-        corpus_of: dict[str, str] = {}
-        for row in load_corpus(args.dataset):
-            title, body = document_text(row)
-            accepted = docs.accept_upload(
-                session,
-                kb_id=kb_id,
-                data=body.encode(),
-                format="text",
-                name=row["_id"],
-                title=title,
-                max_bytes=10**8,
-            )
-            corpus_of[accepted.document.id] = row["_id"]
-    worker = services.make_worker()
     t = time.perf_counter()
-    while worker.run_once():
-        pass
-    print(f"ingested {len(corpus_of)} documents in {time.perf_counter() - t:.1f} s")
+    kb_id, aliases = ingest_corpus(services, dataset)  # the same path kbchat eval takes
+    print(f"ingested {len(aliases)} documents in {time.perf_counter() - t:.1f} s")
 
-    queries, qrels = load_queries(args.dataset, "test")
-    items = list(queries.items())[: args.limit_queries or None]
+    items = list(dataset.queries.items())[: args.limit_queries or None]
     model, client, vectors = services.embedder.sentence_transformer, services.vectors.client, services.vectors
     flt = qm.Filter(must=[qm.FieldCondition(key="kb_id", match=qm.MatchValue(value=kb_id))])
     for _, text in items[:5]:  # warm-up
@@ -89,12 +64,12 @@ def main() -> None:
         timings[label], quality[mode.value] = [], []
         for qid, text in items:
             t = time.perf_counter()
-            result = services.retriever.search(kb_id=kb_id, query=text, top_k=10, mode=mode)
+            config = RetrievalSettings(mode=mode)
+            result = services.retriever.search(kb_id=kb_id, query=text, top_k=10, config=config)
             timings[label].append((time.perf_counter() - t) * 1000)
-            ranked = dedupe([corpus_of[p.document_id] for p in result.passages])
-            relevant = qrels[qid]
-            recall = len(set(ranked[:10]) & set(relevant)) / len(relevant)
-            quality[mode.value].append((ndcg_at_10(ranked, relevant), recall))
+            relevant = dataset.qrels[qid]
+            ranked = documents_in_order(result.passages, aliases, relevant)
+            quality[mode.value].append((ndcg_at_k(ranked, relevant, 10), recall_at_k(ranked, relevant, 10)))
     services.close()
 
     with TestClient(create_app(settings, embedder=services.embedder)) as http:
@@ -104,7 +79,7 @@ def main() -> None:
         for _, text in items:
             t = time.perf_counter()
             http.post(
-                f"/v1/knowledge-bases/{kb_id}/search", json={"query": text, "top_k": 10}
+                f"/v1/knowledge-bases/{kb_id}/search", json={"query": text, "top_k": 10, "mode": "dense"}
             ).raise_for_status()
             timings[label].append((time.perf_counter() - t) * 1000)
 

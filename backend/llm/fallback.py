@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from backend.errors import UpstreamError, UpstreamTimeout
 from backend.llm.base import Delta, Generation, Prompt
-from backend.llm.config import EXTRACTIVE, ChainStep
+from backend.llm.config import ChainStep
 from backend.llm.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,3 @@ class FallbackStream:
                     # cancels the upstream request instead of letting it run to the end.
                     await stream.aclose()  # type: ignore[attr-defined]
         raise last or UpstreamError("no provider in the chain", provider="")
-
-
-def default_chain() -> list[ChainStep]:
-    return [ChainStep(provider=EXTRACTIVE)]
