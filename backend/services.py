@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +68,8 @@ class Services:
     chat: ChatService
     plugins: PluginRegistry
     workers: list[Worker] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Services:
@@ -147,6 +149,8 @@ class Services:
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
+        for closer in self.closers:
+            closer()
         self.vectors.close()
         self.engine.dispose()
 

@@ -71,6 +71,23 @@ class IngestSettings(BaseModel):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_files_per_request: int = Field(default=50, ge=1)
     max_attempts: int = Field(default=3, ge=1, description="A failing job is retried this many times in all.")
+    isolate_parsing: bool = Field(
+        default=True,
+        description="Parse uploads in a child process with the limits below, so one pathological file "
+        "fails alone instead of taking the worker down.",
+    )
+    parse_timeout_s: float = Field(default=120.0, gt=0, description="A file still parsing after this fails.")
+    parse_memory_mb: int | None = Field(
+        default=2048, ge=256, description="Address-space cap of the parser process. Empty: no cap."
+    )
+    url_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Hosts or networks (CIDR) that URL ingestion may fetch although they are private, "
+        'loopback or link-local, e.g. ["10.0.0.0/8", "wiki.internal"]. Everything else private is refused.',
+    )
+    url_max_pages: int = Field(default=200, ge=1, description="Pages one URL or sitemap ingests at most.")
+    url_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest page fetched.")
+    url_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout when fetching URLs.")
 
 
 class WorkerSettings(BaseModel):

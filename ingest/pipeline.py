@@ -2,12 +2,20 @@
 
 Embedding runs in batches across the document's chunks (the encoder sorts each batch by length);
 ``on_progress`` is called after each batch so a long document shows movement and keeps its lease.
+
+Every record carries ``text_hash`` (of the exact text that was embedded). Because a collection holds
+one encoder version, the stored points of a document are an embedding cache keyed by (encoder
+version, text hash): re-ingesting an edited document passes them as ``reuse`` and only the chunks
+whose text changed are embedded again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from backend.encoder.base import Embedder
 from backend.retrieval.lexical import LexicalEncoder
@@ -31,12 +39,31 @@ class DocumentRef:
     """Unix seconds: the upload time, for date filters."""
 
 
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class EmbedStats:
+    embedded: int = 0
+    reused: int = 0
+
+
+Parser = Callable[..., ParsedDocument]
+
+
+@dataclass
 class IngestPipeline:
-    def __init__(self, embedder: Embedder, lexical: LexicalEncoder, chunker: Chunker) -> None:
-        self.embedder, self.lexical, self.chunker = embedder, lexical, chunker
+    embedder: Embedder
+    lexical: LexicalEncoder
+    chunker: Chunker
+    parser: Parser = parse
+    """:func:`ingest.loaders.parse`, or an :class:`ingest.isolation.IsolatedParser`'s ``parse``."""
+    stats: EmbedStats = field(default_factory=EmbedStats)
+    """Totals over this pipeline's life (bench/ and the job result read them)."""
 
     def parse(self, data: bytes, *, format: str, name: str) -> ParsedDocument:
-        return parse(data, format=format, name=name)
+        return self.parser(data, format=format, name=name)
 
     def chunk(self, parsed: ParsedDocument) -> list[Chunk]:
         return self.chunker.split(parsed)
@@ -46,34 +73,42 @@ class IngestPipeline:
         ref: DocumentRef,
         chunks: list[Chunk],
         on_progress: Callable[[float], None] | None = None,
+        reuse: Mapping[str, np.ndarray] | None = None,
     ) -> list[ChunkRecord]:
-        out: list[ChunkRecord] = []
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start : start + EMBED_BATCH]
-            vectors = self.embedder.embed_documents([c.embedding_text for c in batch])
-            for chunk, vector in zip(batch, vectors, strict=True):
-                out.append(
-                    ChunkRecord(
-                        id=point_id(ref.document_id, chunk.ordinal, chunk.text),
-                        dense=vector,
-                        sparse=self.lexical.encode_document(chunk.embedding_text),
-                        payload={
-                            "kb_id": ref.kb_id,
-                            "document_id": ref.document_id,
-                            "text": chunk.text,
-                            "title": ref.title,
-                            "source": ref.source,
-                            "content_type": ref.content_type,
-                            "tags": list(ref.tags),
-                            "created_at": ref.created_at,
-                            "heading": list(chunk.heading),
-                            "chunk_index": chunk.ordinal,
-                            "char_start": chunk.char_start,
-                            "char_end": chunk.char_end,
-                            "location": chunk.location,
-                        },
-                    )
-                )
+        """Records for ``chunks``; vectors found in ``reuse`` (text hash → vector) are not recomputed."""
+        reuse = reuse or {}
+        hashes = [text_hash(c.embedding_text) for c in chunks]
+        missing = [i for i, h in enumerate(hashes) if h not in reuse]
+        vectors: dict[int, np.ndarray] = {i: reuse[h] for i, h in enumerate(hashes) if h in reuse}
+        for start in range(0, len(missing), EMBED_BATCH):
+            batch = missing[start : start + EMBED_BATCH]
+            embedded = self.embedder.embed_documents([chunks[i].embedding_text for i in batch])
+            vectors.update(zip(batch, embedded, strict=True))
             if on_progress is not None:
-                on_progress(len(out) / len(chunks))
-        return out
+                on_progress((start + len(batch)) / len(missing))
+        self.stats.embedded += len(missing)
+        self.stats.reused += len(chunks) - len(missing)
+        return [
+            ChunkRecord(
+                id=point_id(ref.document_id, chunk.ordinal, chunk.text),
+                dense=vectors[i],
+                sparse=self.lexical.encode_document(chunk.embedding_text),
+                payload={
+                    "kb_id": ref.kb_id,
+                    "document_id": ref.document_id,
+                    "text": chunk.text,
+                    "title": ref.title,
+                    "source": ref.source,
+                    "content_type": ref.content_type,
+                    "tags": list(ref.tags),
+                    "created_at": ref.created_at,
+                    "heading": list(chunk.heading),
+                    "chunk_index": chunk.ordinal,
+                    "char_start": chunk.char_start,
+                    "char_end": chunk.char_end,
+                    "location": chunk.location,
+                    "text_hash": hashes[i],
+                },
+            )
+            for i, chunk in enumerate(chunks)
+        ]

@@ -54,6 +54,10 @@ def test_ingest_search_ask(tmp_path: Path) -> None:
     assert answer.returncode == 0, answer.stderr
     assert "business days" in answer.stdout and "[1] Billing FAQ" in answer.stdout
 
+    doctor = _run("doctor", "--json", env=env)
+    assert doctor.returncode == 0, doctor.stderr
+    assert json.loads(doctor.stdout)["healthy"] is True
+
     missing = _run("search", "--kb", "nope", "x", env=env)
     assert missing.returncode == 2 and "no knowledge base named 'nope'" in missing.stderr
 

@@ -103,6 +103,14 @@ class DocumentTextCreate(_In):
     tags: list[str] = Field(default_factory=list, max_length=32)
 
 
+class UrlCreate(_In):
+    url: str = Field(min_length=1, max_length=2000, description="An http(s) page, or a sitemap.xml.")
+    sitemap: bool | None = Field(
+        default=None, description="Treat the URL as a sitemap. Empty: decided from the fetched content."
+    )
+    tags: list[str] = Field(default_factory=list, max_length=32)
+
+
 class DocumentPublic(_Out):
     id: str
     kb_id: str
@@ -133,6 +141,10 @@ class UploadItem(BaseModel):
     filename: str | None
     status: str
     unchanged: bool = Field(description="Identical content was already in this knowledge base; no new work.")
+    replaced: bool = Field(
+        default=False,
+        description="A document with the same source existed; this upload is its new version (same id).",
+    )
 
 
 class UploadAccepted(BaseModel):

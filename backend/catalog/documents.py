@@ -2,6 +2,11 @@
 
 An upload is stored whole in the database together with its ingestion job, in one transaction:
 once the API has answered 202, the work cannot be lost.
+
+Re-uploads are cheap by design: identical bytes anywhere in the knowledge base are a no-op, and new
+bytes under the ``source`` of an existing document (the same file name, the same URL) replace that
+document in place: it keeps its id (so links and citations stay valid), its old version stays
+searchable until the new one is stored, and only chunks whose text changed are embedded again.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class Accepted:
     job: Job | None
     unchanged: bool
     """True when the same content was already in the knowledge base: nothing to do, no job."""
+    replaced: bool = False
+    """True when the upload is a new version of an existing document (the same source)."""
 
 
 def accept_upload(
@@ -44,7 +51,10 @@ def accept_upload(
     tags: list[str] | None = None,
     max_bytes: int,
     max_attempts: int = 3,
+    replace: bool = True,
 ) -> Accepted:
+    """Store an upload and queue its ingestion. With ``replace``, an existing document with the same
+    ``source`` gets the new content (a new version) instead of a second document being created."""
     if not data.strip():
         raise EmptyContent(f"{name} is empty; upload a file with text in it")
     if len(data) > max_bytes:
@@ -60,22 +70,44 @@ def accept_upload(
     if existing is not None:
         log.info("upload %s to kb %s is identical to document %s; nothing to do", name, kb_id, existing.id)
         return Accepted(existing, None, unchanged=True)
-    document = Document(
-        kb_id=kb_id,
-        title=(title or name)[:500],
-        source=(source or name)[:2000],
-        filename=filename[:500] if filename else None,
-        content_type=MEDIA_TYPES[format],
-        content_hash=digest,
-        size_bytes=len(data),
-        meta={"format": format, "title_given": title is not None, "tags": clean_tags(tags or [])},
+    source = (source or name)[:2000]
+    meta = {"format": format, "title_given": title is not None, "tags": clean_tags(tags or [])}
+    document = (
+        session.scalar(select(Document).where(Document.kb_id == kb_id, Document.source == source).limit(1))
+        if replace
+        else None
     )
-    session.add(document)
+    replaced = document is not None
+    if document is None:
+        document = Document(kb_id=kb_id, source=source)
+        session.add(document)
+    else:
+        log.info("upload %s replaces the content of document %s in kb %s", name, document.id, kb_id)
+        # A queued job for the old bytes is superseded; a running one finishes, sees that the content
+        # changed and leaves the document to the new job (claims are serialised per document).
+        session.execute(
+            update(Job)
+            .where(Job.document_id == document.id, Job.status == JobStatus.QUEUED)
+            .values(status=JobStatus.CANCELLED, finished_at=utcnow(), error="superseded by a newer upload")
+        )
+    document.title = (title or name)[:500]
+    document.filename = filename[:500] if filename else None
+    document.content_type = MEDIA_TYPES[format]
+    document.content_hash = digest
+    document.size_bytes = len(data)
+    meta["version"] = (document.meta or {}).get("version", 1) + 1 if replaced else 1
+    document.meta = meta
+    document.status = DocumentStatus.QUEUED
+    document.error = None
     session.flush()
-    session.add(DocumentContent(document_id=document.id, data=data))
+    content = session.get(DocumentContent, document.id)
+    if content is None:
+        session.add(DocumentContent(document_id=document.id, data=data))
+    else:
+        content.data = data
     job = enqueue(session, kind=INGEST_JOB, kb_id=kb_id, document_id=document.id, max_attempts=max_attempts)
     session.flush()
-    return Accepted(document, job, unchanged=False)
+    return Accepted(document, job, unchanged=False, replaced=replaced)
 
 
 MAX_TAGS, MAX_TAG_CHARS = 32, 64

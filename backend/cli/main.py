@@ -174,6 +174,57 @@ def tune(
     typer.echo(f"best: {report.best.label} at {report.best.ndcg:.3f}: {verdict}")
 
 
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair what is found.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check that the database and the vector store agree and no work is stuck; --fix repairs it.
+
+    Exit code 0: healthy (or repaired), 1: problems found and not fixed."""
+    from backend.catalog.consistency import diagnose, repair
+
+    services = services_for_cli()
+    try:
+        diagnosis = diagnose(services.sessions, services.vectors)
+        repaired = (
+            repair(
+                services.sessions,
+                services.vectors,
+                diagnosis,
+                max_attempts=services.settings.ingest.max_attempts,
+            )
+            if fix and not diagnosis.healthy
+            else None
+        )
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps({**diagnosis.as_dict(), "repaired": repaired}, indent=2))
+    else:
+        typer.echo(
+            f"orphaned vectors: {sum(diagnosis.orphaned.values())} in {len(diagnosis.orphaned)} documents"
+        )
+        for key, count in list(diagnosis.orphaned.items())[:20]:
+            typer.echo(f"  {key}: {count}")
+        typer.echo(f"documents with missing vectors: {len(diagnosis.missing)}")
+        for document_id, (expected, stored) in list(diagnosis.missing.items())[:20]:
+            typer.echo(f"  {document_id}: {stored} stored, {expected} expected")
+        typer.echo(f"stuck documents (no job to finish them): {len(diagnosis.stuck)}")
+        typer.echo(
+            f"running jobs with an expired lease (a worker takes them over): {len(diagnosis.expired_jobs)}"
+        )
+        if repaired is not None:
+            typer.echo(
+                f"repaired: {repaired['orphaned_deleted']} orphaned documents' vectors deleted, "
+                f"{repaired['documents_requeued']} documents queued for ingestion (a worker finishes them)"
+            )
+        elif not diagnosis.healthy:
+            typer.echo("run `kbchat doctor --fix` to repair")
+    if not diagnosis.healthy and repaired is None:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     for extend in load_plugins().cli_extensions:
         extend(app)

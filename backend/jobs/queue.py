@@ -22,8 +22,8 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, new_id, utcnow
 from backend.errors import NotFound
@@ -71,8 +71,19 @@ class JobQueue:
         self.lease = timedelta(seconds=lease_s)
 
     def claim(self, *, worker_id: str, kinds: Collection[str]) -> Job | None:
-        """Take the oldest runnable job of ``kinds``: queued and due, or running with an expired lease."""
+        """Take the oldest runnable job of ``kinds``: queued and due, or running with an expired lease.
+
+        Jobs on one document never run at the same time: a job waits while another job of its
+        document holds a live lease (a re-upload arriving while the previous version is ingested).
+        """
         now = utcnow()
+        sibling = aliased(Job)
+        busy_document = exists().where(
+            sibling.document_id == Job.document_id,
+            sibling.id != Job.id,
+            sibling.status == JobStatus.RUNNING,
+            sibling.lease_expires_at >= now,
+        )
         with self.sessions.begin() as session:
             candidate = session.scalars(
                 select(Job)
@@ -82,6 +93,7 @@ class JobQueue:
                         (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
                         (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
                     ),
+                    or_(Job.document_id.is_(None), ~busy_document),
                 )
                 .order_by(Job.run_after, Job.created_at)
                 .limit(1)

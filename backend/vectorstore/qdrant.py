@@ -243,6 +243,42 @@ class QdrantVectorStore:
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
+    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        with _translated("read a document's vectors"):
+            for point in self._scroll(_document_filter(kb_id, document_id), ["text_hash"], [DENSE]):
+                vectors = point.vector if isinstance(point.vector, dict) else {}
+                key = (point.payload or {}).get("text_hash")
+                if key and DENSE in vectors:
+                    out[key] = np.asarray(vectors[DENSE], dtype=np.float32)
+        return out
+
+    def inventory(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        with _translated("list stored documents"):
+            for point in self._scroll(None, ["kb_id", "document_id"], False):
+                payload = point.payload or {}
+                key = (str(payload.get("kb_id")), str(payload.get("document_id")))
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def _scroll(
+        self, flt: qm.Filter | None, fields: list[str], vectors: bool | list[str]
+    ) -> Iterator[qm.Record]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                self.alias,
+                scroll_filter=flt,
+                limit=1024,
+                offset=offset,
+                with_payload=qm.PayloadSelectorInclude(include=fields),
+                with_vectors=vectors,
+            )
+            yield from points
+            if offset is None:
+                return
+
     @staticmethod
     def _hit(point: qm.ScoredPoint, dense: np.ndarray) -> Hit:
         vectors = point.vector if isinstance(point.vector, dict) else {}

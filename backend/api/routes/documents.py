@@ -19,9 +19,11 @@ from backend.api.schemas import (
     JobPublic,
     UploadAccepted,
     UploadItem,
+    UrlCreate,
 )
 from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
+from backend.catalog import urls
 from backend.catalog.formats import detect_format
 from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 from backend.services import Services
@@ -145,6 +147,8 @@ def _accept_all(services: Services, kb_id: str, items: list[_Upload]) -> list[Up
                 tags=list(item.tags),
                 max_bytes=limits.max_upload_bytes,
                 max_attempts=limits.max_attempts,
+                # A file name or an explicit source names a document; a bare JSON text does not.
+                replace=item.source is not None or item.filename is not None,
             )
             job = result.job or docs.latest_job(session, result.document.id)
             out.append(
@@ -154,9 +158,32 @@ def _accept_all(services: Services, kb_id: str, items: list[_Upload]) -> list[Up
                     filename=result.document.filename,
                     status=result.document.status,
                     unchanged=result.unchanged,
+                    replaced=result.replaced,
                 )
             )
         return out
+
+
+@router.post("/from-url", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+def ingest_url(kb_id: str, body: UrlCreate, services: ServicesDep) -> JobPublic:
+    """Fetch a page (or every page of a sitemap) in the background; each page becomes a document
+    whose source is its URL, so fetching again updates pages instead of duplicating them."""
+    limits = services.settings.ingest
+    with services.sessions.begin() as session:
+        kbs.get(session, kb_id)
+        job = urls.request_fetch(
+            session,
+            kb_id=kb_id,
+            url=body.url,
+            policy=urls.UrlPolicy(limits.url_allowlist),
+            sitemap=body.sitemap,
+            tags=docs.clean_tags(body.tags),
+            max_attempts=limits.max_attempts,
+        )
+        session.flush()
+        public = JobPublic.of(job)
+    services.wake_workers()
+    return public
 
 
 @router.get("", response_model=DocumentsPublic)

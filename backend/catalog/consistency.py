@@ -1,0 +1,117 @@
+"""``kbchat doctor``: does the database agree with the vector store, and is any work stuck?
+
+The database is the source of truth: a document row says what should be searchable. Crashes leave
+three kinds of disagreement, each repaired from that truth:
+
+- **orphaned vectors**: points whose document (or knowledge base) is gone, or whose document failed
+  → the points are deleted;
+- **missing vectors**: a ready document whose point count differs from its ``chunk_count``
+  → the document is queued for ingestion again (the stored upload is re-ingested, reusing vectors);
+- **stuck documents**: queued or processing with no live job to finish them → re-queued.
+
+Running jobs with an expired lease are reported; any worker takes them over by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.catalog.documents import INGEST_JOB
+from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
+from backend.jobs.queue import enqueue
+from backend.vectorstore.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Diagnosis:
+    orphaned: dict[str, int] = field(default_factory=dict)
+    """``kb_id/document_id`` → stray point count."""
+    missing: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """document id → (expected chunks, stored points)."""
+    stuck: list[str] = field(default_factory=list)
+    """Document ids queued/processing without a live job."""
+    expired_jobs: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not (self.orphaned or self.missing or self.stuck)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "healthy": self.healthy,
+            "orphaned_vectors": self.orphaned,
+            "missing_vectors": {k: {"expected": e, "stored": s} for k, (e, s) in self.missing.items()},
+            "stuck_documents": self.stuck,
+            "expired_jobs": self.expired_jobs,
+        }
+
+
+def diagnose(sessions: sessionmaker[Session], vectors: VectorStore) -> Diagnosis:
+    # Read the store first: a document created after this scan cannot be mistaken for an orphan's
+    # owner missing, and one deleted after it is caught by the next run.
+    stored = vectors.inventory()
+    now = utcnow()
+    diagnosis = Diagnosis()
+    with sessions() as session:
+        documents = {d.id: d for d in session.scalars(select(Document).execution_options(yield_per=1000))}
+        live_jobs = {
+            job.document_id
+            for job in session.scalars(
+                select(Job).where(
+                    Job.kind == INGEST_JOB, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+                )
+            )
+        }
+        diagnosis.expired_jobs = list(
+            session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now))
+        )
+        for (kb_id, document_id), count in stored.items():
+            document = documents.get(document_id)
+            if document is None or document.kb_id != kb_id or document.status == DocumentStatus.FAILED:
+                diagnosis.orphaned[f"{kb_id}/{document_id}"] = count
+        for document in documents.values():
+            if document.status == DocumentStatus.READY:
+                count = stored.get((document.kb_id, document.id), 0)
+                if count != document.chunk_count:
+                    diagnosis.missing[document.id] = (document.chunk_count, count)
+            elif (
+                document.status in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)
+                and document.id not in live_jobs
+            ):
+                diagnosis.stuck.append(document.id)
+    return diagnosis
+
+
+def repair(
+    sessions: sessionmaker[Session], vectors: VectorStore, diagnosis: Diagnosis, *, max_attempts: int = 3
+) -> dict[str, int]:
+    """Fix what :func:`diagnose` found; returns how many of each were repaired."""
+    for key in diagnosis.orphaned:
+        kb_id, document_id = key.split("/", 1)
+        vectors.delete_document(kb_id=kb_id, document_id=document_id)
+        log.info("doctor: deleted %d orphaned vectors of %s", diagnosis.orphaned[key], key)
+    requeued = 0
+    with sessions.begin() as session:
+        for document_id in [*diagnosis.missing, *diagnosis.stuck]:
+            document = session.get(Document, document_id)
+            if document is None:
+                continue
+            document.status = DocumentStatus.QUEUED
+            document.error = None
+            enqueue(
+                session,
+                kind=INGEST_JOB,
+                kb_id=document.kb_id,
+                document_id=document.id,
+                payload={"reconcile": True},  # stored points may exist: reuse them, drop the extra ones
+                max_attempts=max_attempts,
+            )
+            requeued += 1
+            log.info("doctor: document %s queued for ingestion again", document_id)
+    return {"orphaned_deleted": len(diagnosis.orphaned), "documents_requeued": requeued}

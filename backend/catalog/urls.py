@@ -1,0 +1,101 @@
+"""URL ingestion requests and the address policy every fetch obeys (server-side request forgery).
+
+A URL is fetched by a worker on the operator's network, so a hostile URL could reach what the
+internet cannot: ``http://169.254.169.254/`` (cloud credentials), ``http://localhost:6379`` (Redis),
+an admin panel on ``10.0.0.5``. The policy resolves the host and refuses any private, loopback,
+link-local, multicast or reserved address unless ``KBCHAT_INGEST__URL_ALLOWLIST`` names the host or
+its network. The fetcher applies it again to every redirect and connects to the address it checked
+(never resolving twice), so DNS rebinding cannot slip past it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from backend.db.models import Job
+from backend.errors import InvalidInput
+from backend.jobs.queue import enqueue
+
+FETCH_URL_JOB = "fetch_url"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedUrl:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+    """The checked IP address to connect to."""
+
+
+class UrlPolicy:
+    def __init__(self, allowlist: Sequence[str] = ()) -> None:
+        self.hosts: set[str] = set()
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for entry in allowlist:
+            try:
+                self.networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                self.hosts.add(entry.strip().lower().rstrip("."))
+
+    def _allowed(self, host: str, address: IPAddress) -> bool:
+        if address.is_global and not address.is_multicast:
+            return True
+        return host in self.hosts or any(address in network for network in self.networks)
+
+    def resolve(self, url: str) -> ResolvedUrl:
+        """Check ``url`` and pick the address to connect to; :class:`InvalidInput` says why not."""
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https"):
+            raise InvalidInput(f"{url[:200]!r} is not an http(s) URL; give a full address like https://…")
+        if not parts.hostname:
+            raise InvalidInput(f"{url[:200]!r} has no host name")
+        if parts.username or parts.password:
+            raise InvalidInput("URLs with credentials in them are refused; make the page public instead")
+        host = parts.hostname.lower().rstrip(".")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise InvalidInput(f"{url[:200]!r} has an invalid port") from None
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise InvalidInput(f"the host {host!r} could not be resolved ({exc}); check the URL") from None
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        refused = [a for a in addresses if not self._allowed(host, a)]
+        if refused:
+            # All or nothing: a name that also points inside the network is not fetched at all.
+            raise InvalidInput(
+                f"{host} resolves to {refused[0]}, a private, loopback or link-local address; such "
+                "addresses are refused unless KBCHAT_INGEST__URL_ALLOWLIST names the host or its network"
+            )
+        return ResolvedUrl(url.strip(), parts.scheme, host, port, str(addresses[0]))
+
+
+def request_fetch(
+    session: Session,
+    *,
+    kb_id: str,
+    url: str,
+    policy: UrlPolicy,
+    sitemap: bool | None,
+    tags: list[str],
+    max_attempts: int,
+) -> Job:
+    """Check the URL now (a clear 422 beats a failed job later), then queue the fetch."""
+    policy.resolve(url)
+    return enqueue(
+        session,
+        kind=FETCH_URL_JOB,
+        kb_id=kb_id,
+        payload={"url": url.strip(), "sitemap": sitemap, "tags": tags},
+        max_attempts=max_attempts,
+    )

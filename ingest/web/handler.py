@@ -1,0 +1,119 @@
+"""The "fetch_url" job: fetch a page, or a sitemap and its pages, and upload each as a document.
+
+Each page becomes a document whose ``source`` is its URL, through the same upload path as a file:
+fetching a site again is a no-op for unchanged pages, and a changed page replaces its earlier
+version (only its changed chunks are embedded again). One bad page is reported and skipped; the
+job fails only when nothing could be fetched at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from backend.catalog import documents as docs
+from backend.catalog.formats import detect_format
+from backend.catalog.urls import UrlPolicy
+from backend.errors import InvalidInput
+from backend.jobs.worker import JobContext, JobHandler
+from backend.services import Services
+from ingest.web.fetch import FetchError, Page, SafeFetcher
+from ingest.web.sitemap import looks_like_sitemap, parse_sitemap
+
+log = logging.getLogger(__name__)
+MAX_SITEMAP_FILES = 20
+
+
+def page_format(page: Page) -> str:
+    """HTML by its content type first (``/help.php`` is a page); otherwise the extension, then the type."""
+    media = page.content_type.split(";")[0].strip().lower()
+    if media in ("text/html", "application/xhtml+xml"):
+        return "html"
+    return detect_format(urlsplit(page.url).path.rsplit("/", 1)[-1] or None, media)
+
+
+def make_fetch_handler(services: Services) -> JobHandler:
+    limits = services.settings.ingest
+    policy = UrlPolicy(limits.url_allowlist)
+
+    def store(ctx: JobContext, page: Page, tags: list[str]) -> dict[str, Any]:
+        with services.sessions.begin() as session:
+            accepted = docs.accept_upload(
+                session,
+                kb_id=str(ctx.job.kb_id),
+                data=page.data,
+                format=page_format(page),
+                name=page.url,
+                source=page.url,
+                tags=tags,
+                max_bytes=limits.max_upload_bytes,
+                max_attempts=limits.max_attempts,
+            )
+            return {
+                "url": page.url,
+                "document_id": accepted.document.id,
+                "job_id": accepted.job.id if accepted.job else None,
+                "unchanged": accepted.unchanged,
+            }
+
+    def handle(ctx: JobContext) -> None:
+        payload = ctx.job.payload
+        url, tags = payload["url"], payload.get("tags", [])
+        fetcher = SafeFetcher(policy, max_bytes=limits.url_max_bytes, timeout_s=limits.url_timeout_s)
+        try:
+            ctx.report("fetching", 0.0, force=True)
+            first = fetcher.get(url)
+            sitemap = payload.get("sitemap")
+            if sitemap is None:
+                sitemap = looks_like_sitemap(first.content_type, first.data)
+            if not sitemap:
+                ctx.result = {"pages": 1, "documents": [store(ctx, first, tags)], "failed": []}
+                services.wake_workers()
+                return
+            pages = _sitemap_pages(fetcher, first, limit=limits.url_max_pages)
+            stored: list[dict[str, Any]] = []
+            failed: list[dict[str, str]] = []
+            for i, page_url in enumerate(pages):
+                ctx.report("fetching", i / len(pages))
+                try:
+                    stored.append(store(ctx, fetcher.get(page_url), tags))
+                except (InvalidInput, FetchError) as exc:
+                    message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+                    log.warning("sitemap %s: page %s skipped: %s", url, page_url, message)
+                    failed.append({"url": page_url, "error": message})
+                if stored and i % 10 == 0:
+                    services.wake_workers()
+            ctx.result = {"pages": len(pages), "documents": stored, "failed": failed}
+            services.wake_workers()
+            if pages and not stored:
+                raise InvalidInput(
+                    f"none of the {len(pages)} pages of {url} could be fetched: {failed[0]['error']}"
+                )
+        finally:
+            fetcher.close()
+
+    return handle
+
+
+def _sitemap_pages(fetcher: SafeFetcher, first: Page, *, limit: int) -> list[str]:
+    """Page URLs from a sitemap, following a sitemap index, de-duplicated, at most ``limit``."""
+    try:
+        pages, pending = parse_sitemap(first.data)
+    except ValueError as exc:
+        raise InvalidInput(f"{first.url}: {exc}") from None
+    seen_files = 1
+    while pending and len(pages) < limit and seen_files < MAX_SITEMAP_FILES:
+        child = fetcher.get(pending.pop(0))
+        seen_files += 1
+        try:
+            more, nested = parse_sitemap(child.data)
+        except ValueError as exc:
+            log.warning("sitemap %s skipped: %s", child.url, exc)
+            continue
+        pages.extend(more)
+        pending.extend(nested)
+    unique = list(dict.fromkeys(pages))
+    if len(unique) > limit:
+        log.warning("sitemap %s lists %d pages; only the first %d are fetched", first.url, len(unique), limit)
+    return unique[:limit]

@@ -1,0 +1,218 @@
+"""Real ``kbchat worker`` processes sharing one PostgreSQL queue: several drain a backlog with every
+document processed exactly once, and a worker killed with SIGKILL mid-job has its job finished by
+another, with no duplicate and no orphaned vectors.
+
+qdrant-client's local mode is a single-process store, so each concurrent worker writes to a store of
+its own here (in production they share a Qdrant server); "exactly once" is then checked across all
+stores: every document's points are in exactly one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+from sqlalchemy import select
+
+from backend.catalog import documents as docs
+from backend.catalog import knowledge_bases as kbs
+from backend.db.engine import make_engine, make_session_factory
+from backend.db.migrate import upgrade
+from backend.db.models import Document, DocumentStatus, Job, JobStatus
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+KBCHAT = str(Path(sys.executable).parent / "kbchat")
+
+
+def _env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBCHAT_")}
+    env.update(
+        {
+            "KBCHAT_DATA_DIR": str(data_dir),
+            "KBCHAT_DATABASE__URL": database_url,
+            "KBCHAT_WORKER__POLL_INTERVAL_S": "0.2",
+            "HF_HUB_OFFLINE": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+class Workers:
+    def __init__(self, tmp_path: Path, database_url: str) -> None:
+        self.tmp_path, self.database_url = tmp_path, database_url
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, name: str, data_dir: Path, **extra: str) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.tmp_path / f"{name}.log"
+        proc = subprocess.Popen(
+            [KBCHAT, "worker"],
+            env=_env(data_dir, self.database_url, **extra),
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        self.procs.append((proc, log))
+        return proc, log
+
+    def wait_ready(self, log: Path, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "running job kinds" in log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+    def stop_all(self) -> None:
+        for proc, _ in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, _ in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def workers(tmp_path: Path, postgres_url: str) -> Iterator[Workers]:
+    pool = Workers(tmp_path, postgres_url)
+    yield pool
+    pool.stop_all()
+
+
+def _sessions(database_url: str):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return make_session_factory(engine)
+
+
+def _queue(sessions, texts: list[str]) -> tuple[str, list[str]]:
+    with sessions.begin() as session:
+        kb = kbs.create(session, name="backlog")
+        ids = [
+            docs.accept_upload(
+                session, kb_id=kb.id, data=text.encode(), format="text", name=f"doc-{i}.txt", max_bytes=10**7
+            ).document.id
+            for i, text in enumerate(texts)
+        ]
+        return kb.id, ids
+
+
+def _wait_jobs_done(sessions, timeout: float) -> list[Job]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            jobs = list(session.scalars(select(Job)))
+        if jobs and all(j.status not in (JobStatus.QUEUED, JobStatus.RUNNING) for j in jobs):
+            return jobs
+        time.sleep(0.5)
+    raise AssertionError(f"jobs not done in {timeout}s: {Counter(j.status for j in jobs)}")
+
+
+def _points_by_document(store: Path) -> Counter[str]:
+    client = QdrantClient(path=str(store))
+    try:
+        counts: Counter[str] = Counter()
+        for collection in client.get_collections().collections:
+            offset = None
+            while True:
+                points, offset = client.scroll(
+                    collection.name, limit=1000, offset=offset, with_payload=["document_id"]
+                )
+                counts.update(str((p.payload or {})["document_id"]) for p in points)
+                if offset is None:
+                    break
+        return counts
+    finally:
+        client.close()
+
+
+def test_three_workers_drain_a_backlog_exactly_once(
+    tmp_path: Path, postgres_url: str, workers: Workers
+) -> None:
+    sessions = _sessions(postgres_url)
+    started = [workers.start(f"w{i}", tmp_path / f"w{i}") for i in range(3)]
+    for _, log in started:
+        workers.wait_ready(log)
+    texts = [
+        f"Document {i}: the answer to question number {i} is {i * 7 % 1000} widgets." for i in range(200)
+    ]
+    _, ids = _queue(sessions, texts)
+
+    jobs = _wait_jobs_done(sessions, timeout=240)
+    workers.stop_all()
+    assert len(jobs) == 200 and all(j.status == JobStatus.SUCCEEDED and j.attempts == 1 for j in jobs)
+    with sessions() as session:
+        statuses = Counter(d.status for d in session.scalars(select(Document)))
+    assert statuses == {DocumentStatus.READY: 200}
+
+    per_store = [_points_by_document(tmp_path / f"w{i}" / "qdrant") for i in range(3)]
+    holders = Counter(doc for store in per_store for doc in store)
+    assert set(holders) == set(ids) and set(holders.values()) == {1}  # each document in exactly one store
+    assert all(count == 1 for store in per_store for count in store.values())  # one chunk each, no duplicate
+    assert all(per_store), f"a worker processed nothing: {[len(s) for s in per_store]}"
+    starts = Counter(
+        line.split("job ", 1)[1].split(" ", 1)[0]
+        for _, log in started
+        for line in log.read_text().splitlines()
+        if " started by " in line
+    )
+    assert len(starts) == 200 and set(starts.values()) == {1}
+
+
+def test_a_killed_worker_s_job_is_finished_by_another(
+    tmp_path: Path, postgres_url: str, workers: Workers
+) -> None:
+    sessions = _sessions(postgres_url)
+    data_dir = tmp_path / "data"  # the same store for both: the second worker is the first one's restart
+    sentences = [
+        f"Paragraph {i} explains configuration option number {i} and its default value." for i in range(3000)
+    ]
+    text = "\n\n".join(" ".join(sentences[i : i + 10]) for i in range(0, len(sentences), 10))
+    _, (document_id,) = _queue(sessions, [text])
+
+    first, log = workers.start("first", data_dir, KBCHAT_WORKER__LEASE_S="2")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            job = session.scalar(select(Job))
+        if job is not None and job.status == JobStatus.RUNNING:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(log.read_text())
+    time.sleep(1.5)  # inside parsing/chunking/embedding
+    first.kill()
+    first.wait(10)
+    with sessions() as session:
+        killed = session.scalar(select(Job))
+    assert killed is not None and killed.status == JobStatus.RUNNING, "the job finished before the kill"
+
+    workers.start("second", data_dir, KBCHAT_WORKER__LEASE_S="2")
+    (job,) = _wait_jobs_done(sessions, timeout=180)
+    workers.stop_all()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job.error
+    with sessions() as session:
+        document = session.get(Document, document_id)
+        assert document is not None and document.status == DocumentStatus.READY
+        chunks = document.chunk_count
+    points = _points_by_document(data_dir / "qdrant")
+    assert points == {document_id: chunks} and chunks > 100
+
+    doctor = subprocess.run(
+        [KBCHAT, "doctor", "--json"],
+        env=_env(data_dir, postgres_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert '"healthy": true' in doctor.stdout
