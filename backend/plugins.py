@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import typer
 
-    from backend.jobs.worker import JobHandler
+    from backend.jobs.worker import BatchHandler, JobHandler
     from backend.services import Services
 
 log = logging.getLogger(__name__)
 GROUP = "kbchat.plugins"
 
-HandlerFactory = Callable[["Services"], "JobHandler"]
+HandlerFactory = Callable[["Services"], "JobHandler | BatchHandler"]
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.catalog import encoders
 from backend.catalog.tuning import TUNE_JOB, make_tune_handler
 from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
@@ -68,7 +70,11 @@ class Services:
     chat: ChatService
     plugins: PluginRegistry
     workers: list[Worker] = field(default_factory=list)
+    encoder_version: str | None = None
+    """The registry's active encoder version this process embeds with (None: the configured model)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
+    encoder_lock: threading.RLock = field(default_factory=threading.RLock)
+    """Held while the alias, the registry and this process's encoder change together."""
     """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
 
     @classmethod
@@ -77,16 +83,14 @@ class Services:
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         upgrade(engine)
         sessions = make_session_factory(engine)
-        if embedder is None:
-            enc = settings.encoder
-            embedder = SentenceTransformerEmbedder(
-                enc.model,
-                device=enc.device,
-                batch_size=enc.batch_size,
-                query_prompt=enc.query_prompt,
-                document_prompt=enc.document_prompt,
-                max_tokens=enc.max_tokens,
-            )
+        with sessions() as session:
+            version = encoders.active(session)
+            version_id, version_path = (version.id, version.path) if version else (None, None)
+        if version_path is not None:
+            log.info("encoder version %s is active: loading %s", version_id, version_path)
+            embedder = load_embedder(settings, version_path)
+        elif embedder is None:
+            embedder = load_embedder(settings)
         q = settings.qdrant
         client = make_client(
             url=q.url,
@@ -109,7 +113,7 @@ class Services:
         # One HTTP client for every provider call: pooled connections, explicit timeouts.
         http = httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0))
         providers = ProviderRegistry(
-            settings.llm.providers, http, ExtractiveProvider(_cosine_scorer(embedder))
+            settings.llm.providers, http, ExtractiveProvider(_cosine_scorer(lambda: retriever.embedder))
         )
         providers.check_chain(settings.llm.chain)
         chat = ChatService(
@@ -133,6 +137,7 @@ class Services:
             retriever,
             chat,
             load_plugins(),
+            encoder_version=version_id,
         )
 
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
@@ -141,6 +146,35 @@ class Services:
         worker = Worker(self.queue, handlers, poll_interval_s=self.settings.worker.poll_interval_s)
         self.workers.append(worker)
         return worker
+
+    def switch_encoder(self, embedder: Embedder, version_id: str | None) -> QdrantVectorStore:
+        """Embed and search with ``embedder`` from now on, in its own collection; returns the old store.
+
+        The collection must already hold the re-embedded points (``finetune/rollout.py`` builds it);
+        the alias is switched by the caller. Searches in flight finish on the old pair.
+        """
+        old = self.vectors
+        vectors = old.sibling(encoder_id=embedder.model_id, dimension=embedder.dimension)
+        vectors.prepare()
+        self.embedder, self.vectors, self.encoder_version = embedder, vectors, version_id
+        self.retriever.swap(embedder, vectors)
+        log.info("now embedding with %s (collection %s)", embedder.model_id, vectors.collection)
+        return old
+
+    def follow_active_encoder(self) -> bool:
+        """Switch to the registry's active encoder if another process activated one; True if switched.
+
+        Workers call this before each batch and API processes every few seconds, so several
+        processes sharing a database and a Qdrant server follow one activation."""
+        with self.encoder_lock:
+            with self.sessions() as session:
+                version = encoders.active(session)
+                version_id, path = (version.id, version.path) if version else (None, None)
+            if version_id == self.encoder_version:
+                return False
+            log.info("encoder version changed to %s elsewhere; following", version_id or "base")
+            self.switch_encoder(load_embedder(self.settings, path), version_id)
+            return True
 
     def wake_workers(self) -> None:
         for worker in self.workers:
@@ -160,12 +194,26 @@ class Services:
         await anyio.to_thread.run_sync(self.close)
 
 
+def load_embedder(settings: Settings, path: str | None = None) -> SentenceTransformerEmbedder:
+    """The configured encoder, or a fine-tuned version's folder with the same options."""
+    enc = settings.encoder
+    return SentenceTransformerEmbedder(
+        path or enc.model,
+        device=enc.device,
+        batch_size=enc.batch_size,
+        query_prompt=enc.query_prompt,
+        document_prompt=enc.document_prompt,
+        max_tokens=enc.max_tokens,
+    )
+
+
 def embedder_device(embedder: Embedder) -> str | None:
     return getattr(embedder, "device", None)
 
 
-def _cosine_scorer(embedder: Embedder):
+def _cosine_scorer(current: Callable[[], Embedder]):
     def score(question: str, sentences: Sequence[str]) -> list[float]:
+        embedder = current()  # the active encoder, which an activation may have switched
         query = embedder.embed_queries([question])[0]
         return (embedder.embed_documents(sentences) @ query).astype(np.float64).tolist()
 

@@ -52,6 +52,17 @@ class EncoderSettings(BaseModel):
     max_tokens: int | None = Field(
         default=None, ge=16, description="Chunk token limit. Empty: the model's own maximum sequence length."
     )
+    follow_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often an API process checks whether another process activated an encoder. 0: never.",
+    )
+    drop_old_after_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="After an activation, searches still running on the old collection get this long "
+        "to finish before it is dropped.",
+    )
 
 
 class RerankerSettings(BaseModel):
@@ -71,6 +82,13 @@ class IngestSettings(BaseModel):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_files_per_request: int = Field(default=50, ge=1)
     max_attempts: int = Field(default=3, ge=1, description="A failing job is retried this many times in all.")
+    batch_documents: int = Field(
+        default=64,
+        ge=1,
+        le=256,
+        description="Ingest jobs a worker takes at once: their chunks share embedding batches and "
+        "database round trips. A bad document still fails alone.",
+    )
     isolate_parsing: bool = Field(
         default=True,
         description="Parse uploads in a child process with the limits below, so one pathological file "

@@ -1,0 +1,1 @@
+"""Contrastive fine-tuning of the encoder: pair datasets, losses, training, evaluation, re-indexing."""

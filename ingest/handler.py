@@ -1,8 +1,11 @@
-"""The "ingest" job: turn one stored upload into searchable points and mark the document ready.
+"""The "ingest" job: turn stored uploads into searchable points and mark the documents ready.
+
+Jobs are taken in batches (``KBCHAT_INGEST__BATCH_DOCUMENTS``): their chunks are embedded together
+and their states are written in a few transactions instead of a few per document. Each document
+still has its own outcome: one that cannot be parsed fails alone.
 
 Idempotent by construction: point ids are deterministic, so a retry (or a takeover after a crash)
 rewrites the same points; points of an earlier version of the document are deleted afterwards.
-
 A new version of a document (a re-upload under the same source) reuses the stored vectors of every
 chunk whose text did not change; its old points stay searchable until the new ones are written.
 """
@@ -11,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from backend.db.models import Document, DocumentContent, DocumentStatus
 from backend.errors import InvalidInput
-from backend.jobs.worker import JobContext, JobHandler, JobLost
+from backend.jobs.worker import JobBatch, JobContext
 from backend.services import Services
-from ingest.chunking.chunker import Chunker
+from backend.vectorstore.base import ChunkRecord
+from ingest.chunking.chunker import Chunk, Chunker
 from ingest.isolation import IsolatedParser
 from ingest.loaders import parse
 from ingest.pipeline import DocumentRef, IngestPipeline
@@ -25,136 +29,183 @@ from ingest.pipeline import DocumentRef, IngestPipeline
 log = logging.getLogger(__name__)
 
 
-def _set_status(services: Services, document_id: str, status: DocumentStatus, **values: object) -> bool:
-    with services.sessions.begin() as session:
-        document = session.get(Document, document_id)
-        if document is None:
-            return False
-        document.status = status
-        for key, value in values.items():
-            setattr(document, key, value)
-        return True
+@dataclass
+class _Work:
+    """One document's way through a batch."""
+
+    ctx: JobContext
+    ref: DocumentRef
+    data: bytes
+    format: str
+    name: str
+    use_parsed_title: bool
+    content_hash: str
+    has_points: bool
+    """Stored points may exist (a new version, a retry, a repair): reuse them, delete the stale ones."""
+    chunks: list[Chunk] = field(default_factory=list)
+    records: list[ChunkRecord] = field(default_factory=list)
+    error: BaseException | None = None
+    embedded: int = 0
 
 
-def _finish(services: Services, document_id: str, content_hash: str, chunks: int, title: str) -> str:
-    """Mark the document ready, unless it was deleted or re-uploaded meanwhile: "ready", "deleted"
-    or "superseded" (a newer version's job is queued behind us and will finish the document)."""
-    with services.sessions.begin() as session:
-        document = session.get(Document, document_id, with_for_update=True)
-        if document is None:
-            return "deleted"
-        if document.content_hash != content_hash:
-            return "superseded"
-        document.status = DocumentStatus.READY
-        document.chunk_count = chunks
-        document.title = title
-        document.error = None
-        return "ready"
+class IngestHandler:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        limits = services.settings.ingest
+        self.batch_size = limits.batch_documents
+        self.parser = parse
+        if limits.isolate_parsing:
+            isolated = IsolatedParser(timeout_s=limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
+            services.closers.append(isolated.close)
+            self.parser = isolated.parse
+        self.pipeline = self._pipeline()
 
+    def _pipeline(self) -> IngestPipeline:
+        """A pipeline on the active encoder (and its tokenizer, which sets the chunk limits)."""
+        embedder = self.services.embedder
+        chunker = Chunker(
+            embedder.tokenizer,
+            max_tokens=embedder.max_tokens,
+            overlap_tokens=self.services.settings.chunking.overlap_tokens,
+        )
+        return IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
 
-def make_ingest_handler(services: Services) -> JobHandler:
-    chunker = Chunker(
-        services.embedder.tokenizer,
-        max_tokens=services.embedder.max_tokens,
-        overlap_tokens=services.settings.chunking.overlap_tokens,
-    )
-    limits = services.settings.ingest
-    if limits.isolate_parsing:
-        isolated = IsolatedParser(timeout_s=limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
-        services.closers.append(isolated.close)
-        pipeline = IngestPipeline(services.embedder, services.lexical, chunker, isolated.parse)
-    else:
-        pipeline = IngestPipeline(services.embedder, services.lexical, chunker, parse)
-    vectors = services.vectors
-
-    def handle(ctx: JobContext) -> None:
-        document_id = ctx.job.document_id
-        assert document_id is not None, "ingest jobs always name a document"
-        with services.sessions.begin() as session:
-            document = session.get(Document, document_id)
-            if document is None:
-                log.info("document %s was deleted before ingestion; nothing to do", document_id)
-                return
-            content = session.get(DocumentContent, document_id)
-            data = content.data if content is not None else b""
-            document.status = DocumentStatus.PROCESSING
-            document.error = None
-            name, fmt = document.filename or document.title, document.meta.get("format", "text")
-            use_parsed_title = not document.meta.get("title_given", False)
-            content_hash = document.content_hash
-            # A document that was ready (or half-written by a crashed attempt) has points to reuse.
-            has_points = (
-                ctx.job.attempts > 1
-                or document.meta.get("version", 1) > 1
-                or bool(ctx.job.payload.get("reconcile"))
-            )
-            ref = DocumentRef(
-                document.kb_id,
-                document.id,
-                document.title,
-                document.source,
-                document.content_type,
-                tuple(document.meta.get("tags", [])),
-                document.created_at.timestamp(),
-            )
+    def run_batch(self, batch: JobBatch) -> list[BaseException | None]:
         started = time.perf_counter()
+        self.services.follow_active_encoder()  # another process may have activated a new encoder
+        if self.pipeline.embedder is not self.services.embedder:
+            self.pipeline = self._pipeline()
+        loaded = self._load(batch.contexts)
+        work = [w for w in loaded.values() if w is not None]
+        batch.report("parsing", 0.05)
+        for w in work:
+            try:
+                parsed = self.pipeline.parse(w.data, format=w.format, name=w.name)
+                if w.use_parsed_title and parsed.title:
+                    w.ref = replace(w.ref, title=parsed.title[:500])
+                w.chunks = self.pipeline.chunk(parsed)
+            except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails
+                w.error = exc
+        todo = [w for w in work if w.error is None]
         try:
-            ctx.report("parsing", 0.05)  # not forced: tiny documents finish before a write is worth it
-            parsed = pipeline.parse(data, format=fmt, name=name)
-            if use_parsed_title and parsed.title:
-                ref = replace(ref, title=parsed.title[:500])
-            ctx.report("chunking", 0.1)
-            chunks = pipeline.chunk(parsed)
-            ctx.report("embedding", 0.15)
-            reuse = vectors.document_vectors(kb_id=ref.kb_id, document_id=document_id) if has_points else {}
-            before = (pipeline.stats.embedded, pipeline.stats.reused)
-            records = pipeline.records(
-                ref, chunks, on_progress=lambda f: ctx.report("embedding", 0.15 + 0.75 * f), reuse=reuse
+            batch.report("embedding", 0.15)
+            vectors = self.services.vectors
+            reuse = [
+                vectors.document_vectors(kb_id=w.ref.kb_id, document_id=w.ref.document_id)
+                if w.has_points
+                else {}
+                for w in todo
+            ]
+            records = self.pipeline.records_many(
+                [(w.ref, w.chunks, r) for w, r in zip(todo, reuse, strict=True)],
+                on_progress=lambda f: batch.report("embedding", 0.15 + 0.75 * f),
             )
-            embedded, reused = pipeline.stats.embedded - before[0], pipeline.stats.reused - before[1]
-            ctx.report("storing", 0.9)
-            vectors.upsert(records)
-            if has_points:
-                # Points of the previous version (or of an attempt under other settings) go last, so the
-                # document never disappears from search while it is re-ingested. A brand-new document
-                # has none, and the delete (a full scan in Qdrant's local mode) is skipped.
-                vectors.delete_document(
-                    kb_id=ref.kb_id, document_id=ref.document_id, keep_ids=[r.id for r in records]
-                )
-        except JobLost:
-            raise  # cancelled or taken over: the new owner (or the delete) decides the document's state
-        except InvalidInput as exc:
-            _set_status(services, document_id, DocumentStatus.FAILED, error=exc.message)
-            raise
-        except Exception as exc:
-            last = ctx.job.attempts >= ctx.job.max_attempts
-            _set_status(
-                services,
-                document_id,
-                DocumentStatus.FAILED if last else DocumentStatus.QUEUED,
-                error=f"attempt {ctx.job.attempts} failed: {exc}",
-            )
-            raise
-        outcome = _finish(services, document_id, content_hash, len(records), ref.title)
-        if outcome == "deleted":
-            # Deleted while we worked: take back what we wrote so no orphan vectors remain.
-            vectors.delete_document(kb_id=ref.kb_id, document_id=document_id)
-            log.info("document %s was deleted during ingestion; its vectors were removed", document_id)
-            return
-        if outcome == "superseded":
-            log.info(
-                "document %s got a newer upload while this one was ingested; the next job wins", document_id
-            )
-            ctx.result = {"superseded": True}
-            return
-        ctx.result = {"chunks": len(records), "embedded": embedded, "reused": reused}
+            for w, r, recs in zip(todo, reuse, records, strict=True):
+                w.records, w.embedded = recs, sum(1 for rec in recs if rec.payload["text_hash"] not in r)
+            batch.report("storing", 0.9)
+            todo = [w for w in todo if w.ctx.job.id not in batch.lost]
+            vectors.upsert([rec for w in todo for rec in w.records])
+            for w in todo:
+                if w.has_points:
+                    # Points of the previous version go last, so the document never disappears from search
+                    # while it is re-ingested. A brand-new document has none, and the delete (a full scan
+                    # in Qdrant's local mode) is skipped.
+                    vectors.delete_document(
+                        kb_id=w.ref.kb_id, document_id=w.ref.document_id, keep_ids=[r.id for r in w.records]
+                    )
+        except Exception as exc:  # the encoder or the vector store: every remaining document retries
+            log.exception("ingesting a batch of %d documents failed", len(todo))
+            for w in todo:
+                w.error = exc
+        self._finish(work, batch.lost)
         log.info(
-            "document %s ingested: %d chunks (%d embedded, %d reused) in %.2fs",
-            document_id,
-            len(records),
-            embedded,
-            reused,
+            "ingest batch: %d documents, %d chunks (%d embedded) in %.2fs",
+            len(work),
+            sum(len(w.records) for w in work),
+            sum(w.embedded for w in work),
             time.perf_counter() - started,
         )
+        return [_error_of(loaded[c.job.id]) for c in batch.contexts]
 
-    return handle
+    def _load(self, contexts: list[JobContext]) -> dict[str, _Work | None]:
+        """Read the documents and their bytes and mark them processing, in one transaction."""
+        out: dict[str, _Work | None] = {}
+        with self.services.sessions.begin() as session:
+            for ctx in contexts:
+                document_id = ctx.job.document_id
+                document = session.get(Document, document_id) if document_id else None
+                if document is None:
+                    log.info("document %s was deleted before ingestion; nothing to do", document_id)
+                    out[ctx.job.id] = None
+                    continue
+                content = session.get(DocumentContent, document.id)
+                document.status = DocumentStatus.PROCESSING
+                document.error = None
+                out[ctx.job.id] = _Work(
+                    ctx=ctx,
+                    ref=DocumentRef(
+                        document.kb_id,
+                        document.id,
+                        document.title,
+                        document.source,
+                        document.content_type,
+                        tuple(document.meta.get("tags", [])),
+                        document.created_at.timestamp(),
+                    ),
+                    data=content.data if content is not None else b"",
+                    format=document.meta.get("format", "text"),
+                    name=document.filename or document.title,
+                    use_parsed_title=not document.meta.get("title_given", False),
+                    content_hash=document.content_hash,
+                    has_points=ctx.job.attempts > 1
+                    or document.meta.get("version", 1) > 1
+                    or bool(ctx.job.payload.get("reconcile")),
+                )
+        return out
+
+    def _finish(self, work: list[_Work], lost: set[str]) -> None:
+        """Record every document's outcome in one transaction; a document deleted or re-uploaded while
+        we worked is left alone (its vectors are taken back, or the newer job finishes it)."""
+        deleted: list[_Work] = []
+        with self.services.sessions.begin() as session:
+            for w in work:
+                if w.ctx.job.id in lost:
+                    continue  # cancelled or taken over: the new owner decides the document's state
+                document = session.get(Document, w.ref.document_id, with_for_update=True)
+                if document is None:
+                    deleted.append(w)
+                    continue
+                if document.content_hash != w.content_hash:
+                    log.info(
+                        "document %s got a newer upload meanwhile; the next job finishes it", document.id
+                    )
+                    w.ctx.result = {"superseded": True}
+                    continue
+                if w.error is None:
+                    document.status = DocumentStatus.READY
+                    document.chunk_count = len(w.records)
+                    document.title = w.ref.title
+                    document.error = None
+                    w.ctx.result = {
+                        "chunks": len(w.records),
+                        "embedded": w.embedded,
+                        "reused": len(w.records) - w.embedded,
+                    }
+                elif isinstance(w.error, InvalidInput):
+                    document.status, document.error = DocumentStatus.FAILED, w.error.message
+                else:
+                    last = w.ctx.job.attempts >= w.ctx.job.max_attempts
+                    document.status = DocumentStatus.FAILED if last else DocumentStatus.QUEUED
+                    document.error = f"attempt {w.ctx.job.attempts} failed: {w.error}"
+        for w in deleted:
+            # Deleted while we worked: take back what we wrote so no orphan vectors remain.
+            self.services.vectors.delete_document(kb_id=w.ref.kb_id, document_id=w.ref.document_id)
+            log.info("document %s was deleted during ingestion; its vectors were removed", w.ref.document_id)
+
+
+def _error_of(work: _Work | None) -> BaseException | None:
+    return work.error if work is not None else None  # None: the document was deleted, nothing to do
+
+
+def make_ingest_handler(services: Services) -> IngestHandler:
+    return IngestHandler(services)

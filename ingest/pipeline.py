@@ -12,7 +12,7 @@ whose text changed are embedded again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,40 +75,63 @@ class IngestPipeline:
         on_progress: Callable[[float], None] | None = None,
         reuse: Mapping[str, np.ndarray] | None = None,
     ) -> list[ChunkRecord]:
-        """Records for ``chunks``; vectors found in ``reuse`` (text hash → vector) are not recomputed."""
-        reuse = reuse or {}
-        hashes = [text_hash(c.embedding_text) for c in chunks]
-        missing = [i for i, h in enumerate(hashes) if h not in reuse]
-        vectors: dict[int, np.ndarray] = {i: reuse[h] for i, h in enumerate(hashes) if h in reuse}
+        """Records for one document's ``chunks`` (see :meth:`records_many`)."""
+        return self.records_many([(ref, chunks, reuse or {})], on_progress)[0]
+
+    def records_many(
+        self,
+        documents: Sequence[tuple[DocumentRef, list[Chunk], Mapping[str, np.ndarray]]],
+        on_progress: Callable[[float], None] | None = None,
+    ) -> list[list[ChunkRecord]]:
+        """Records for several documents' chunks, embedded together.
+
+        Vectors found in a document's ``reuse`` map (text hash → vector) are not recomputed. The rest
+        are sorted by length across all documents and embedded in full batches, so fifty one-chunk
+        documents cost one encoder call, not fifty, and each batch pads to similar lengths.
+        """
+        hashes = [[text_hash(c.embedding_text) for c in chunks] for _, chunks, _ in documents]
+        vectors: dict[tuple[int, int], np.ndarray] = {}
+        missing: list[tuple[int, int]] = []
+        for d, (_, _chunks, reuse) in enumerate(documents):
+            for i, h in enumerate(hashes[d]):
+                if h in reuse:
+                    vectors[d, i] = reuse[h]
+                else:
+                    missing.append((d, i))
+        missing.sort(key=lambda key: -len(documents[key[0]][1][key[1]].embedding_text))
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]
-            embedded = self.embedder.embed_documents([chunks[i].embedding_text for i in batch])
-            vectors.update(zip(batch, embedded, strict=True))
+            texts = [documents[d][1][i].embedding_text for d, i in batch]
+            vectors.update(zip(batch, self.embedder.embed_documents(texts), strict=True))
             if on_progress is not None:
                 on_progress((start + len(batch)) / len(missing))
         self.stats.embedded += len(missing)
-        self.stats.reused += len(chunks) - len(missing)
+        self.stats.reused += len(vectors) - len(missing)
         return [
-            ChunkRecord(
-                id=point_id(ref.document_id, chunk.ordinal, chunk.text),
-                dense=vectors[i],
-                sparse=self.lexical.encode_document(chunk.embedding_text),
-                payload={
-                    "kb_id": ref.kb_id,
-                    "document_id": ref.document_id,
-                    "text": chunk.text,
-                    "title": ref.title,
-                    "source": ref.source,
-                    "content_type": ref.content_type,
-                    "tags": list(ref.tags),
-                    "created_at": ref.created_at,
-                    "heading": list(chunk.heading),
-                    "chunk_index": chunk.ordinal,
-                    "char_start": chunk.char_start,
-                    "char_end": chunk.char_end,
-                    "location": chunk.location,
-                    "text_hash": hashes[i],
-                },
-            )
-            for i, chunk in enumerate(chunks)
+            [self._record(ref, chunk, vectors[d, i], hashes[d][i]) for i, chunk in enumerate(chunks)]
+            for d, (ref, chunks, _) in enumerate(documents)
         ]
+
+    def _record(self, ref: DocumentRef, chunk: Chunk, vector: np.ndarray, digest: str) -> ChunkRecord:
+        return ChunkRecord(
+            id=point_id(ref.document_id, chunk.ordinal, chunk.text),
+            dense=vector,
+            sparse=self.lexical.encode_document(chunk.embedding_text),
+            payload={
+                "kb_id": ref.kb_id,
+                "document_id": ref.document_id,
+                "text": chunk.text,
+                "title": ref.title,
+                "source": ref.source,
+                "content_type": ref.content_type,
+                "tags": list(ref.tags),
+                "created_at": ref.created_at,
+                "heading": list(chunk.heading),
+                "context": chunk.context,
+                "chunk_index": chunk.ordinal,
+                "char_start": chunk.char_start,
+                "char_end": chunk.char_end,
+                "location": chunk.location,
+                "text_hash": digest,
+            },
+        )

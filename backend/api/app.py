@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,12 +12,22 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from backend.api.deps import require_admin
 from backend.api.errors import install_error_handlers
-from backend.api.routes import documents, health, jobs, knowledge_bases, openai_compat, search
+from backend.api.routes import documents, encoders, health, jobs, knowledge_bases, openai_compat, search
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def _follow_encoder(services: Services, interval_s: float) -> None:
+    """Follow encoder activations made by another process (a separate worker) within ``interval_s``."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await anyio.to_thread.run_sync(services.follow_active_encoder)
+        except Exception:  # the database blinked: try again next time, never stop following
+            log.exception("could not check the active encoder version")
 
 
 def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
@@ -36,9 +47,14 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
             services.vectors.alias,
             services.embedder.model_id,
         )
+        follower = None
+        if settings.encoder.follow_interval_s > 0:
+            follower = asyncio.create_task(_follow_encoder(services, settings.encoder.follow_interval_s))
         try:
             yield
         finally:
+            if follower is not None:
+                follower.cancel()
             await services.aclose()
 
     app = FastAPI(
@@ -50,7 +66,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     install_error_handlers(app)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_admin)])
-    for module in (knowledge_bases, documents, jobs, search, openai_compat):
+    for module in (knowledge_bases, documents, jobs, search, openai_compat, encoders):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

@@ -205,3 +205,32 @@ class Feedback(Base):
     rating: Mapped[str] = mapped_column(String(8))  # "up" | "down"
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EncoderVersion(Base):
+    """A fine-tuned encoder: where its weights are, what it was trained on and how it measured.
+
+    At most one version is ``active``: the service embeds with it and searches its collection. None
+    active means the configured ``KBCHAT_ENCODER__MODEL``. Versions are never deleted automatically,
+    so a rollback is an activation of an earlier one.
+    """
+
+    __tablename__ = "encoder_versions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    base_model: Mapped[str] = mapped_column(String(500))
+    """The model id it was trained from (an encoder's ``model_id``)."""
+    path: Mapped[str] = mapped_column(String(2000))
+    """A plain sentence-transformers folder: ``SentenceTransformer(path)`` loads it anywhere."""
+    kb_id: Mapped[str | None] = mapped_column(
+        ForeignKey("knowledge_bases.id", ondelete="SET NULL"), index=True
+    )
+    data_hash: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    promoted: Mapped[bool] = mapped_column(default=False)
+    """It beat the encoder that was active when it was trained, on held-out pairs and the guard set."""
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -76,6 +76,12 @@ class JobQueue:
         Jobs on one document never run at the same time: a job waits while another job of its
         document holds a live lease (a re-upload arriving while the previous version is ingested).
         """
+        jobs = self.claim_batch(worker_id=worker_id, kinds=kinds, limit=1)
+        return jobs[0] if jobs else None
+
+    def claim_batch(self, *, worker_id: str, kinds: Collection[str], limit: int) -> list[Job]:
+        """Up to ``limit`` runnable jobs in one transaction (see :meth:`claim`): batch handlers fill
+        one embedding batch from many small documents and pay the database round trips once."""
         now = utcnow()
         sibling = aliased(Job)
         busy_document = exists().where(
@@ -84,8 +90,9 @@ class JobQueue:
             sibling.status == JobStatus.RUNNING,
             sibling.lease_expires_at >= now,
         )
+        claimed: list[Job] = []
         with self.sessions.begin() as session:
-            candidate = session.scalars(
+            candidates = session.scalars(
                 select(Job)
                 .where(
                     Job.kind.in_(list(kinds)),
@@ -96,36 +103,67 @@ class JobQueue:
                     or_(Job.document_id.is_(None), ~busy_document),
                 )
                 .order_by(Job.run_after, Job.created_at)
-                .limit(1)
+                .limit(limit)
                 .with_for_update(skip_locked=True)
-            ).first()
-            if candidate is None:
-                return None
-            if candidate.status == JobStatus.RUNNING:
-                log.warning(
-                    "job %s (%s): lease of %s expired at %s; taking it over",
-                    candidate.id,
-                    candidate.kind,
-                    candidate.lease_owner,
-                    candidate.lease_expires_at,
+            ).all()
+            documents: set[str] = set()
+            for candidate in candidates:
+                if candidate.document_id is not None:
+                    if candidate.document_id in documents:
+                        continue  # two queued jobs of one document: the later one waits
+                    documents.add(candidate.document_id)
+                if candidate.status == JobStatus.RUNNING:
+                    log.warning(
+                        "job %s (%s): lease of %s expired at %s; taking it over",
+                        candidate.id,
+                        candidate.kind,
+                        candidate.lease_owner,
+                        candidate.lease_expires_at,
+                    )
+                if candidate.attempts >= candidate.max_attempts:
+                    # Its workers keep dying (out of memory, killed): stop retrying and say so.
+                    candidate.status = JobStatus.FAILED
+                    candidate.finished_at = now
+                    candidate.lease_owner = None
+                    candidate.error = (
+                        f"gave up after {candidate.attempts} attempts: the worker stopped responding each "
+                        f"time (last error: {candidate.error or 'none recorded'}). "
+                        "The input may be too large."
+                    )
+                    _fail_document(session, candidate)
+                    continue
+                candidate.status = JobStatus.RUNNING
+                candidate.attempts += 1
+                candidate.lease_owner = worker_id
+                candidate.lease_expires_at = now + self.lease
+                candidate.started_at = candidate.started_at or now
+                claimed.append(candidate)
+        return claimed
+
+    def heartbeat_many(
+        self,
+        job_ids: Collection[str],
+        *,
+        worker_id: str,
+        stage: str | None = None,
+        progress: float | None = None,
+    ) -> set[str]:
+        """Extend several leases in one statement; returns the ids still held by ``worker_id``."""
+        values: dict[str, Any] = {"lease_expires_at": utcnow() + self.lease}
+        if stage is not None:
+            values["stage"] = stage
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, progress))
+        with self.sessions.begin() as session:
+            rows = session.execute(
+                update(Job)
+                .where(
+                    Job.id.in_(list(job_ids)), Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING
                 )
-            if candidate.attempts >= candidate.max_attempts:
-                # Its workers keep dying (out of memory, killed): stop retrying and say so.
-                candidate.status = JobStatus.FAILED
-                candidate.finished_at = now
-                candidate.lease_owner = None
-                candidate.error = (
-                    f"gave up after {candidate.attempts} attempts: the worker stopped responding each time "
-                    f"(last error: {candidate.error or 'none recorded'}). The input may be too large."
-                )
-                _fail_document(session, candidate)
-                return None
-            candidate.status = JobStatus.RUNNING
-            candidate.attempts += 1
-            candidate.lease_owner = worker_id
-            candidate.lease_expires_at = now + self.lease
-            candidate.started_at = candidate.started_at or now
-        return candidate
+                .values(**values)
+                .returning(Job.id)
+            )
+            return {row[0] for row in rows}
 
     def _update_owned(self, job_id: str, worker_id: str, **values: Any) -> bool:
         with self.sessions.begin() as session:
@@ -165,6 +203,22 @@ class JobQueue:
             lease_expires_at=None,
             error=None,
         )
+
+    def complete_many(self, results: dict[str, dict[str, Any] | None], *, worker_id: str) -> set[str]:
+        """Mark several jobs succeeded in one transaction; returns the ids that were still ours."""
+        done: set[str] = set()
+        now = utcnow()
+        with self.sessions.begin() as session:
+            for job in session.scalars(select(Job).where(Job.id.in_(list(results))).with_for_update()):
+                if job.lease_owner != worker_id or job.status != JobStatus.RUNNING:
+                    continue
+                if results[job.id] is not None:
+                    job.payload = {**(job.payload or {}), "result": results[job.id]}
+                job.status = JobStatus.SUCCEEDED
+                job.progress, job.stage, job.finished_at = 1.0, "done", now
+                job.lease_owner, job.lease_expires_at, job.error = None, None, None
+                done.add(job.id)
+        return done
 
     def fail(self, job_id: str, *, worker_id: str, error: str, retryable: bool) -> JobStatus | None:
         """Record a failure: back to ``queued`` with exponential backoff, or ``failed`` for good."""

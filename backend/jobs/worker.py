@@ -6,6 +6,10 @@ the API process (embedded mode) and as ``kbchat worker``.
 
 Failure policy: :class:`~backend.errors.InvalidInput` (a bad document) fails the job at once with
 its message; anything else is retried with backoff up to the job's ``max_attempts``.
+
+A handler may instead be a :class:`BatchHandler`: the worker then claims up to ``batch_size`` jobs
+of its kind at once and records each one's outcome separately, so many small documents share one
+embedding batch and one set of database round trips, while a bad one still fails alone.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from backend.db.models import Job
 from backend.errors import InvalidInput
@@ -49,32 +53,61 @@ class JobContext:
             raise JobLost(f"job {self.job.id} is no longer held by {self.worker_id}")
 
 
+class JobBatch:
+    """The jobs a :class:`BatchHandler` works on, with progress reported for all in one statement."""
+
+    def __init__(self, queue: JobQueue, contexts: Sequence[JobContext], worker_id: str) -> None:
+        self.queue, self.contexts, self.worker_id = queue, list(contexts), worker_id
+        self.lost: set[str] = set()
+        """Jobs taken over or cancelled meanwhile: their results must not be written."""
+        self._last_report = time.monotonic()
+
+    def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_report < 0.5:
+            return
+        self._last_report = now
+        ids = [c.job.id for c in self.contexts if c.job.id not in self.lost]
+        if ids:
+            held = self.queue.heartbeat_many(ids, worker_id=self.worker_id, stage=stage, progress=progress)
+            self.lost.update(set(ids) - held)
+
+
 JobHandler = Callable[[JobContext], None]
 
 
-class _Heartbeat(threading.Thread):
-    """Keeps the lease alive while a handler is inside one long call (a big encode batch)."""
+@runtime_checkable
+class BatchHandler(Protocol):
+    batch_size: int
 
-    def __init__(self, queue: JobQueue, job_id: str, worker_id: str) -> None:
-        super().__init__(name=f"heartbeat-{job_id[:8]}", daemon=True)
-        self.queue, self.job_id, self.worker_id = queue, job_id, worker_id
+    def run_batch(self, batch: JobBatch) -> list[BaseException | None]:
+        """One outcome per context, in order: None (succeeded) or the exception that failed it."""
+        ...
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the leases alive while a handler is inside one long call (a big encode batch)."""
+
+    def __init__(self, queue: JobQueue, job_ids: Sequence[str], worker_id: str) -> None:
+        super().__init__(name=f"heartbeat-{job_ids[0][:8]}", daemon=True)
+        self.queue, self.job_ids, self.worker_id = queue, list(job_ids), worker_id
         self.stopped = threading.Event()
 
     def run(self) -> None:
         interval = max(self.queue.lease.total_seconds() / 3, 0.2)
         while not self.stopped.wait(interval):
             try:
-                if not self.queue.heartbeat(self.job_id, worker_id=self.worker_id):
+                if not self.queue.heartbeat_many(self.job_ids, worker_id=self.worker_id):
                     return
             except Exception:  # a database blip must not kill the thread; the next beat retries
-                log.exception("heartbeat for job %s failed", self.job_id)
+                log.exception("heartbeat for jobs %s failed", self.job_ids)
 
 
 class Worker:
     def __init__(
         self,
         queue: JobQueue,
-        handlers: Mapping[str, JobHandler],
+        handlers: Mapping[str, JobHandler | BatchHandler],
         *,
         worker_id: str | None = None,
         poll_interval_s: float = 1.0,
@@ -94,34 +127,76 @@ class Worker:
         job = self.queue.claim(worker_id=self.worker_id, kinds=self.handlers.keys())
         if job is None:
             return False
-        log.info(
-            "job %s (%s) attempt %d/%d started by %s",
-            job.id,
-            job.kind,
-            job.attempts,
-            job.max_attempts,
-            self.worker_id,
-        )
-        heartbeat = _Heartbeat(self.queue, job.id, self.worker_id)
+        handler = self.handlers[job.kind]
+        jobs = [job]
+        if isinstance(handler, BatchHandler) and handler.batch_size > 1:
+            jobs += self.queue.claim_batch(
+                worker_id=self.worker_id, kinds=[job.kind], limit=handler.batch_size - 1
+            )
+        for claimed in jobs:
+            log.info(
+                "job %s (%s) attempt %d/%d started by %s",
+                claimed.id,
+                claimed.kind,
+                claimed.attempts,
+                claimed.max_attempts,
+                self.worker_id,
+            )
+        heartbeat = _Heartbeat(self.queue, [j.id for j in jobs], self.worker_id)
         heartbeat.start()
         started = time.perf_counter()
-        ctx = JobContext(self.queue, job, self.worker_id)
+        contexts = [JobContext(self.queue, j, self.worker_id) for j in jobs]
         try:
-            self.handlers[job.kind](ctx)
-        except JobLost as exc:
-            log.warning("%s; another worker or a cancel took it over", exc)
-        except InvalidInput as exc:
-            self.queue.fail(job.id, worker_id=self.worker_id, error=exc.message, retryable=False)
-        except Exception as exc:
-            log.exception("job %s (%s) crashed", job.id, job.kind)
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            self.queue.fail(job.id, worker_id=self.worker_id, error=detail, retryable=True)
-        else:
-            if self.queue.complete(job.id, worker_id=self.worker_id, result=ctx.result):
-                log.info("job %s (%s) succeeded in %.2fs", job.id, job.kind, time.perf_counter() - started)
+            if isinstance(handler, BatchHandler):
+                batch = JobBatch(self.queue, contexts, self.worker_id)
+                try:
+                    outcomes = handler.run_batch(batch)
+                except Exception as exc:
+                    log.exception("batch of %d %s jobs crashed", len(jobs), job.kind)
+                    outcomes = [exc] * len(contexts)
+                outcomes = [
+                    JobLost(f"job {c.job.id} is no longer held by {self.worker_id}")
+                    if c.job.id in batch.lost
+                    else outcome
+                    for c, outcome in zip(contexts, outcomes, strict=True)
+                ]
+            else:
+                outcomes = [self._run_one(handler, contexts[0])]
+            self._record(contexts, outcomes, started)
         finally:
             heartbeat.stopped.set()
         return True
+
+    @staticmethod
+    def _run_one(handler: JobHandler, ctx: JobContext) -> BaseException | None:
+        try:
+            handler(ctx)
+        except Exception as exc:
+            if not isinstance(exc, (JobLost, InvalidInput)):
+                log.exception("job %s (%s) crashed", ctx.job.id, ctx.job.kind)
+            return exc
+        return None
+
+    def _record(
+        self, contexts: list[JobContext], outcomes: Sequence[BaseException | None], started: float
+    ) -> None:
+        succeeded: dict[str, dict[str, Any] | None] = {}
+        for ctx, outcome in zip(contexts, outcomes, strict=True):
+            job_id = ctx.job.id
+            if outcome is None:
+                succeeded[job_id] = ctx.result
+            elif isinstance(outcome, JobLost):
+                log.warning("%s; another worker or a cancel took it over", outcome)
+            elif isinstance(outcome, InvalidInput):
+                self.queue.fail(job_id, worker_id=self.worker_id, error=outcome.message, retryable=False)
+            else:
+                detail = "".join(traceback.format_exception_only(outcome)).strip()
+                self.queue.fail(job_id, worker_id=self.worker_id, error=detail, retryable=True)
+        if succeeded:
+            done = self.queue.complete_many(succeeded, worker_id=self.worker_id)
+            elapsed = time.perf_counter() - started
+            for job_id in done:
+                log.info("job %s (%s) succeeded in %.2fs", job_id, contexts[0].job.kind, elapsed)
 
     def run_forever(self) -> None:
         log.info("worker %s running job kinds %s", self.worker_id, sorted(self.handlers) or "(none)")

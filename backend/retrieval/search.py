@@ -110,7 +110,21 @@ class Retriever:
         vectors: VectorStore,
         reranker: Reranker | None = None,
     ) -> None:
-        self.embedder, self.lexical, self.vectors, self.reranker = embedder, lexical, vectors, reranker
+        self.lexical, self.reranker = lexical, reranker
+        self._active = (embedder, vectors)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._active[0]
+
+    @property
+    def vectors(self) -> VectorStore:
+        return self._active[1]
+
+    def swap(self, embedder: Embedder, vectors: VectorStore) -> None:
+        """Start using another encoder and its collection: one assignment, so a search in flight keeps
+        the pair it started with and no query is ever encoded by one model and searched in another's."""
+        self._active = (embedder, vectors)
 
     def search(
         self,
@@ -128,10 +142,13 @@ class Retriever:
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         started = time.perf_counter()
-        dense = self.embedder.embed_queries([query])[0]
+        embedder, vectors = self._active
+        dense = embedder.embed_queries([query])[0]
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, 10)
-        hits = self._candidates(kb_id, dense, self.lexical.encode_query(query), config, fetch, filters)
+        hits = self._candidates(
+            vectors, kb_id, dense, self.lexical.encode_query(query), config, fetch, filters
+        )
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
             scores = self.reranker.score(query, [h.payload.get("text", "") for h in hits])
@@ -144,11 +161,12 @@ class Retriever:
         kind = "rerank" if rerank_scores else _score_kind(config)
         passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits[:top_k]]
         if config.neighbours:
-            passages = [self._with_neighbours(kb_id, p, config.neighbours) for p in passages]
+            passages = [self._with_neighbours(vectors, kb_id, p, config.neighbours) for p in passages]
         return SearchResult(passages, config.mode, (time.perf_counter() - started) * 1000)
 
     def _candidates(
         self,
+        vectors: VectorStore,
         kb_id: str,
         dense: np.ndarray,
         sparse: SparseVector,
@@ -156,7 +174,7 @@ class Retriever:
         limit: int,
         filters: SearchFilters | None,
     ) -> list[Hit]:
-        search = partial(self.vectors.search, kb_id=kb_id, dense=dense, sparse=sparse, filters=filters)
+        search = partial(vectors.search, kb_id=kb_id, dense=dense, sparse=sparse, filters=filters)
         if config.mode is not SearchMode.HYBRID or config.fusion == "rrf":
             return search(mode=config.mode, limit=limit, fusion=config.rrf)
         # Convex fusion over a fixed pool per list, so the first results never depend on ``limit``.
@@ -164,8 +182,8 @@ class Retriever:
         dense_hits = search(mode=SearchMode.DENSE, limit=pool)
         return convex(dense_hits, search(mode=SearchMode.SPARSE, limit=pool), config.alpha)[:limit]
 
-    def _with_neighbours(self, kb_id: str, passage: Passage, n: int) -> Passage:
-        chunks = self.vectors.neighbours(
+    def _with_neighbours(self, vectors: VectorStore, kb_id: str, passage: Passage, n: int) -> Passage:
+        chunks = vectors.neighbours(
             kb_id=kb_id,
             document_id=passage.document_id,
             first=max(0, passage.chunk_index - n),

@@ -1,8 +1,10 @@
 """Qdrant implementation of the vector-store seam, one code path for local mode and a server.
 
 Layout: one collection per encoder version (``<prefix>_chunks_<encoder slug>``) holding the points
-of every knowledge base, isolated by a ``kb_id`` tenant index; search always goes through the alias
-``<prefix>_chunks``, so a re-index can build a new collection and switch the alias atomically.
+of every knowledge base, isolated by a ``kb_id`` tenant index. The alias ``<prefix>_chunks`` names
+the active collection. A store instance reads and writes its *own* encoder's collection, never the
+alias: a query vector can then only ever meet vectors of the model that made it, even while a
+re-index switches the alias (atomically) to a new encoder's collection.
 
 qdrant-client raises different errors in local mode (``ValueError``, ``RuntimeError``) and against
 a server (``UnexpectedResponse``, transport errors); :func:`_translated` maps both to ours.
@@ -102,6 +104,7 @@ class QdrantVectorStore:
         self.client = client
         self.encoder_id = encoder_id
         self.dimension = dimension
+        self.prefix = prefix
         self.alias = f"{prefix}_chunks"
         self.collection = f"{prefix}_chunks_{_slug(encoder_id)}"
         self.candidate_pool = candidate_pool
@@ -130,6 +133,91 @@ class QdrantVectorStore:
                     ]
                 )
                 log.info("alias %s -> %s", self.alias, self.collection)
+
+    def sibling(self, *, encoder_id: str, dimension: int) -> QdrantVectorStore:
+        """A store for another encoder's collection on the same client (a re-index target)."""
+        store = QdrantVectorStore(
+            self.client,
+            prefix="",
+            encoder_id=encoder_id,
+            dimension=dimension,
+            candidate_pool=self.candidate_pool,
+        )
+        store.alias = self.alias
+        store.collection = f"{self.alias}_{_slug(encoder_id)}"
+        return store
+
+    def prepare(self) -> None:
+        """Create this encoder's collection if missing, leaving the alias where it is."""
+        with _translated("prepare the collection"):
+            if not self.client.collection_exists(self.collection):
+                self._create_collection()
+
+    def active_collection(self) -> str | None:
+        with _translated("read the aliases"):
+            aliases = {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
+        return aliases.get(self.alias)
+
+    def make_active(self) -> str | None:
+        """Point the alias at this collection in one atomic operation; returns the previous target."""
+        previous = self.active_collection()
+        operations: list[qm.AliasOperations] = []
+        if previous is not None:
+            operations.append(qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=self.alias)))
+        operations.append(
+            qm.CreateAliasOperation(
+                create_alias=qm.CreateAlias(collection_name=self.collection, alias_name=self.alias)
+            )
+        )
+        with _translated("switch the alias"):
+            self.client.update_collection_aliases(change_aliases_operations=operations)
+        log.info("alias %s: %s -> %s", self.alias, previous, self.collection)
+        return previous
+
+    def size(self) -> int:
+        """Points in this collection, over every knowledge base."""
+        with _translated("count vectors"):
+            return self.client.count(self.collection, exact=True).count
+
+    def drop(self) -> None:
+        """Delete this encoder's collection (after a switch, the old one)."""
+        with _translated("delete a collection"):
+            if self.client.collection_exists(self.collection):
+                self.client.delete_collection(self.collection)
+                log.info("collection %s deleted", self.collection)
+
+    def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
+        """Every point of this collection (or of one knowledge base), both vectors and payload, in batches."""
+        offset = None
+        flt = _kb_filter(kb_id) if kb_id else None
+        while True:
+            with _translated("read points"):
+                points, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=flt,
+                    limit=batch,
+                    offset=offset,
+                    with_payload=True,
+                    with_vectors=True,
+                )
+            records = []
+            for p in points:
+                vectors = p.vector if isinstance(p.vector, dict) else {}
+                sparse = vectors.get(SPARSE)
+                records.append(
+                    ChunkRecord(
+                        str(p.id),
+                        np.asarray(vectors.get(DENSE, []), dtype=np.float32),
+                        SparseVector(list(sparse.indices), list(sparse.values))
+                        if isinstance(sparse, qm.SparseVector)
+                        else SparseVector([], []),
+                        p.payload or {},
+                    )
+                )
+            if records:
+                yield records
+            if offset is None:
+                return
 
     def _create_collection(self) -> None:
         log.info("creating collection %s (dim=%d)", self.collection, self.dimension)
@@ -180,26 +268,26 @@ class QdrantVectorStore:
                     )
                     for r in batch
                 ]
-                self.client.upsert(self.alias, points=points, wait=True)
+                self.client.upsert(self.collection, points=points, wait=True)
 
     def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
         selector = _document_filter(kb_id, document_id)
         if keep_ids:
             selector.must_not = [qm.HasIdCondition(has_id=list(keep_ids))]
         with _translated("delete a document's vectors"):
-            self.client.delete(self.alias, points_selector=qm.FilterSelector(filter=selector), wait=True)
+            self.client.delete(self.collection, points_selector=qm.FilterSelector(filter=selector), wait=True)
 
     def delete_knowledge_base(self, *, kb_id: str) -> None:
         with _translated("delete a knowledge base's vectors"):
             self.client.delete(
-                self.alias, points_selector=qm.FilterSelector(filter=_kb_filter(kb_id)), wait=True
+                self.collection, points_selector=qm.FilterSelector(filter=_kb_filter(kb_id)), wait=True
             )
 
     # -- reads -------------------------------------------------------------------------------
     def count(self, *, kb_id: str, document_id: str | None = None) -> int:
         flt = _document_filter(kb_id, document_id) if document_id else _kb_filter(kb_id)
         with _translated("count vectors"):
-            return self.client.count(self.alias, count_filter=flt, exact=True).count
+            return self.client.count(self.collection, count_filter=flt, exact=True).count
 
     def search(
         self,
@@ -219,11 +307,13 @@ class QdrantVectorStore:
         common = {"query_filter": flt, "limit": limit, "with_payload": True, "with_vectors": [DENSE]}
         with _translated("search"):
             if mode is SearchMode.DENSE:
-                response = self.client.query_points(self.alias, query=dense_query, using=DENSE, **common)
+                response = self.client.query_points(self.collection, query=dense_query, using=DENSE, **common)
             elif mode is SearchMode.SPARSE:
                 if not sparse.indices:
                     return []
-                response = self.client.query_points(self.alias, query=sparse_query, using=SPARSE, **common)
+                response = self.client.query_points(
+                    self.collection, query=sparse_query, using=SPARSE, **common
+                )
             else:
                 prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool)]
                 weights = [fusion.dense_weight]
@@ -231,7 +321,7 @@ class QdrantVectorStore:
                     prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
                     weights.append(fusion.sparse_weight)
                 query = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=weights))
-                response = self.client.query_points(self.alias, prefetch=prefetch, query=query, **common)
+                response = self.client.query_points(self.collection, prefetch=prefetch, query=query, **common)
         return [self._hit(p, dense) for p in response.points]
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict]:
@@ -239,7 +329,7 @@ class QdrantVectorStore:
         flt.must.append(qm.FieldCondition(key="chunk_index", range=qm.Range(gte=first, lte=last)))  # type: ignore[union-attr]
         with _translated("read neighbouring chunks"):
             points, _ = self.client.scroll(
-                self.alias, scroll_filter=flt, limit=last - first + 1, with_payload=True
+                self.collection, scroll_filter=flt, limit=last - first + 1, with_payload=True
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
@@ -268,7 +358,7 @@ class QdrantVectorStore:
         offset = None
         while True:
             points, offset = self.client.scroll(
-                self.alias,
+                self.collection,
                 scroll_filter=flt,
                 limit=1024,
                 offset=offset,

@@ -16,6 +16,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import InvalidInput
 from backend.jobs import JobContext, JobQueue, Worker, enqueue
+from backend.jobs.worker import JobBatch
 
 
 @pytest.fixture
@@ -164,3 +165,52 @@ def test_worker_outcomes(sessions) -> None:
     assert queue.get(flaky).status == JobStatus.SUCCEEDED and queue.get(flaky).attempts == 2
     assert queue.get(good).status == JobStatus.SUCCEEDED
     assert queue.pending([bad, flaky, good]) == 0
+
+
+def test_a_batch_handler_gets_many_jobs_and_each_has_its_own_outcome(sessions) -> None:
+    bad, flaky, good, other = _jobs(sessions, 4)
+    queue = JobQueue(sessions)
+    batches: list[list[str]] = []
+
+    class Handler:
+        batch_size = 3
+
+        def run_batch(self, batch: JobBatch) -> list[BaseException | None]:
+            batches.append([c.job.id for c in batch.contexts])
+            batch.report("working", 0.5, force=True)
+            for ctx in batch.contexts:
+                ctx.result = {"n": ctx.job.payload["n"]}
+            outcomes: dict[str, BaseException | None] = {
+                bad: InvalidInput("not valid UTF-8"),
+                flaky: RuntimeError("vector store hiccup"),
+            }
+            return [outcomes.get(c.job.id) for c in batch.contexts]
+
+    worker = Worker(queue, {"test": Handler()})
+    while worker.run_once():
+        pass
+    assert batches == [[bad, flaky, good], [other]]
+    assert queue.get(bad).status == JobStatus.FAILED and queue.get(bad).error == "not valid UTF-8"
+    assert queue.get(flaky).status == JobStatus.QUEUED and "hiccup" in queue.get(flaky).error
+    assert queue.get(good).status == JobStatus.SUCCEEDED and queue.get(good).payload["result"] == {"n": 2}
+
+
+def test_two_jobs_of_one_document_never_run_together(sessions) -> None:
+    with sessions.begin() as session:
+        kb = KnowledgeBase(name="kb")
+        session.add(kb)
+        session.flush()
+        document = Document(kb_id=kb.id, title="d", content_type="text/plain", content_hash="h", size_bytes=1)
+        session.add(document)
+        session.flush()
+        first = enqueue(session, kind="test", document_id=document.id)
+        second = enqueue(session, kind="test", document_id=document.id)
+        session.flush()
+        ids = (first.id, second.id)
+    queue = JobQueue(sessions)
+    claimed = queue.claim_batch(worker_id="a", kinds=["test"], limit=10)
+    assert len(claimed) == 1 and claimed[0].id in ids
+    assert queue.claim(worker_id="b", kinds=["test"]) is None  # the sibling holds a live lease
+    assert queue.complete(claimed[0].id, worker_id="a")
+    later = queue.claim(worker_id="b", kinds=["test"])
+    assert later is not None and {later.id, claimed[0].id} == set(ids)

@@ -1,0 +1,77 @@
+"""Bodies of the fine-tuning and encoder-registry endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PairIn(_In):
+    query: str = Field(min_length=1, max_length=4000)
+    positive: str = Field(min_length=1, max_length=50_000)
+    negatives: list[str] = Field(default_factory=list, max_length=64)
+    doc_id: str | None = Field(default=None, max_length=500)
+
+
+class TrainingOptions(_In):
+    """Bounds chosen so a typo cannot start a week-long job; see finetune/training.py for meanings."""
+
+    loss: Literal["mnrl", "cached", "moco"] = "moco"
+    epochs: float = Field(default=2.0, gt=0, le=50)
+    batch_size: int = Field(default=32, ge=2, le=65536)
+    learning_rate: float = Field(default=5e-5, gt=0, le=1e-2)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    scale: float = Field(default=20.0, gt=0, le=100)
+    symmetric: bool = False
+    mini_batch_size: int = Field(default=16, ge=1, le=4096)
+    queue_size: int = Field(default=2048, ge=1, le=65536)
+    momentum: float = Field(default=0.999, ge=0, lt=1)
+    hard_negatives: int = Field(default=1, ge=0, le=8)
+    skip_top: int = Field(default=3, ge=0, le=100)
+    margin: float = Field(default=0.95, gt=0, le=1)
+    seed: int = 0
+
+
+class FinetuneCreate(_In):
+    pairs: list[PairIn] | None = Field(
+        default=None,
+        max_length=50_000,
+        description="Question–passage pairs. Empty: pairs from liked chats, else self-supervised "
+        "on the knowledge base's own text.",
+    )
+    self_supervised: bool = Field(
+        default=False, description="Train on crops of the knowledge base's own passages."
+    )
+    harvest: bool = Field(default=True, description="Add pairs from chat answers readers liked.")
+    eval_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of documents held out.")
+    options: TrainingOptions = Field(default_factory=TrainingOptions)
+    activate: bool = Field(default=False, description="Activate the new version if it beats the active one.")
+    name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class EncoderPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    base_model: str
+    path: str
+    kb_id: str | None
+    data_hash: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    promoted: bool
+    active: bool
+    created_at: datetime
+    activated_at: datetime | None
+
+
+class EncodersPublic(BaseModel):
+    data: list[EncoderPublic]
+    active: str = Field(description="The active version's name, or 'base' for the configured model.")
