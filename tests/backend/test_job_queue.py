@@ -65,11 +65,11 @@ def test_only_known_kinds_are_claimed(sessions) -> None:
 
 def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(sessions) -> None:
     [job_id] = _jobs(sessions, 1)
-    queue = JobQueue(sessions, lease_s=0.2)
+    queue = JobQueue(sessions, lease_s=1.5)  # long enough for the next claim on a busy machine
     first = queue.claim(worker_id="a", kinds=["test"])
     assert first is not None and first.attempts == 1
     assert queue.claim(worker_id="b", kinds=["test"]) is None  # lease still valid
-    time.sleep(0.3)
+    time.sleep(1.6)
     second = queue.claim(worker_id="b", kinds=["test"])
     assert second is not None and second.id == job_id and second.attempts == 2
     assert not queue.heartbeat(job_id, worker_id="a")
@@ -80,7 +80,7 @@ def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(sessions) -
 
 def test_heartbeat_keeps_the_lease(sessions) -> None:
     [job_id] = _jobs(sessions, 1)
-    queue = JobQueue(sessions, lease_s=0.3)
+    queue = JobQueue(sessions, lease_s=1.0)
     queue.claim(worker_id="a", kinds=["test"])
     for _ in range(4):
         time.sleep(0.1)
