@@ -129,6 +129,14 @@ class LLMSettings(BaseModel):
     )
 
 
+class FinetuneSettings(BaseModel):
+    guard_dataset: Path | None = Field(
+        default=None,
+        description="A BEIR folder whose test split a new encoder must not regress on (by more than "
+        "0.01 nDCG@10) to be promoted: general-language retrieval the domain gain must not cost.",
+    )
+
+
 class ChatSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, le=50, description="Passages handed to the answerer.")
     min_score: float = Field(
@@ -155,6 +163,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     worker: WorkerSettings = WorkerSettings()
     chat: ChatSettings = ChatSettings()
+    finetune: FinetuneSettings = FinetuneSettings()
     llm: LLMSettings = LLMSettings()
 
     @field_validator("admin_token")

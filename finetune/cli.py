@@ -83,7 +83,7 @@ def finetune_command(
                 pairs=loaded,
                 dataset=dataset,
                 self_supervised=self_supervised,
-                guard=guard,
+                guard=guard or services.settings.finetune.guard_dataset,
                 config=config,
                 name=name,
             ),

@@ -36,6 +36,7 @@ def request_from_payload(kb_id: str | None, payload: dict) -> FinetuneRequest:
 def make_finetune_handler(services: Services) -> JobHandler:
     def handle(ctx: JobContext) -> None:
         request = request_from_payload(ctx.job.kb_id, ctx.job.payload)
+        request.guard = services.settings.finetune.guard_dataset
         summary = run_finetune(services, request, on_progress=lambda stage, f: ctx.report(stage, f))
         summary.pop("loss_curve", None)  # kept with the version (GET /v1/encoders/{name}), not the job
         ctx.result = summary

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from sentence_transformers import SentenceTransformer
 
 from backend.catalog import encoders
@@ -34,7 +35,7 @@ from finetune.data.pairs import RetrievalSet, TrainingPair, data_hash, retrieval
 from finetune.evaluation import evaluate
 from finetune.mining import mine_hard_negatives
 from finetune.report import write_report
-from finetune.training import TrainConfig, train
+from finetune.training import TrainConfig, distributed, train
 
 log = logging.getLogger(__name__)
 GUARD_TOLERANCE = 0.01
@@ -141,6 +142,8 @@ def run_finetune(
         )
     report("training", 0.15)
     result = train(model, train_pairs, config, on_progress=lambda f: report("training", 0.15 + 0.7 * f))
+    if distributed() and torch.distributed.get_rank() != 0:
+        return {"rank": torch.distributed.get_rank()}  # rank 0 measures, saves and registers
     report("measuring the new encoder", 0.88)
     after = evaluate(model, data.held_out)
     guard_after = evaluate(model, guard) if guard else None

@@ -94,9 +94,19 @@ class _Recorder(TrainerCallback):
             self.on_progress(state.global_step / state.max_steps)
 
 
+def distributed() -> bool:
+    """True under ``torchrun`` / ``accelerate launch`` with several processes (one per GPU)."""
+    return (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and (torch.distributed.get_world_size() > 1)
+    )
+
+
 def make_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
     directions = ("query_to_doc", "doc_to_query") if config.symmetric else ("query_to_doc",)
     partition = "per_direction" if config.symmetric else "joint"
+    gather = distributed()  # every GPU's passages become negatives for every query
     if config.loss == "cached":
         return losses.CachedMultipleNegativesRankingLoss(
             model,
@@ -104,13 +114,18 @@ def make_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
             mini_batch_size=config.mini_batch_size,
             directions=directions,
             partition_mode=partition,
+            gather_across_devices=gather,
         )
     if config.loss == "moco":
         return MoCoMultipleNegativesRankingLoss(
             model, scale=config.scale, queue_size=config.queue_size, momentum=config.momentum
         )
     return losses.MultipleNegativesRankingLoss(
-        model, scale=config.scale, directions=directions, partition_mode=partition
+        model,
+        scale=config.scale,
+        directions=directions,
+        partition_mode=partition,
+        gather_across_devices=gather,
     )
 
 
