@@ -35,6 +35,8 @@ from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
 from backend.settings import Settings
+from backend.vectorstore.base import VectorStore
+from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     embedder: Embedder
-    vectors: QdrantVectorStore
+    vectors: VectorStore
     lexical: LexicalEncoder
     queue: JobQueue
     retriever: Retriever
@@ -91,16 +93,7 @@ class Services:
             embedder = load_embedder(settings, version_path)
         elif embedder is None:
             embedder = load_embedder(settings)
-        q = settings.qdrant
-        client = make_client(
-            url=q.url,
-            path=settings.qdrant_path,
-            api_key=q.api_key.get_secret_value() if q.api_key else None,
-            timeout_s=q.timeout_s,
-        )
-        vectors = QdrantVectorStore(
-            client, prefix=q.collection_prefix, encoder_id=embedder.model_id, dimension=embedder.dimension
-        )
+        vectors = open_vector_store(settings, embedder)
         vectors.ensure_ready()
         lexical = LexicalEncoder()
         reranker = None
@@ -147,7 +140,7 @@ class Services:
         self.workers.append(worker)
         return worker
 
-    def switch_encoder(self, embedder: Embedder, version_id: str | None) -> QdrantVectorStore:
+    def switch_encoder(self, embedder: Embedder, version_id: str | None) -> VectorStore:
         """Embed and search with ``embedder`` from now on, in its own collection; returns the old store.
 
         The collection must already hold the re-embedded points (``finetune/rollout.py`` builds it);
@@ -173,7 +166,7 @@ class Services:
             if version_id == self.encoder_version:
                 return False
             log.info("encoder version changed to %s elsewhere; following", version_id or "base")
-            self.switch_encoder(load_embedder(self.settings, path), version_id)
+            self.switch_encoder(load_embedder(self.settings, path), version_id).close()
             return True
 
     def wake_workers(self) -> None:
@@ -192,6 +185,34 @@ class Services:
         """Close the HTTP client on the event loop that used it, then everything else."""
         await self.http.aclose()
         await anyio.to_thread.run_sync(self.close)
+
+
+def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
+    """The server by URL, else Qdrant Edge in the data dir (or qdrant-client's local mode)."""
+    q = settings.qdrant
+    backend = settings.vector_backend
+    if backend == "edge":
+        return EdgeVectorStore(
+            settings.edge_path,
+            prefix=q.collection_prefix,
+            encoder_id=embedder.model_id,
+            dimension=embedder.dimension,
+        )
+    if backend == "local" and settings.qdrant.embedded == "auto":
+        log.warning(
+            "using the existing qdrant-client local-mode store in %s (brute force, slow past a few "
+            "thousand chunks); set KBCHAT_QDRANT__EMBEDDED=edge and re-ingest to move to Qdrant Edge",
+            settings.qdrant_path,
+        )
+    client = make_client(
+        url=q.url,
+        path=settings.qdrant_path,
+        api_key=q.api_key.get_secret_value() if q.api_key else None,
+        timeout_s=q.timeout_s,
+    )
+    return QdrantVectorStore(
+        client, prefix=q.collection_prefix, encoder_id=embedder.model_id, dimension=embedder.dimension
+    )
 
 
 def load_embedder(settings: Settings, path: str | None = None) -> SentenceTransformerEmbedder:

@@ -8,6 +8,7 @@ handed the values it needs through its constructor, so tests can build any part 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,12 @@ class QdrantSettings(BaseModel):
         description="Collections are named <prefix>_chunks_<encoder>; the alias <prefix>_chunks.",
     )
     timeout_s: float = 30.0
+    embedded: Literal["auto", "edge", "local"] = Field(
+        default="auto",
+        description="Without a URL: 'edge' (Qdrant Edge, in-process, indexed: the default for new data), "
+        "'local' (qdrant-client's brute-force local mode, for tests and tiny sets), or 'auto': edge, "
+        "unless the data dir already holds a local-mode store.",
+    )
 
 
 class EncoderSettings(BaseModel):
@@ -182,3 +189,16 @@ class Settings(BaseSettings):
     @property
     def qdrant_path(self) -> Path:
         return self.data_dir / "qdrant"
+
+    @property
+    def edge_path(self) -> Path:
+        return self.data_dir / "edge"
+
+    @property
+    def vector_backend(self) -> str:
+        """'server', 'edge' or 'local': what the settings select (see QdrantSettings.embedded)."""
+        if self.qdrant.url:
+            return "server"
+        if self.qdrant.embedded == "auto":
+            return "local" if self.qdrant_path.is_dir() and not self.edge_path.is_dir() else "edge"
+        return self.qdrant.embedded

@@ -1,8 +1,8 @@
 """Ingestion throughput through the real pipeline vs raw ``SentenceTransformer.encode``.
 
 The pipeline path is the service's: each document is accepted into the database with its job,
-claimed by the worker, parsed, chunked, embedded (dense + BM25), upserted into Qdrant local mode
-and marked ready. The baseline encodes exactly the same chunk texts with one raw ``encode`` call
+claimed by the worker, parsed, chunked, embedded (dense + BM25), upserted into the embedded
+vector store (Qdrant Edge) and marked ready. The baseline encodes exactly the same chunk texts with one raw ``encode`` call
 (batch 32, the library's own length sorting), measured in the same run. Ratio = pipeline / raw.
 
     .venv/bin/python bench/ingest_throughput.py --dataset manpages --limit 400
@@ -29,7 +29,6 @@ def main() -> None:
     from backend.catalog import documents as docs
     from backend.catalog import knowledge_bases as kbs
     from backend.services import Services
-    from ingest.chunking import heading_prefix
 
     rows = load_corpus(args.dataset, args.limit or None)
     services = Services.build(scratch_settings())
@@ -55,17 +54,11 @@ def main() -> None:
         pass
     pipeline_s = time.perf_counter() - started
 
-    # The exact texts the pipeline embedded, read back from Qdrant.
-    points, offset = [], None
-    while True:
-        batch, offset = services.vectors.client.scroll(
-            services.vectors.alias, limit=1000, offset=offset, with_payload=True
-        )
-        points.extend(batch)
-        if offset is None:
-            break
-    chunks = [p.payload for p in points]
-    texts = [f"{heading_prefix(c['title'], tuple(c['heading']))}\n{c['text']}" for c in chunks]
+    # The exact texts the pipeline embedded, read back from the vector store.
+    from backend.vectorstore.base import embedding_text
+
+    chunks = [r.payload for batch in services.vectors.scan() for r in batch]
+    texts = [embedding_text(c) for c in chunks]
     raw = []
     for _ in range(args.repeats):
         t = time.perf_counter()

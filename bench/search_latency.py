@@ -1,13 +1,15 @@
 """Search latency through kbchat vs raw encode + Qdrant query, and retrieval quality per mode.
 
-For each test query of a BEIR dataset (ingested through the real pipeline into Qdrant local mode):
-- baseline: raw ``SentenceTransformer.encode(query)`` + ``client.query_points`` with the ``kb_id`` filter;
+For each test query of a BEIR dataset (ingested through the real pipeline into the embedded store,
+Qdrant Edge by default, ``--backend local`` for qdrant-client's local mode):
+- baseline: raw ``SentenceTransformer.encode(query)`` + the engine's own dense query with the ``kb_id``
+  filter (``EdgeShard.query`` or ``client.query_points``);
 - kbchat ``Retriever.search`` in dense, sparse and hybrid mode;
 - the HTTP endpoint ``POST /v1/knowledge-bases/{id}/search`` (dense) through the ASGI app.
 Prints p50/p95 and the ratio of medians to the baseline; also nDCG@10 and Recall@10 per mode,
 with corpus ids matched back from the chunk payloads (a document counts once, at its best rank).
 
-    .venv/bin/python -m bench.search_latency --dataset python-faq
+    .venv/bin/python -m bench.search_latency --dataset python-faq [--backend local]
 """
 
 from __future__ import annotations
@@ -19,16 +21,37 @@ import time
 from bench.common import DATA, scratch_settings, summary
 
 
+def _raw_dense_query(vectors: object, kb_id: str):
+    """The engine's own dense top-10 call, without kbchat around it (Edge or qdrant-client)."""
+    from backend.vectorstore.edge import EdgeVectorStore
+
+    if isinstance(vectors, EdgeVectorStore):
+        import qdrant_edge as qe
+
+        flt = qe.Filter(must=[qe.FieldCondition("kb_id", match=qe.MatchValue(kb_id))])
+        shard = vectors._shard
+        return lambda vec: shard.query(
+            qe.QueryRequest(limit=10, query=qe.Query.Nearest(vec.tolist(), using="dense"), filter=flt)
+        )
+    from qdrant_client import models as qm
+
+    flt = qm.Filter(must=[qm.FieldCondition(key="kb_id", match=qm.MatchValue(value=kb_id))])
+    client, collection = vectors.client, vectors.collection  # type: ignore[attr-defined]
+    return lambda vec: client.query_points(
+        collection, query=vec.tolist(), using="dense", query_filter=flt, limit=10
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dataset", default="python-faq")
     parser.add_argument("--limit-queries", type=int, default=0)
+    parser.add_argument("--backend", choices=["edge", "local"], default="edge", help="embedded vector store")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
-    from qdrant_client import models as qm
 
     from backend.api.app import create_app
     from backend.retrieval.config import RetrievalSettings
@@ -40,15 +63,15 @@ def main() -> None:
     from ingest.evaluation.runner import ingest_corpus
 
     dataset = load_beir(DATA / args.dataset, "test")
-    settings = scratch_settings()
+    settings = scratch_settings(qdrant={"embedded": args.backend})
     services = Services.build(settings)
     t = time.perf_counter()
     kb_id, aliases = ingest_corpus(services, dataset)  # the same path kbchat eval takes
     print(f"ingested {len(aliases)} documents in {time.perf_counter() - t:.1f} s")
 
     items = list(dataset.queries.items())[: args.limit_queries or None]
-    model, client, vectors = services.embedder.sentence_transformer, services.vectors.client, services.vectors
-    flt = qm.Filter(must=[qm.FieldCondition(key="kb_id", match=qm.MatchValue(value=kb_id))])
+    model, vectors = services.embedder.sentence_transformer, services.vectors
+    raw_query = _raw_dense_query(vectors, kb_id)
     for _, text in items[:5]:  # warm-up
         services.retriever.search(kb_id=kb_id, query=text, top_k=10)
 
@@ -57,7 +80,7 @@ def main() -> None:
     for _, text in items:
         t = time.perf_counter()
         vec = model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
-        client.query_points(vectors.alias, query=vec.tolist(), using="dense", query_filter=flt, limit=10)
+        raw_query(vec)
         timings["raw encode + query_points"].append((time.perf_counter() - t) * 1000)
     for mode in SearchMode:
         label = f"kbchat Retriever.search {mode.value}"

@@ -82,6 +82,7 @@ def activate_encoder(
     report("draining the old collection", 0.95, force=True)
     time.sleep(services.settings.encoder.drop_old_after_s)
     old.drop()
+    old.close()
     return {
         "encoder": embedder.model_id,
         "version_id": version_id,

@@ -43,8 +43,8 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         log.info(
             "kbchat ready: database %s, vectors %s (%s), encoder %s",
             services.engine.url.render_as_string(hide_password=True),
-            settings.qdrant.url or settings.qdrant_path,
-            services.vectors.alias,
+            settings.vector_backend,
+            services.vectors.collection,
             services.embedder.model_id,
         )
         follower = None

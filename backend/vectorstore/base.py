@@ -7,11 +7,22 @@ every read and delete is scoped by ``kb_id`` so one tenant can never see or harm
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Sequence
+import re
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
+DENSE, SPARSE = "dense", "lexical"
+"""Names of the two vectors of every point, the same in every backend."""
+UPSERT_BATCH = 256
+
+
+def collection_name(prefix: str, encoder_id: str) -> str:
+    """``<prefix>_chunks_<encoder slug>``: one collection (or Edge shard) per encoder version."""
+    slug = re.sub(r"[^a-z0-9]+", "_", encoder_id.lower()).strip("_")[:80]
+    return f"{prefix}_chunks_{slug}"
 
 
 class SearchMode(enum.StrEnum):
@@ -90,9 +101,44 @@ class Hit:
 
 
 class VectorStore(Protocol):
+    """One encoder's collection. Reads and writes always go to it (never through the alias), so a
+    query vector only ever meets vectors of the model that made it; the alias names the active one."""
+
+    encoder_id: str
+    dimension: int
+    alias: str
+    collection: str
+
     def ensure_ready(self) -> None:
         """Create the collection and alias for the configured encoder if missing; check they match."""
         ...
+
+    # -- collections (an encoder switch builds a sibling, then moves the alias) ---------------
+    def sibling(self, *, encoder_id: str, dimension: int) -> VectorStore:
+        """A store for another encoder's collection in the same backend."""
+        ...
+
+    def prepare(self) -> None:
+        """Create this encoder's collection if missing, leaving the alias where it is."""
+        ...
+
+    def active_collection(self) -> str | None: ...
+
+    def make_active(self) -> str | None:
+        """Point the alias at this collection atomically; returns the previous target."""
+        ...
+
+    def collection_exists(self, name: str) -> bool: ...
+
+    def drop(self) -> None:
+        """Delete this collection."""
+        ...
+
+    def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
+        """Every point (of one knowledge base, or all), both vectors and payload, in batches."""
+        ...
+
+    def size(self) -> int: ...
 
     def upsert(self, records: Sequence[ChunkRecord]) -> None: ...
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
+import threading
 import warnings
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -25,12 +25,23 @@ from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from backend.errors import Conflict, KbchatError, Unavailable
-from backend.vectorstore.base import ChunkRecord, Fusion, Hit, SearchFilters, SearchMode, SparseVector
+from backend.vectorstore.base import (
+    DENSE,
+    SPARSE,
+    UPSERT_BATCH,
+    ChunkRecord,
+    Fusion,
+    Hit,
+    SearchFilters,
+    SearchMode,
+    SparseVector,
+    collection_name,
+)
 
 log = logging.getLogger(__name__)
-
-DENSE, SPARSE = "dense", "lexical"
-UPSERT_BATCH = 256
+_CLIENT_USERS: dict[int, int] = {}
+"""Stores per client: sibling stores (one per encoder version) share their client."""
+_CLIENT_USERS_LOCK = threading.Lock()
 
 
 def make_client(
@@ -61,10 +72,6 @@ def _translated(action: str) -> Iterator[None]:
         raise Unavailable(f"Qdrant is unreachable while trying to {action}: {exc}. Is it running?") from exc
     except ValueError as exc:  # local mode's "not found" and validation errors
         raise Unavailable(f"Qdrant could not {action}: {exc}") from exc
-
-
-def _slug(model_id: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", model_id.lower()).strip("_")[:80]
 
 
 def _kb_filter(kb_id: str, filters: SearchFilters | None = None) -> qm.Filter:
@@ -105,8 +112,11 @@ class QdrantVectorStore:
         self.encoder_id = encoder_id
         self.dimension = dimension
         self.prefix = prefix
+        self._closed = False
+        with _CLIENT_USERS_LOCK:
+            _CLIENT_USERS[id(client)] = _CLIENT_USERS.get(id(client), 0) + 1
         self.alias = f"{prefix}_chunks"
-        self.collection = f"{prefix}_chunks_{_slug(encoder_id)}"
+        self.collection = collection_name(prefix, encoder_id)
         self.candidate_pool = candidate_pool
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -136,16 +146,13 @@ class QdrantVectorStore:
 
     def sibling(self, *, encoder_id: str, dimension: int) -> QdrantVectorStore:
         """A store for another encoder's collection on the same client (a re-index target)."""
-        store = QdrantVectorStore(
+        return QdrantVectorStore(
             self.client,
-            prefix="",
+            prefix=self.prefix,
             encoder_id=encoder_id,
             dimension=dimension,
             candidate_pool=self.candidate_pool,
         )
-        store.alias = self.alias
-        store.collection = f"{self.alias}_{_slug(encoder_id)}"
-        return store
 
     def prepare(self) -> None:
         """Create this encoder's collection if missing, leaving the alias where it is."""
@@ -178,6 +185,10 @@ class QdrantVectorStore:
         """Points in this collection, over every knowledge base."""
         with _translated("count vectors"):
             return self.client.count(self.collection, exact=True).count
+
+    def collection_exists(self, name: str) -> bool:
+        with _translated("look up a collection"):
+            return self.client.collection_exists(name)
 
     def drop(self) -> None:
         """Delete this encoder's collection (after a switch, the old one)."""
@@ -250,7 +261,17 @@ class QdrantVectorStore:
             self.client.get_aliases()
 
     def close(self) -> None:
-        self.client.close()
+        """Release this store; the client closes with the last store that shares it (siblings do)."""
+        if self._closed:
+            return
+        self._closed = True
+        with _CLIENT_USERS_LOCK:
+            _CLIENT_USERS[id(self.client)] -= 1
+            last = _CLIENT_USERS[id(self.client)] == 0
+            if last:
+                del _CLIENT_USERS[id(self.client)]
+        if last:
+            self.client.close()
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, records: Sequence[ChunkRecord]) -> None:

@@ -1,4 +1,5 @@
-"""The Qdrant store on qdrant-client's real local mode; the server path by configuration."""
+"""The vector-store contract, run on both embedded backends (Qdrant Edge and qdrant-client's real
+local mode); the server path by configuration."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from backend.errors import Conflict, Unavailable
 from backend.retrieval.lexical import LexicalEncoder, terms
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
-from backend.vectorstore.base import SearchFilters
+from backend.vectorstore.base import SearchFilters, VectorStore
+from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
 DIM = 8
@@ -42,11 +44,17 @@ def _record(kb: str, doc: str, i: int, text: str) -> ChunkRecord:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = QdrantVectorStore(
-        make_client(url=None, path=tmp_path / "q"), prefix="t", encoder_id="enc@1", dimension=DIM
+def open_store(kind: str, path: Path, encoder_id: str = "enc@1") -> VectorStore:
+    if kind == "edge":
+        return EdgeVectorStore(path / "edge", prefix="t", encoder_id=encoder_id, dimension=DIM)
+    return QdrantVectorStore(
+        make_client(url=None, path=path / "q"), prefix="t", encoder_id=encoder_id, dimension=DIM
     )
+
+
+@pytest.fixture(params=["edge", "local"])
+def store(tmp_path: Path, request: pytest.FixtureRequest):
+    s = open_store(request.param, tmp_path)
     s.ensure_ready()
     yield s
     s.close()
@@ -145,12 +153,23 @@ def test_neighbours_are_the_adjacent_chunks_in_order(store: QdrantVectorStore) -
     assert [c["text"] for c in got] == ["chunk 1", "chunk 2", "chunk 3"]
 
 
-def test_another_encoder_is_refused_with_a_way_out(tmp_path: Path) -> None:
-    client = make_client(url=None, path=tmp_path / "q")
-    QdrantVectorStore(client, prefix="t", encoder_id="enc@1", dimension=DIM).ensure_ready()
+def test_another_encoder_is_refused_with_a_way_out(store: VectorStore) -> None:
     with pytest.raises(Conflict, match="KBCHAT_ENCODER__MODEL"):
-        QdrantVectorStore(client, prefix="t", encoder_id="enc@2", dimension=DIM).ensure_ready()
-    client.close()
+        store.sibling(encoder_id="enc@2", dimension=DIM).ensure_ready()
+
+
+def test_a_sibling_collection_takes_the_alias_atomically(store: VectorStore) -> None:
+    store.upsert([_record("kb", "d", 0, "old model")])
+    new = store.sibling(encoder_id="enc@2", dimension=DIM)
+    new.prepare()
+    assert new.collection != store.collection and new.collection_exists(new.collection)
+    assert store.active_collection() == store.collection and new.size() == 0
+    new.upsert([r for batch in store.scan() for r in batch])  # a re-index copies every point
+    assert new.size() == 1 and store.make_active() == store.collection
+    assert new.make_active() == store.collection and store.active_collection() == new.collection
+    store.drop()
+    assert not new.collection_exists(store.collection) and new.count(kb_id="kb") == 1
+    new.ensure_ready()  # the alias now names the new encoder's collection
 
 
 def test_embedded_store_is_single_process(tmp_path: Path) -> None:

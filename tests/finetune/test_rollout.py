@@ -112,7 +112,7 @@ def test_finetune_activate_during_live_search_restart_and_roll_back(make_setting
         new_model = client.get("/readyz").json()["checks"]["encoder"]
         assert new_model != old_model and new_model.startswith("model@")
         assert services.vectors.active_collection() == services.vectors.collection != old_collection
-        assert not services.vectors.client.collection_exists(old_collection)
+        assert not services.vectors.collection_exists(old_collection)
 
     # A restart loads the active version from the registry, not the configured model.
     with TestClient(create_app(settings, embedder=embedder)) as client:

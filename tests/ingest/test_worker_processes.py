@@ -2,13 +2,14 @@
 document processed exactly once, and a worker killed with SIGKILL mid-job has its job finished by
 another, with no duplicate and no orphaned vectors.
 
-qdrant-client's local mode is a single-process store, so each concurrent worker writes to a store of
-its own here (in production they share a Qdrant server); "exactly once" is then checked across all
+The embedded vector store (Qdrant Edge) belongs to one process, so each concurrent worker writes to a
+store of its own here (in production they share a Qdrant server); "exactly once" is then checked across all
 stores: every document's points are in exactly one of them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
 from sqlalchemy import select
 
 from backend.catalog import documents as docs
@@ -27,6 +27,7 @@ from backend.catalog import knowledge_bases as kbs
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.db.models import Document, DocumentStatus, Job, JobStatus
+from backend.vectorstore.edge import EdgeVectorStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 KBCHAT = str(Path(sys.executable).parent / "kbchat")
@@ -117,22 +118,22 @@ def _wait_jobs_done(sessions, timeout: float) -> list[Job]:
     raise AssertionError(f"jobs not done in {timeout}s: {Counter(j.status for j in jobs)}")
 
 
-def _points_by_document(store: Path) -> Counter[str]:
-    client = QdrantClient(path=str(store))
-    try:
-        counts: Counter[str] = Counter()
-        for collection in client.get_collections().collections:
-            offset = None
-            while True:
-                points, offset = client.scroll(
-                    collection.name, limit=1000, offset=offset, with_payload=["document_id"]
-                )
-                counts.update(str((p.payload or {})["document_id"]) for p in points)
-                if offset is None:
-                    break
-        return counts
-    finally:
-        client.close()
+def _points_by_document(data_dir: Path) -> Counter[str]:
+    """Points per document in a worker's embedded store (Qdrant Edge: one shard per encoder)."""
+    counts: Counter[str] = Counter()
+    for meta in (data_dir / "edge").glob("*/kbchat.json"):
+        identity = json.loads(meta.read_text())
+        store = EdgeVectorStore(
+            data_dir / "edge",
+            prefix="kbchat",
+            encoder_id=identity["encoder_id"],
+            dimension=identity["dimension"],
+        )
+        try:
+            counts.update({doc: n for (_, doc), n in store.inventory().items()})
+        finally:
+            store.close()
+    return counts
 
 
 def test_three_workers_drain_a_backlog_exactly_once(
@@ -154,7 +155,7 @@ def test_three_workers_drain_a_backlog_exactly_once(
         statuses = Counter(d.status for d in session.scalars(select(Document)))
     assert statuses == {DocumentStatus.READY: 200}
 
-    per_store = [_points_by_document(tmp_path / f"w{i}" / "qdrant") for i in range(3)]
+    per_store = [_points_by_document(tmp_path / f"w{i}") for i in range(3)]
     holders = Counter(doc for store in per_store for doc in store)
     assert set(holders) == set(ids) and set(holders.values()) == {1}  # each document in exactly one store
     assert all(count == 1 for store in per_store for count in store.values())  # one chunk each, no duplicate
@@ -204,7 +205,7 @@ def test_a_killed_worker_s_job_is_finished_by_another(
         document = session.get(Document, document_id)
         assert document is not None and document.status == DocumentStatus.READY
         chunks = document.chunk_count
-    points = _points_by_document(data_dir / "qdrant")
+    points = _points_by_document(data_dir)
     assert points == {document_id: chunks} and chunks > 100
 
     doctor = subprocess.run(

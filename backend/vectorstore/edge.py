@@ -1,0 +1,438 @@
+"""Qdrant Edge implementation of the vector-store seam: the embedded default.
+
+Qdrant Edge (``qdrant-edge-py``) is Qdrant's own engine in-process: HNSW, payload indexes, sparse
+vectors with IDF, prefetch + fusion, a write-ahead log. qdrant-client's local mode, the previous
+embedded default, is a brute-force Python store meant for tests (a 100k-chunk hybrid query takes
+seconds there). This module is the only one that imports ``qdrant_edge``; the version is pinned in
+pyproject.toml because Edge is beta, so an upgrade touches this file alone.
+
+Layout under ``<data dir>/edge/``: one shard directory per encoder version (named like the server's
+collections, ``<prefix>_chunks_<encoder>``) and ``aliases.json``, which plays the server's alias: it
+names the active shard and is replaced atomically (write, fsync, rename). A lock file keeps a second
+process out, with an error that says what to do: Edge, like SQLite, belongs to one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import qdrant_edge as qe
+
+from backend.errors import Conflict, KbchatError, Unavailable
+from backend.vectorstore.base import (
+    DENSE,
+    SPARSE,
+    UPSERT_BATCH,
+    ChunkRecord,
+    Fusion,
+    Hit,
+    SearchFilters,
+    SearchMode,
+    SparseVector,
+    collection_name,
+)
+
+log = logging.getLogger(__name__)
+OPTIMIZE_EVERY = 20_000
+"""Points written between index builds (run by a background thread; search never waits for it)."""
+
+_KEYWORD_FIELDS = ("document_id", "content_type", "tags", "text_hash")
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except KbchatError:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:  # Edge raises these for I/O and bad requests
+        raise Unavailable(f"the embedded vector store could not {action}: {exc}") from exc
+
+
+class _Home:
+    """The edge directory of one process: its lock, its open shards (shared by sibling stores), the
+    alias file. One instance per directory per process."""
+
+    _homes: ClassVar[dict[Path, _Home]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self._lock_file = (root / ".lock").open("a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise Unavailable(
+                f"the embedded vector store at {root} is in use by another kbchat process. Stop it, or run "
+                "a Qdrant server and set KBCHAT_QDRANT__URL so several processes can share it."
+            ) from None
+        self.shards: dict[str, qe.EdgeShard] = {}
+        self.users = 0
+        self.lock = threading.RLock()
+
+    @classmethod
+    def open(cls, root: Path) -> _Home:
+        with cls._guard:
+            home = cls._homes.get(root.resolve())
+            if home is None:
+                home = cls._homes[root.resolve()] = _Home(root)
+            home.users += 1
+            return home
+
+    def release(self) -> None:
+        with _Home._guard:
+            self.users -= 1
+            if self.users > 0:
+                return
+            for shard in self.shards.values():
+                with contextlib.suppress(Exception):
+                    shard.flush()
+                    shard.close()
+            self.shards.clear()
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            del _Home._homes[self.root.resolve()]
+
+    def aliases(self) -> dict[str, str]:
+        path = self.root / "aliases.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def set_alias(self, alias: str, target: str) -> None:
+        aliases = {**self.aliases(), alias: target}
+        tmp = self.root / "aliases.json.tmp"
+        with tmp.open("w") as f:
+            json.dump(aliases, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.root / "aliases.json")
+
+
+def _filter(kb_id: str | None, filters: SearchFilters | None = None, **extra: Any) -> qe.Filter | None:
+    must: list[Any] = []
+    if kb_id is not None:
+        must.append(qe.FieldCondition("kb_id", match=qe.MatchValue(kb_id)))
+    if filters is not None:
+        for key, values in (
+            ("document_id", filters.document_ids),
+            ("content_type", filters.content_types),
+            ("tags", filters.tags),
+        ):
+            if values is not None:
+                must.append(qe.FieldCondition(key, match=qe.MatchAny(list(values))))
+        if filters.created_after is not None or filters.created_before is not None:
+            must.append(
+                qe.FieldCondition(
+                    "created_at", range=qe.RangeFloat(gte=filters.created_after, lte=filters.created_before)
+                )
+            )
+    for key, value in extra.items():
+        must.append(qe.FieldCondition(key, match=qe.MatchValue(value)))
+    return qe.Filter(must=must) if must else None
+
+
+def _sparse(vector: Any) -> SparseVector:
+    if vector is None:
+        return SparseVector([], [])
+    return SparseVector(list(vector.indices), [float(v) for v in vector.values])
+
+
+class EdgeVectorStore:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        prefix: str,
+        encoder_id: str,
+        dimension: int,
+        candidate_pool: int = 100,
+        indexing_threshold_kb: int | None = None,
+    ) -> None:
+        """``indexing_threshold_kb``: segment size above which Edge builds HNSW (its default when None;
+        tests lower it to exercise the index on small data)."""
+        self.indexing_threshold_kb = indexing_threshold_kb
+        self.root = root
+        self.prefix = prefix
+        self.encoder_id = encoder_id
+        self.dimension = dimension
+        self.alias = f"{prefix}_chunks"
+        self.collection = collection_name(prefix, encoder_id)
+        self.candidate_pool = candidate_pool
+        self._home = _Home.open(root)
+        self._closed = False
+        self._written = 0
+        self._optimizing = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def _shard(self) -> qe.EdgeShard:
+        with self._home.lock:
+            shard = self._home.shards.get(self.collection)
+            if shard is None:
+                path = self.root / self.collection
+                with _translated("open its shard"):
+                    shard = qe.EdgeShard.load(str(path)) if path.exists() else self._create(path)
+                self._home.shards[self.collection] = shard
+            return shard
+
+    def _create(self, path: Path) -> qe.EdgeShard:
+        log.info("creating Edge shard %s (dim=%d)", path, self.dimension)
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=self.dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
+            if self.indexing_threshold_kb is not None
+            else None,
+        )
+        shard = qe.EdgeShard.create(str(path), config)
+        shard.update(qe.UpdateOperation.create_field_index("kb_id", qe.KeywordIndexParams(is_tenant=True)))
+        for field in _KEYWORD_FIELDS:
+            shard.update(
+                qe.UpdateOperation.create_field_index(field, qe.KeywordIndexParams(enable_hnsw=False))
+            )
+        shard.update(qe.UpdateOperation.create_field_index("created_at", qe.PayloadSchemaType.Float))
+        shard.update(qe.UpdateOperation.create_field_index("chunk_index", qe.PayloadSchemaType.Integer))
+        (path / "kbchat.json").write_text(
+            json.dumps({"encoder_id": self.encoder_id, "dimension": self.dimension})
+        )
+        return shard
+
+    def ensure_ready(self) -> None:
+        target = self._home.aliases().get(self.alias)
+        if target is not None and target != self.collection:
+            raise Conflict(
+                f"the active collection {target!r} was built by another encoder than the configured "
+                f"{self.encoder_id!r}. Set KBCHAT_ENCODER__MODEL back, or activate it through the "
+                "encoder registry (kbchat encoders activate)."
+            )
+        self.prepare()
+        if target is None:
+            self._home.set_alias(self.alias, self.collection)
+            log.info("alias %s -> %s", self.alias, self.collection)
+
+    def prepare(self) -> None:
+        _ = self._shard
+
+    def sibling(self, *, encoder_id: str, dimension: int) -> EdgeVectorStore:
+        return EdgeVectorStore(
+            self.root,
+            prefix=self.prefix,
+            encoder_id=encoder_id,
+            dimension=dimension,
+            candidate_pool=self.candidate_pool,
+            indexing_threshold_kb=self.indexing_threshold_kb,
+        )
+
+    def active_collection(self) -> str | None:
+        return self._home.aliases().get(self.alias)
+
+    def make_active(self) -> str | None:
+        previous = self.active_collection()
+        self._shard.flush()  # the alias must never name a shard whose points are not on disk
+        self._home.set_alias(self.alias, self.collection)
+        log.info("alias %s: %s -> %s", self.alias, previous, self.collection)
+        return previous
+
+    def collection_exists(self, name: str) -> bool:
+        return (self.root / name).is_dir()
+
+    def drop(self) -> None:
+        with self._home.lock:
+            shard = self._home.shards.pop(self.collection, None)
+            if shard is not None:
+                shard.close()
+            path = self.root / self.collection
+            if path.exists():
+                shutil.rmtree(path)
+                log.info("Edge shard %s deleted", path)
+
+    def ping(self) -> None:
+        with _translated("answer a health check"):
+            self._shard.count(qe.CountRequest(exact=False))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._home.release()
+
+    def optimize(self) -> bool:
+        """Build the HNSW and payload indexes for what was written since the last build."""
+        with self._optimizing, _translated("build its indexes"):
+            return self._shard.optimize()
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        with _translated("store vectors"):
+            for start in range(0, len(records), UPSERT_BATCH):
+                points = [
+                    qe.Point(
+                        r.id,
+                        {
+                            DENSE: r.dense.tolist(),
+                            SPARSE: qe.SparseVector(list(r.sparse.indices), list(r.sparse.values)),
+                        },
+                        r.payload,
+                    )
+                    for r in records[start : start + UPSERT_BATCH]
+                ]
+                self._shard.update(qe.UpdateOperation.upsert_points(points))
+            self._shard.flush()
+        self._written += len(records)
+        if self._written >= OPTIMIZE_EVERY and not self._optimizing.locked():
+            self._written = 0
+            threading.Thread(target=self._optimize_quietly, name="edge-optimize", daemon=True).start()
+
+    def _optimize_quietly(self) -> None:
+        try:
+            if self.optimize():
+                log.info("Edge shard %s: indexes rebuilt", self.collection)
+        except Exception:
+            log.exception("building the Edge indexes failed; search stays correct, only slower")
+
+    def _delete(self, flt: qe.Filter | None) -> None:
+        if flt is None:
+            return
+        with _translated("delete vectors"):
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
+            self._shard.flush()
+
+    def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
+        flt = _filter(kb_id, document_id=document_id)
+        if keep_ids and flt is not None:
+            flt = qe.Filter(must=flt.must, must_not=[qe.HasIdCondition(set(keep_ids))])
+        self._delete(flt)
+
+    def delete_knowledge_base(self, *, kb_id: str) -> None:
+        self._delete(_filter(kb_id))
+
+    # -- reads -------------------------------------------------------------------------------
+    def count(self, *, kb_id: str, document_id: str | None = None) -> int:
+        flt = _filter(kb_id, document_id=document_id) if document_id else _filter(kb_id)
+        with _translated("count vectors"):
+            return self._shard.count(qe.CountRequest(exact=True, filter=flt))
+
+    def size(self) -> int:
+        with _translated("count vectors"):
+            return self._shard.count(qe.CountRequest(exact=True))
+
+    def search(
+        self,
+        *,
+        kb_id: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        mode: SearchMode,
+        limit: int,
+        filters: SearchFilters | None = None,
+        fusion: Fusion = Fusion(),
+    ) -> list[Hit]:
+        flt = _filter(kb_id, filters)
+        dense_query = qe.Query.Nearest(dense.tolist(), using=DENSE)
+        sparse_query = qe.Query.Nearest(
+            qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE
+        )
+        pool = max(limit, self.candidate_pool)
+        # Always the whole pool, then ties broken by id: Edge's top-k heap orders equal scores
+        # differently for different limits, and top_k must never reorder the first results.
+        common: dict[str, Any] = {"limit": pool, "with_payload": True, "with_vector": [DENSE]}
+        if mode is SearchMode.DENSE:
+            request = qe.QueryRequest(query=dense_query, filter=flt, **common)
+        elif mode is SearchMode.SPARSE:
+            if not sparse.indices:
+                return []
+            request = qe.QueryRequest(query=sparse_query, filter=flt, **common)
+        else:
+            prefetches = [qe.Prefetch(limit=pool, query=dense_query, filter=flt)]
+            weights = [fusion.dense_weight]
+            if sparse.indices:
+                prefetches.append(qe.Prefetch(limit=pool, query=sparse_query, filter=flt))
+                weights.append(fusion.sparse_weight)
+            request = qe.QueryRequest(
+                prefetches=prefetches, query=qe.Fusion.Rrf(k=fusion.k, weights=weights), filter=flt, **common
+            )
+        with _translated("search"):
+            points = self._shard.query(request)
+        ranked = sorted(points, key=lambda p: (-p.score, str(p.id)))[:limit]
+        return [self._hit(p, dense) for p in ranked]
+
+    def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
+        base = _filter(kb_id, document_id=document_id)
+        must = [
+            *(base.must if base is not None and base.must else []),
+            qe.FieldCondition("chunk_index", range=qe.RangeFloat(gte=first, lte=last)),
+        ]
+        with _translated("read neighbouring chunks"):
+            points, _ = self._shard.scroll(
+                qe.ScrollRequest(limit=last - first + 1, filter=qe.Filter(must=must), with_payload=True)
+            )
+        return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
+
+    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for point in self._scroll(_filter(kb_id, document_id=document_id), ["text_hash"], [DENSE]):
+            key = (point.payload or {}).get("text_hash")
+            vectors = point.vector if isinstance(point.vector, dict) else {}
+            if key and DENSE in vectors:
+                out[key] = np.asarray(vectors[DENSE], dtype=np.float32)
+        return out
+
+    def inventory(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for point in self._scroll(None, ["kb_id", "document_id"], False):
+            payload = point.payload or {}
+            key = (str(payload.get("kb_id")), str(payload.get("document_id")))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
+        records: list[ChunkRecord] = []
+        for point in self._scroll(_filter(kb_id) if kb_id else None, None, True, batch):
+            vectors = point.vector if isinstance(point.vector, dict) else {}
+            records.append(
+                ChunkRecord(
+                    str(point.id),
+                    np.asarray(vectors.get(DENSE, []), dtype=np.float32),
+                    _sparse(vectors.get(SPARSE)),
+                    point.payload or {},
+                )
+            )
+            if len(records) == batch:
+                yield records
+                records = []
+        if records:
+            yield records
+
+    def _scroll(
+        self, flt: qe.Filter | None, fields: list[str] | None, vectors: bool | list[str], batch: int = 1024
+    ) -> Iterator[Any]:
+        offset = None
+        with_payload: Any = qe.PayloadSelector.Include(fields) if fields is not None else True
+        while True:
+            with _translated("read points"):
+                points, offset = self._shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=batch, filter=flt, with_payload=with_payload, with_vector=vectors
+                    )
+                )
+            yield from points
+            if offset is None:
+                return
+
+    @staticmethod
+    def _hit(point: Any, dense: np.ndarray) -> Hit:
+        vectors = point.vector if isinstance(point.vector, dict) else {}
+        stored = vectors.get(DENSE)
+        vector = np.asarray(stored, dtype=np.float32) if stored is not None else None
+        relevance = float(np.dot(vector, dense)) if vector is not None else 0.0
+        return Hit(str(point.id), float(point.score), relevance, point.payload or {}, vector)
