@@ -3,6 +3,7 @@ self-supervised cropping, all measured on the test split in the same run.
 
     .venv/bin/python -m bench.finetune_recipes --dataset manpages
     .venv/bin/python -m bench.finetune_recipes --dataset python-faq --recipes plain,ours,moco,self
+    .venv/bin/python -m bench.finetune_recipes --recipes "plain,ours@learning_rate=1e-4;skip_top=1"
 
 Recipes (each starts from the bundled encoder):
 - plain: MultipleNegativesRankingLoss, batch 32, lr 5e-5, 2 epochs (the issue's reference run).
@@ -62,8 +63,14 @@ def main() -> None:
         f"{args.dataset}: {len(train_pairs)} train pairs, {len(test.queries)} test queries, device {device}"
     )
     print(f"  base   nDCG@10 {rows[0]['ndcg@10']:.4f}", flush=True)
-    for name in args.recipes.split(","):
+    for spec in args.recipes.split(","):
+        # "ours@learning_rate=1e-4;epochs=3" varies a recipe without editing this file
+        name, _, overrides = spec.partition("@")
         config, data = recipes[name]
+        for item in filter(None, overrides.split(";")):
+            key, _, value = item.partition("=")
+            config = replace(config, **{key: type(getattr(config, key))(value)})
+        name = spec
         model = SentenceTransformer(base_path, device=device)
         started = time.perf_counter()
         pairs = train_pairs if data == "labelled" else cropped_pairs(list(test.corpus.values()), seed=0)

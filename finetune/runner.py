@@ -21,11 +21,12 @@ from typing import Any
 
 import torch
 from sentence_transformers import SentenceTransformer
+from sqlalchemy import select
 
 from backend.catalog import encoders
 from backend.db.models import EncoderVersion, utcnow
 from backend.encoder.sentence_transformer import pick_device, resolve_model_path
-from backend.errors import InvalidInput
+from backend.errors import Conflict, InvalidInput
 from backend.services import Services
 from backend.vectorstore.base import embedding_text
 from finetune.data.beir import load_beir_split
@@ -119,6 +120,10 @@ def run_finetune(
     report = on_progress or (lambda stage, fraction: None)
     started = time.perf_counter()
     config = request.config.validated()
+    if request.name is not None:
+        with services.sessions() as session:
+            if session.scalar(select(EncoderVersion.id).where(EncoderVersion.name == request.name)):
+                raise Conflict(f"an encoder version named {request.name!r} exists; pick another name")
     report("gathering pairs", 0.02)
     data = _gather(services, request)
     base_path, base_id = _active_model_path(services)

@@ -23,6 +23,7 @@ from sentence_transformers.base.sampler import BatchSamplers
 from sentence_transformers.sentence_transformer import losses
 from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
 from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback
 
 from backend.errors import InvalidInput
 from finetune.data.pairs import TrainingPair
@@ -88,6 +89,7 @@ class _Recorder(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
         if logs and "loss" in logs:
             self.result.losses.append((int(state.global_step), float(logs["loss"])))
+            log.info("step %d/%d: loss %.4f", state.global_step, state.max_steps, float(logs["loss"]))
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.on_progress is not None and state.max_steps:
@@ -197,10 +199,19 @@ def train(
             loss=make_loss(model, config),
             callbacks=[_Recorder(result, on_progress)],
         )
+        # With tqdm off, transformers prints every log dict to stdout; ours go to the log (and a
+        # CLI's --json output must stay pure JSON).
+        trainer.remove_callback(PrinterCallback)
         started = time.perf_counter()
         trainer.train()
         result.seconds = time.perf_counter() - started
         result.steps = int(trainer.state.global_step)
+    if result.steps == 0:
+        raise InvalidInput(
+            f"no training step could run: {len(dataset)} usable pairs did not fill one batch of "
+            f"{config.batch_size} without repeating a text (mined negatives count too). Add pairs, "
+            "lower the batch size, or set hard_negatives to 0"
+        )
     log.info(
         "trained %d steps (%s loss, batch %d) in %.0fs on %s/%s",
         result.steps,

@@ -142,3 +142,61 @@ def test_eval_and_tune(tmp_path: Path) -> None:
     broken.write_text('{"query": "x"}\nnot json\n')
     failed = _run("tune", "--kb", "kb", "--pairs", str(broken), env=env)
     assert failed.returncode == 2 and "pairs line 1" in failed.stderr
+
+
+def test_finetune_on_a_dataset_prints_the_version_as_json(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    (folder / "qrels").mkdir(parents=True)
+    topics = [
+        "printer",
+        "webhook",
+        "index",
+        "export",
+        "billing db",
+        "certificate",
+        "cdn",
+        "sso",
+        "vpn",
+        "backup",
+    ]
+    corpus = [
+        {"_id": f"c{i}", "title": t, "text": f"How to repair the {t}: step {i} of the runbook."}
+        for i, t in enumerate(topics)
+    ]
+    queries = [
+        {"_id": f"q{i}{k}", "text": f"{t} broken, variant {k}"}
+        for i, t in enumerate(topics)
+        for k in range(2)
+    ]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in corpus))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
+    header = "query-id\tcorpus-id\tscore\n"
+    (folder / "qrels" / "train.tsv").write_text(header + "".join(f"q{i}0\tc{i}\t1\n" for i in range(10)))
+    (folder / "qrels" / "test.tsv").write_text(header + "".join(f"q{i}1\tc{i}\t1\n" for i in range(10)))
+    env = _env(tmp_path / "data")
+    args = (
+        "finetune",
+        "--dataset",
+        str(folder),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--hard-negatives",
+        "0",
+        "--name",
+        "tiny",
+        "--json",
+    )
+    result = _run(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["name"] == "tiny" and summary["mode"] == "dataset" and summary["train_pairs"] == 10
+    assert set(summary["before"]) >= {"ndcg@10", "recall@10", "mrr@10"} and summary["steps"] >= 1
+    assert Path(summary["model_dir"], "config.json").is_file() and Path(summary["chart"]).is_file()
+    listed = _run("encoders", "list", "--json", env=env)
+    assert [v["name"] for v in json.loads(listed.stdout)] == ["tiny"]
+    again = _run(*args, env=env)
+    assert again.returncode == 2 and "tiny" in again.stderr  # names are unique
+    missing = _run("finetune", "--dataset", str(tmp_path / "nope"), env=env)
+    assert missing.returncode == 2 and "corpus.jsonl is missing" in missing.stderr

@@ -83,3 +83,32 @@ def test_mining_skips_the_labelled_and_the_top_band(embedder) -> None:
 def test_data_hash_ignores_order() -> None:
     a, b = TrainingPair("q1", "p1"), TrainingPair("q2", "p2")
     assert data_hash([a, b]) == data_hash([b, a]) != data_hash([a])
+
+
+def test_liked_answers_become_pairs_and_others_do_not(client) -> None:
+    from finetune.data.harvest import liked_pairs
+    from tests.conftest import create_kb, ingest
+    from tests.fixtures_docs import SHIPPING_TXT
+
+    kb_id = create_kb(client)
+    ingest(client, kb_id, [("shipping.txt", SHIPPING_TXT, "text/plain")])
+    answers = {}
+    for question, rating in (
+        ("Where do orders ship from?", "up"),
+        ("How long to Canada?", "down"),
+        ("Hi?", None),
+    ):
+        reply = client.post(f"/v1/knowledge-bases/{kb_id}/chat", json={"message": question}).json()
+        answers[question] = reply
+        if rating:
+            url = f"/v1/knowledge-bases/{kb_id}/messages/{reply['message_id']}/feedback"
+            assert client.post(url, json={"rating": rating}).status_code == 201
+    liked = answers["Where do orders ship from?"]
+    assert liked["citations"], liked
+    services = client.app.state.services
+    with services.sessions() as session:
+        pairs = liked_pairs(session, kb_id)
+        assert liked_pairs(session, "another-kb") == []
+    assert {p.query for p in pairs} == {"Where do orders ship from?"}
+    assert {p.positive for p in pairs} == {c["text"] for c in liked["citations"]}
+    assert all(p.doc_id == liked["citations"][0]["document_id"] for p in pairs)
