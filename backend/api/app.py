@@ -10,9 +10,18 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import APIRouter, Depends, FastAPI
 
-from backend.api.deps import require_admin
+from backend.api.auth import authenticate
 from backend.api.errors import install_error_handlers
-from backend.api.routes import documents, encoders, health, jobs, knowledge_bases, openai_compat, search
+from backend.api.routes import (
+    documents,
+    encoders,
+    health,
+    jobs,
+    keys,
+    knowledge_bases,
+    openai_compat,
+    search,
+)
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
 from backend.settings import Settings
@@ -65,8 +74,8 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_admin)])
-    for module in (knowledge_bases, documents, jobs, search, openai_compat, encoders):
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
+    for module in (knowledge_bases, documents, jobs, search, openai_compat, encoders, keys):
         v1.include_router(module.router)
     app.include_router(v1)
     return app
