@@ -9,6 +9,7 @@
     ├── Forbidden             403    a valid key without the scope (or origin) this needs
     ├── NotFound              404    an id that does not exist (or is not yours)
     ├── Conflict              409    the request collides with existing state (duplicate name)
+    ├── RateLimited           429    too many requests or the daily budget is spent; see Retry-After
     ├── Unavailable           503    a dependency (vector store, database) is down; retry later
     └── UpstreamError         502    the LLM provider answered with an error (its message, never our keys)
         └── UpstreamTimeout   504    the LLM provider did not answer in time
@@ -66,6 +67,15 @@ class NotFound(KbchatError):
 class Conflict(KbchatError):
     status = 409
     code = "conflict"
+
+
+class RateLimited(KbchatError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class Unavailable(KbchatError):

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from backend.api.auth import authenticate
 from backend.api.errors import install_error_handlers
+from backend.api.ratelimit import SlidingWindowLimiter
 from backend.api.routes import (
     documents,
     encoders,
@@ -21,6 +22,7 @@ from backend.api.routes import (
     knowledge_bases,
     openai_compat,
     search,
+    widget,
 )
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
@@ -78,4 +80,19 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     for module in (knowledge_bases, documents, jobs, search, openai_compat, encoders, keys):
         v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(widget.router, prefix="/v1")  # public keys: authorised per origin, not by bearer
+    app.state.rate_limiter = SlidingWindowLimiter()
+
+    @app.middleware("http")
+    async def widget_cors(request: Request, call_next):  # noqa: ANN001 - Starlette's signature
+        """CORS for the widget, answered per knowledge base: only an origin the widget dependency
+        accepted (request.state.cors_origin) gets the header, on success and on errors like 429."""
+        response = await call_next(request)
+        origin = getattr(request.state, "cors_origin", None)
+        if origin:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        return response
+
     return app

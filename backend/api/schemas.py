@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.catalog.tuning import Pair
+from backend.catalog.widget import WidgetSettings
 from backend.llm.config import ChainStep, ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.vectorstore.base import SearchFilters, SearchMode
@@ -57,6 +58,12 @@ class KnowledgeBaseUpdate(_In):
     description: str | None = Field(default=None, max_length=2000)
     retrieval: RetrievalPatch | None = None
     chat: ChatPatch | None = None
+    widget: dict[str, Any] | None = Field(
+        default=None,
+        description="Any subset of the widget settings (allowed_origins, assistant_name, greeting, "
+        "primary_color, logo_url, tone, messages_per_minute, key_messages_per_minute, daily_budget, "
+        "max_message_chars); validated whole.",
+    )
 
 
 class KnowledgeBasePublic(_Out):
@@ -66,6 +73,7 @@ class KnowledgeBasePublic(_Out):
     document_count: int = 0
     retrieval: RetrievalSettings = Field(description="The effective settings: stored overrides on defaults.")
     chat: ChatSettings
+    widget: WidgetSettings
     created_at: datetime
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.catalog.widget import WidgetSettings
 from backend.db.models import Document, KnowledgeBase
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.llm.config import ChatSettings
@@ -76,6 +77,7 @@ def update(
     retrieval: dict[str, Any] | None = None,
     chat: dict[str, Any] | None = None,
     check_chat: Callable[[ChatSettings], None] | None = None,
+    widget: dict[str, Any] | None = None,
 ) -> KnowledgeBase:
     """Change the description and/or merge settings overrides (each validated before anything is saved)."""
     kb = get(session, kb_id)
@@ -88,6 +90,8 @@ def update(
         if check_chat is not None:
             check_chat(valid)
         kb.chat = stored
+    if widget is not None:
+        _, kb.widget = _merged(WidgetSettings, kb.widget, widget, "widget")
     return kb
 
 

@@ -99,6 +99,8 @@ class KnowledgeBase(Base):
     """Overrides of backend.retrieval.config.RetrievalSettings (mode, fusion weights, thresholds)."""
     chat: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     """Overrides of backend.llm.config.ChatSettings (provider chain, temperature, system prompt, tone)."""
+    widget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """Overrides of backend.catalog.widget.WidgetSettings (allowed origins, look, limits)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -256,3 +258,13 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WidgetUsage(Base):
+    """Messages the widget of a knowledge base answered on one UTC day (for its daily budget)."""
+
+    __tablename__ = "widget_usage"
+
+    kb_id: Mapped[str] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)

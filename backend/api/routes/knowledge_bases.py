@@ -15,6 +15,7 @@ from backend.api.schemas import (
 )
 from backend.catalog import knowledge_bases as kbs
 from backend.catalog.tuning import TUNE_JOB
+from backend.catalog.widget import widget_settings
 from backend.db.models import KnowledgeBase
 from backend.jobs.queue import enqueue
 from backend.llm.config import ChatSettings
@@ -38,6 +39,7 @@ def _public(kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBasePublic:
         document_count=document_count,
         retrieval=kbs.retrieval_settings(kb),
         chat=kbs.chat_settings(kb),
+        widget=widget_settings(kb),
         created_at=kb.created_at,
     )
 
@@ -81,6 +83,7 @@ def update_knowledge_base(
         retrieval=retrieval,
         chat=chat,
         check_chat=_chain_checker(services),
+        widget=body.widget,
     )
     session.commit()
     return _public(kb, kbs.document_counts(session).get(kb.id, 0))

@@ -67,6 +67,11 @@ async def _sse(first: ChatEvent, rest: AsyncIterator[ChatEvent]) -> AsyncIterato
     },
 )
 async def chat(kb_id: str, body: ChatRequest, services: ServicesDep) -> ChatResponse | StreamingResponse:
+    return await run_chat(services, kb_id, body)
+
+
+async def run_chat(services: Services, kb_id: str, body: ChatRequest) -> ChatResponse | StreamingResponse:
+    """A chat turn, answered as JSON or streamed as SSE (shared by the API and the widget)."""
     config, chat_settings = await anyio.to_thread.run_sync(kb_settings, services, kb_id)
     request = {
         "kb_id": kb_id,

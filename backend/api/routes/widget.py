@@ -1,0 +1,146 @@
+"""/v1/widget/{widget_key}/...: what the chat widget on a customer's site calls, with a public key.
+
+A widget key sits in a web page, so it is public by design. It only chats with its own knowledge
+base, and only from the origins listed on it (``widget.allowed_origins``), which the browser
+enforces through CORS. It is limited per visitor (IP address) and per key, per minute, and by a
+daily message budget; each limit answers 429 with ``Retry-After``. The key is part of the path, so
+a CORS preflight (which carries no custom headers) can be answered for the right knowledge base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from backend.api.deps import ServicesDep
+from backend.api.routes.search import run_chat
+from backend.api.schemas import ChatRequest, ChatResponse, FeedbackCreate, FeedbackPublic
+from backend.catalog import keys
+from backend.catalog import knowledge_bases as kbs
+from backend.catalog.widget import WidgetSettings, consume_budget, widget_settings
+from backend.chat import feedback
+from backend.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
+from backend.services import Services
+
+router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
+CORS_MAX_AGE_S = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Widget:
+    kb_id: str
+    key_id: str
+    settings: WidgetSettings
+    origin: str
+
+
+def _load(services: Services, widget_key: str) -> tuple[str, str, WidgetSettings]:
+    with services.sessions() as session:
+        key = keys.find(session, widget_key)
+        if key is None or key.kind != "widget":
+            raise Unauthorized(
+                "unknown or revoked widget key; copy the current one from the knowledge base's keys"
+            )
+        return key.kb_id, key.id, widget_settings(kbs.get(session, key.kb_id))
+
+
+async def get_widget(widget_key: str, request: Request, services: ServicesDep) -> Widget:
+    kb_id, key_id, settings = await anyio.to_thread.run_sync(_load, services, widget_key)
+    origin = (request.headers.get("origin") or "").lower().rstrip("/")
+    if not settings.allowed_origins:
+        raise Forbidden(
+            "the widget is off: list the site's origin in the knowledge base's widget.allowed_origins"
+        )
+    if origin not in settings.allowed_origins:
+        raise Forbidden(
+            f"origin {origin or '(none)'!r} may not use this widget; add it to widget.allowed_origins"
+        )
+    request.state.cors_origin = origin  # read by the CORS middleware in app.py
+    return Widget(kb_id, key_id, settings, origin)
+
+
+WidgetDep = Annotated[Widget, Depends(get_widget)]
+
+
+class WidgetConfig(BaseModel):
+    assistant_name: str
+    greeting: str
+    primary_color: str
+    logo_url: str | None
+    tone: str | None
+
+
+@router.options("/{path:path}", include_in_schema=False)
+def preflight(widget: WidgetDep) -> Response:
+    return Response(
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": str(CORS_MAX_AGE_S),
+        },
+    )
+
+
+@router.get("/config", response_model=WidgetConfig)
+def config(widget: WidgetDep) -> WidgetConfig:
+    return WidgetConfig(**widget.settings.model_dump(include=set(WidgetConfig.model_fields)))
+
+
+def _admit(services: Services, widget: Widget, request: Request) -> None:
+    """The rate limits and the daily budget, in that order (a refused burst costs no budget)."""
+    limiter = request.app.state.rate_limiter
+    visitor = request.client.host if request.client else "unknown"
+    for scope, limit in (
+        (f"{widget.key_id}:{visitor}", widget.settings.messages_per_minute),
+        (widget.key_id, widget.settings.key_messages_per_minute),
+    ):
+        wait = limiter.hit(scope, limit)
+        if wait is not None:
+            raise RateLimited(f"too many messages; try again in {wait} s", retry_after_s=wait)
+    with services.sessions.begin() as session:
+        if not consume_budget(session, widget.kb_id, widget.settings.daily_budget):
+            now = datetime.now(UTC)
+            midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            raise RateLimited(
+                "this assistant has answered its messages for today; it is back after midnight UTC",
+                retry_after_s=int((midnight - now).total_seconds()),
+            )
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}
+    },
+)
+async def chat(
+    widget: WidgetDep, body: ChatRequest, request: Request, services: ServicesDep
+) -> ChatResponse | StreamingResponse:
+    if len(body.message) > widget.settings.max_message_chars:
+        raise InvalidInput(
+            f"the message is {len(body.message)} characters; this assistant takes at most "
+            f"{widget.settings.max_message_chars}"
+        )
+    await anyio.to_thread.run_sync(_admit, services, widget, request)
+    return await run_chat(services, widget.kb_id, body)
+
+
+@router.post(
+    "/messages/{message_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic
+)
+def give_feedback(
+    widget: WidgetDep, message_id: str, body: FeedbackCreate, services: ServicesDep
+) -> FeedbackPublic:
+    with services.sessions.begin() as session:
+        record = feedback.record(
+            session, kb_id=widget.kb_id, message_id=message_id, rating=body.rating, comment=body.comment
+        )
+        return FeedbackPublic.model_validate(record)
