@@ -20,19 +20,20 @@ class PairIn(_In):
 
 
 class TrainingOptions(_In):
-    """Bounds chosen so a typo cannot start a week-long job; see finetune/training.py for meanings."""
+    """Bounds chosen so a typo cannot start a week-long job; see finetune/training.py for meanings.
+    The defaults are kbchat's recipe (finetune.training.RECIPE)."""
 
     loss: Literal["mnrl", "cached", "moco"] = "moco"
     epochs: float = Field(default=2.0, gt=0, le=50)
     batch_size: int = Field(default=32, ge=2, le=65536)
-    learning_rate: float = Field(default=5e-5, gt=0, le=1e-2)
+    learning_rate: float = Field(default=1e-4, gt=0, le=1e-2)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     scale: float = Field(default=20.0, gt=0, le=100)
     symmetric: bool = False
     mini_batch_size: int = Field(default=16, ge=1, le=4096)
     queue_size: int = Field(default=2048, ge=1, le=65536)
     momentum: float = Field(default=0.999, ge=0, lt=1)
-    hard_negatives: int = Field(default=1, ge=0, le=8)
+    hard_negatives: int = Field(default=0, ge=0, le=8)
     skip_top: int = Field(default=3, ge=0, le=100)
     margin: float = Field(default=0.95, gt=0, le=1)
     seed: int = 0

@@ -158,9 +158,12 @@ class EdgeVectorStore:
         dimension: int,
         candidate_pool: int = 100,
         indexing_threshold_kb: int | None = None,
+        hnsw_ef: int = 256,
     ) -> None:
         """``indexing_threshold_kb``: segment size above which Edge builds HNSW (its default when None;
-        tests lower it to exercise the index on small data)."""
+        tests lower it to exercise the index on small data). ``hnsw_ef``: the search beam; 256 keeps
+        recall@10 at or above 0.95 at 100k points (bench/vector_backends.py) for about 1 ms more."""
+        self.hnsw_ef = hnsw_ef
         self.indexing_threshold_kb = indexing_threshold_kb
         self.root = root
         self.prefix = prefix
@@ -232,6 +235,7 @@ class EdgeVectorStore:
             dimension=dimension,
             candidate_pool=self.candidate_pool,
             indexing_threshold_kb=self.indexing_threshold_kb,
+            hnsw_ef=self.hnsw_ef,
         )
 
     def active_collection(self) -> str | None:
@@ -339,6 +343,7 @@ class EdgeVectorStore:
     ) -> list[Hit]:
         flt = _filter(kb_id, filters)
         dense_query = qe.Query.Nearest(dense.tolist(), using=DENSE)
+        params = qe.SearchParams(hnsw_ef=self.hnsw_ef)
         sparse_query = qe.Query.Nearest(
             qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE
         )
@@ -347,13 +352,13 @@ class EdgeVectorStore:
         # differently for different limits, and top_k must never reorder the first results.
         common: dict[str, Any] = {"limit": pool, "with_payload": True, "with_vector": [DENSE]}
         if mode is SearchMode.DENSE:
-            request = qe.QueryRequest(query=dense_query, filter=flt, **common)
+            request = qe.QueryRequest(query=dense_query, filter=flt, params=params, **common)
         elif mode is SearchMode.SPARSE:
             if not sparse.indices:
                 return []
             request = qe.QueryRequest(query=sparse_query, filter=flt, **common)
         else:
-            prefetches = [qe.Prefetch(limit=pool, query=dense_query, filter=flt)]
+            prefetches = [qe.Prefetch(limit=pool, query=dense_query, filter=flt, params=params)]
             weights = [fusion.dense_weight]
             if sparse.indices:
                 prefetches.append(qe.Prefetch(limit=pool, query=sparse_query, filter=flt))
