@@ -23,6 +23,7 @@ from backend.api.routes import (
     openai_compat,
     search,
     widget,
+    widget_assets,
 )
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(widget_assets.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
     for module in (knowledge_bases, documents, jobs, search, openai_compat, encoders, keys):
         v1.include_router(module.router)

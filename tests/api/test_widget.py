@@ -129,3 +129,24 @@ def test_widget_settings_are_validated(client: TestClient) -> None:
     off = client.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"kind": "widget"}).json()["key"]
     response = _public(client).get(f"/v1/widget/{off}/config", headers={"Origin": SITE})
     assert response.status_code == 403 and "allowed_origins" in response.json()["error"]["message"]
+
+
+def test_the_widget_script_and_demo_page_are_served_safely(client: TestClient, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    browser = _public(client)
+    script = browser.get("/widget.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("application/javascript")
+    assert "attachShadow" in script.text and "/v1/widget/" in script.text
+    assert script.text.count("innerHTML") == 1  # the static template only; server text goes in textContent
+    node = shutil.which("node")
+    if node:  # a syntax check where Node.js is installed (it is on the project's machines)
+        path = tmp_path / "widget.js"
+        path.write_text(script.text)
+        checked = subprocess.run([node, "--check", str(path)], capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, checked.stderr
+    demo = browser.get("/widget/demo", params={"key": "kbw_x'><script>alert(1)</script>"})
+    assert demo.status_code == 200 and "<script>alert(1)" not in demo.text
+    assert "data-key='kbw_x&#x27;&gt;&lt;script&gt;" in demo.text
+    assert "default-src 'self'" in demo.headers["content-security-policy"]
