@@ -349,8 +349,9 @@ class EdgeVectorStore:
         )
         pool = max(limit, self.candidate_pool)
         # Always the whole pool, then ties broken by id: Edge's top-k heap orders equal scores
-        # differently for different limits, and top_k must never reorder the first results.
-        common: dict[str, Any] = {"limit": pool, "with_payload": True, "with_vector": [DENSE]}
+        # differently for different limits, and top_k must never reorder the first results. The pool
+        # comes back as ids and scores only; payloads and vectors are read for the top ``limit``.
+        common: dict[str, Any] = {"limit": pool, "with_payload": False, "with_vector": False}
         if mode is SearchMode.DENSE:
             request = qe.QueryRequest(query=dense_query, filter=flt, params=params, **common)
         elif mode is SearchMode.SPARSE:
@@ -368,8 +369,12 @@ class EdgeVectorStore:
             )
         with _translated("search"):
             points = self._shard.query(request)
-        ranked = sorted(points, key=lambda p: (-p.score, str(p.id)))[:limit]
-        return [self._hit(p, dense) for p in ranked]
+            ranked = sorted(points, key=lambda p: (-p.score, str(p.id)))[:limit]
+            records = {
+                str(r.id): r
+                for r in self._shard.retrieve([p.id for p in ranked], with_payload=True, with_vector=[DENSE])
+            }
+        return [self._hit(records[str(p.id)], dense, float(p.score)) for p in ranked if str(p.id) in records]
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
         base = _filter(kb_id, document_id=document_id)
@@ -435,9 +440,9 @@ class EdgeVectorStore:
                 return
 
     @staticmethod
-    def _hit(point: Any, dense: np.ndarray) -> Hit:
-        vectors = point.vector if isinstance(point.vector, dict) else {}
+    def _hit(record: Any, dense: np.ndarray, score: float) -> Hit:
+        vectors = record.vector if isinstance(record.vector, dict) else {}
         stored = vectors.get(DENSE)
         vector = np.asarray(stored, dtype=np.float32) if stored is not None else None
         relevance = float(np.dot(vector, dense)) if vector is not None else 0.0
-        return Hit(str(point.id), float(point.score), relevance, point.payload or {}, vector)
+        return Hit(str(record.id), score, relevance, record.payload or {}, vector)
