@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,12 +43,6 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass(slots=True)
-class EmbedStats:
-    embedded: int = 0
-    reused: int = 0
-
-
 Parser = Callable[..., ParsedDocument]
 
 
@@ -59,24 +53,12 @@ class IngestPipeline:
     chunker: Chunker
     parser: Parser = parse
     """:func:`ingest.loaders.parse`, or an :class:`ingest.isolation.IsolatedParser`'s ``parse``."""
-    stats: EmbedStats = field(default_factory=EmbedStats)
-    """Totals over this pipeline's life (bench/ and the job result read them)."""
 
     def parse(self, data: bytes, *, format: str, name: str) -> ParsedDocument:
         return self.parser(data, format=format, name=name)
 
     def chunk(self, parsed: ParsedDocument) -> list[Chunk]:
         return self.chunker.split(parsed)
-
-    def records(
-        self,
-        ref: DocumentRef,
-        chunks: list[Chunk],
-        on_progress: Callable[[float], None] | None = None,
-        reuse: Mapping[str, np.ndarray] | None = None,
-    ) -> list[ChunkRecord]:
-        """Records for one document's ``chunks`` (see :meth:`records_many`)."""
-        return self.records_many([(ref, chunks, reuse or {})], on_progress)[0]
 
     def records_many(
         self,
@@ -105,8 +87,6 @@ class IngestPipeline:
             vectors.update(zip(batch, self.embedder.embed_documents(texts), strict=True))
             if on_progress is not None:
                 on_progress((start + len(batch)) / len(missing))
-        self.stats.embedded += len(missing)
-        self.stats.reused += len(vectors) - len(missing)
         return [
             [self._record(ref, chunk, vectors[d, i], hashes[d][i]) for i, chunk in enumerate(chunks)]
             for d, (ref, chunks, _) in enumerate(documents)

@@ -165,44 +165,14 @@ class JobQueue:
             )
             return {row[0] for row in rows}
 
-    def _update_owned(self, job_id: str, worker_id: str, **values: Any) -> bool:
-        with self.sessions.begin() as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
-                .values(**values)
-            )
-            return result.rowcount == 1  # type: ignore[attr-defined]
-
     def heartbeat(
         self, job_id: str, *, worker_id: str, stage: str | None = None, progress: float | None = None
     ) -> bool:
         """Extend the lease (and record progress). False: the job is no longer ours; stop working on it."""
-        values: dict[str, Any] = {"lease_expires_at": utcnow() + self.lease}
-        if stage is not None:
-            values["stage"] = stage
-        if progress is not None:
-            values["progress"] = max(0.0, min(1.0, progress))
-        return self._update_owned(job_id, worker_id, **values)
+        return bool(self.heartbeat_many([job_id], worker_id=worker_id, stage=stage, progress=progress))
 
     def complete(self, job_id: str, *, worker_id: str, result: dict[str, Any] | None = None) -> bool:
-        extra: dict[str, Any] = {}
-        if result is not None:
-            with self.sessions() as session:
-                job = session.get(Job, job_id)
-                extra["payload"] = {**(job.payload if job else {}), "result": result}
-        return self._update_owned(
-            job_id,
-            worker_id,
-            **extra,
-            status=JobStatus.SUCCEEDED,
-            progress=1.0,
-            stage="done",
-            finished_at=utcnow(),
-            lease_owner=None,
-            lease_expires_at=None,
-            error=None,
-        )
+        return bool(self.complete_many({job_id: result}, worker_id=worker_id))
 
     def complete_many(self, results: dict[str, dict[str, Any] | None], *, worker_id: str) -> set[str]:
         """Mark several jobs succeeded in one transaction; returns the ids that were still ours."""

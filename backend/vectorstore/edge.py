@@ -41,6 +41,7 @@ from backend.vectorstore.base import (
     SparseVector,
     collection_name,
 )
+from backend.vectorstore.points import count_by_document, to_hit, to_record, vectors_by_text_hash
 
 log = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 20_000
@@ -140,12 +141,6 @@ def _filter(kb_id: str | None, filters: SearchFilters | None = None, **extra: An
     for key, value in extra.items():
         must.append(qe.FieldCondition(key, match=qe.MatchValue(value)))
     return qe.Filter(must=must) if must else None
-
-
-def _sparse(vector: Any) -> SparseVector:
-    if vector is None:
-        return SparseVector([], [])
-    return SparseVector(list(vector.indices), [float(v) for v in vector.values])
 
 
 class EdgeVectorStore:
@@ -374,7 +369,7 @@ class EdgeVectorStore:
                 str(r.id): r
                 for r in self._shard.retrieve([p.id for p in ranked], with_payload=True, with_vector=[DENSE])
             }
-        return [self._hit(records[str(p.id)], dense, float(p.score)) for p in ranked if str(p.id) in records]
+        return [to_hit(records[str(p.id)], dense, float(p.score)) for p in ranked if str(p.id) in records]
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
         base = _filter(kb_id, document_id=document_id)
@@ -389,34 +384,17 @@ class EdgeVectorStore:
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
     def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for point in self._scroll(_filter(kb_id, document_id=document_id), ["text_hash"], [DENSE]):
-            key = (point.payload or {}).get("text_hash")
-            vectors = point.vector if isinstance(point.vector, dict) else {}
-            if key and DENSE in vectors:
-                out[key] = np.asarray(vectors[DENSE], dtype=np.float32)
-        return out
+        return vectors_by_text_hash(
+            self._scroll(_filter(kb_id, document_id=document_id), ["text_hash"], [DENSE])
+        )
 
     def inventory(self) -> dict[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
-        for point in self._scroll(None, ["kb_id", "document_id"], False):
-            payload = point.payload or {}
-            key = (str(payload.get("kb_id")), str(payload.get("document_id")))
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+        return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
 
     def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
         records: list[ChunkRecord] = []
         for point in self._scroll(_filter(kb_id) if kb_id else None, None, True, batch):
-            vectors = point.vector if isinstance(point.vector, dict) else {}
-            records.append(
-                ChunkRecord(
-                    str(point.id),
-                    np.asarray(vectors.get(DENSE, []), dtype=np.float32),
-                    _sparse(vectors.get(SPARSE)),
-                    point.payload or {},
-                )
-            )
+            records.append(to_record(point))
             if len(records) == batch:
                 yield records
                 records = []
@@ -438,11 +416,3 @@ class EdgeVectorStore:
             yield from points
             if offset is None:
                 return
-
-    @staticmethod
-    def _hit(record: Any, dense: np.ndarray, score: float) -> Hit:
-        vectors = record.vector if isinstance(record.vector, dict) else {}
-        stored = vectors.get(DENSE)
-        vector = np.asarray(stored, dtype=np.float32) if stored is not None else None
-        relevance = float(np.dot(vector, dense)) if vector is not None else 0.0
-        return Hit(str(record.id), score, relevance, record.payload or {}, vector)

@@ -37,6 +37,7 @@ from backend.vectorstore.base import (
     SparseVector,
     collection_name,
 )
+from backend.vectorstore.points import count_by_document, to_hit, to_record, vectors_by_text_hash
 
 log = logging.getLogger(__name__)
 _CLIENT_USERS: dict[int, int] = {}
@@ -211,20 +212,7 @@ class QdrantVectorStore:
                     with_payload=True,
                     with_vectors=True,
                 )
-            records = []
-            for p in points:
-                vectors = p.vector if isinstance(p.vector, dict) else {}
-                sparse = vectors.get(SPARSE)
-                records.append(
-                    ChunkRecord(
-                        str(p.id),
-                        np.asarray(vectors.get(DENSE, []), dtype=np.float32),
-                        SparseVector(list(sparse.indices), list(sparse.values))
-                        if isinstance(sparse, qm.SparseVector)
-                        else SparseVector([], []),
-                        p.payload or {},
-                    )
-                )
+            records = [to_record(p) for p in points]
             if records:
                 yield records
             if offset is None:
@@ -343,7 +331,7 @@ class QdrantVectorStore:
                     weights.append(fusion.sparse_weight)
                 query = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=weights))
                 response = self.client.query_points(self.collection, prefetch=prefetch, query=query, **common)
-        return [self._hit(p, dense) for p in response.points]
+        return [to_hit(p, dense) for p in response.points]
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict]:
         flt = _document_filter(kb_id, document_id)
@@ -355,23 +343,14 @@ class QdrantVectorStore:
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
     def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
         with _translated("read a document's vectors"):
-            for point in self._scroll(_document_filter(kb_id, document_id), ["text_hash"], [DENSE]):
-                vectors = point.vector if isinstance(point.vector, dict) else {}
-                key = (point.payload or {}).get("text_hash")
-                if key and DENSE in vectors:
-                    out[key] = np.asarray(vectors[DENSE], dtype=np.float32)
-        return out
+            return vectors_by_text_hash(
+                self._scroll(_document_filter(kb_id, document_id), ["text_hash"], [DENSE])
+            )
 
     def inventory(self) -> dict[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
         with _translated("list stored documents"):
-            for point in self._scroll(None, ["kb_id", "document_id"], False):
-                payload = point.payload or {}
-                key = (str(payload.get("kb_id")), str(payload.get("document_id")))
-                counts[key] = counts.get(key, 0) + 1
-        return counts
+            return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
 
     def _scroll(
         self, flt: qm.Filter | None, fields: list[str], vectors: bool | list[str]
@@ -389,11 +368,3 @@ class QdrantVectorStore:
             yield from points
             if offset is None:
                 return
-
-    @staticmethod
-    def _hit(point: qm.ScoredPoint, dense: np.ndarray) -> Hit:
-        vectors = point.vector if isinstance(point.vector, dict) else {}
-        stored = vectors.get(DENSE)
-        vector = np.asarray(stored, dtype=np.float32) if stored is not None else None
-        relevance = float(np.dot(vector, dense)) if vector is not None else 0.0
-        return Hit(str(point.id), point.score, relevance, point.payload or {}, vector)

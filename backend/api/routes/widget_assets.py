@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 
@@ -9,13 +10,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 router = APIRouter(tags=["widget"])
-SCRIPT = (Path(__file__).resolve().parent.parent / "static" / "widget.js").read_text(encoding="utf-8")
+SCRIPT_PATH = Path(__file__).resolve().parent.parent / "static" / "widget.js"
+
+
+@functools.cache
+def _script() -> str:
+    """Read on first request, then kept: importing the API must not touch the disk."""
+    return SCRIPT_PATH.read_text(encoding="utf-8")
 
 
 @router.get("/widget.js", include_in_schema=False)
 def widget_script() -> Response:
     return Response(
-        SCRIPT,
+        _script(),
         media_type="application/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
     )

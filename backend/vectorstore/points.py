@@ -1,0 +1,68 @@
+"""Points as both Qdrant engines return them, turned into our types, written once.
+
+qdrant-client's ``Record``/``ScoredPoint`` and Qdrant Edge's ``Record``/``ScoredPoint`` share a shape:
+``id``, ``payload`` and ``vector`` (a dict of named vectors: a dense list, a sparse object with
+``indices`` and ``values``). The stores hand their results here, so a hit's relevance, a re-index
+record or the doctor's inventory mean the same thing whichever engine produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from backend.vectorstore.base import DENSE, SPARSE, ChunkRecord, Hit, SparseVector
+
+
+def _named(point: Any) -> dict[str, Any]:
+    return point.vector if isinstance(point.vector, dict) else {}
+
+
+def _dense(point: Any) -> np.ndarray | None:
+    stored = _named(point).get(DENSE)
+    return np.asarray(stored, dtype=np.float32) if stored is not None else None
+
+
+def to_hit(point: Any, query: np.ndarray, score: float | None = None) -> Hit:
+    """A search result; ``relevance`` is the dense cosine with the query, in every search mode."""
+    vector = _dense(point)
+    relevance = float(np.dot(vector, query)) if vector is not None else 0.0
+    return Hit(
+        str(point.id), float(point.score if score is None else score), relevance, point.payload or {}, vector
+    )
+
+
+def to_record(point: Any) -> ChunkRecord:
+    """A stored point, both vectors and payload (what a re-index copies)."""
+    sparse = _named(point).get(SPARSE)
+    dense = _dense(point)
+    return ChunkRecord(
+        str(point.id),
+        dense if dense is not None else np.zeros(0, dtype=np.float32),
+        SparseVector(list(sparse.indices), [float(v) for v in sparse.values])
+        if hasattr(sparse, "indices")
+        else SparseVector([], []),
+        point.payload or {},
+    )
+
+
+def vectors_by_text_hash(points: Iterable[Any]) -> dict[str, np.ndarray]:
+    """Dense vectors keyed by the ``text_hash`` of the text they embed: the re-ingest cache."""
+    out: dict[str, np.ndarray] = {}
+    for point in points:
+        key, vector = (point.payload or {}).get("text_hash"), _dense(point)
+        if key and vector is not None:
+            out[key] = vector
+    return out
+
+
+def count_by_document(points: Iterable[Any]) -> dict[tuple[str, str], int]:
+    """Points per (kb_id, document_id)."""
+    counts: dict[tuple[str, str], int] = {}
+    for point in points:
+        payload = point.payload or {}
+        key = (str(payload.get("kb_id")), str(payload.get("document_id")))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
