@@ -20,10 +20,10 @@ def main() -> None:
     parser.add_argument("--split", default="train")
     args = parser.parse_args()
 
+    from backend.retrieval.beir import load_beir
     from backend.retrieval.config import RetrievalSettings
     from backend.retrieval.tuning import JudgedQuery, tune
     from backend.services import Services
-    from ingest.evaluation.dataset import load_beir
     from ingest.evaluation.runner import ingest_corpus
 
     dataset = load_beir(Path(DATA / args.dataset), args.split)

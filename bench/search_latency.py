@@ -54,11 +54,11 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from backend.api.app import create_app
+    from backend.retrieval.beir import load_beir
     from backend.retrieval.config import RetrievalSettings
     from backend.retrieval.metrics import ndcg_at_k, recall_at_k
     from backend.services import Services
     from backend.vectorstore.base import SearchMode
-    from ingest.evaluation.dataset import load_beir
     from ingest.evaluation.ranking import documents_in_order
     from ingest.evaluation.runner import ingest_corpus
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backend.retrieval.beir import BeirDataset, load_beir
 from finetune.data.pairs import RetrievalSet, TrainingPair
-from ingest.evaluation.dataset import BeirDataset, load_beir
 
 
 def document_text(row: dict[str, str]) -> str:

@@ -12,7 +12,7 @@ import time
 import bm25s
 import numpy as np
 
-from ingest.evaluation.dataset import BeirDataset
+from backend.retrieval.beir import BeirDataset
 
 TOP = 100
 

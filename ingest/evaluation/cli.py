@@ -29,8 +29,8 @@ def eval_command(
 ) -> None:
     """Ingest a BEIR dataset into a scratch knowledge base and score every query through real search."""
     from backend.cli.main import settings
+    from backend.retrieval.beir import load_beir
     from backend.services import Services
-    from ingest.evaluation.dataset import load_beir
     from ingest.evaluation.runner import evaluate
 
     try:

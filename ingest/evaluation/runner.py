@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
+from backend.retrieval.beir import BeirDataset
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.metrics import all_metrics
 from backend.services import Services
 from backend.vectorstore.base import SearchMode
 from ingest.evaluation import baselines
-from ingest.evaluation.dataset import BeirDataset
 from ingest.evaluation.ranking import documents_in_order
 
 Progress = Callable[[str, int, int], None]

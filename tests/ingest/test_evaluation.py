@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from backend.errors import InvalidInput
+from backend.retrieval.beir import load_beir
 from backend.services import Services
 from backend.settings import Settings
 from backend.vectorstore.base import SearchMode
-from ingest.evaluation.dataset import load_beir
 from ingest.evaluation.runner import evaluate
 
 CORPUS = [

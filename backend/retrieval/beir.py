@@ -1,4 +1,8 @@
-"""A BEIR-layout dataset: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
+"""A BEIR-layout dataset: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``.
+
+Read by the retrieval evaluator (``kbchat eval``, in ingest) and by fine-tuning (finetune), so it lives
+here, below both: ingest and finetune depend on backend, never on each other.
+"""
 
 from __future__ import annotations
 
