@@ -71,7 +71,11 @@ class _Data:
 
 
 def _kb_passages(services: Services, kb_id: str) -> list[str]:
-    return [embedding_text(r.payload) for batch in services.vectors.scan(kb_id=kb_id) for r in batch]
+    return [
+        embedding_text(r.payload)
+        for batch in services.vectors.scan(kb_id=kb_id, vectors=False)
+        for r in batch
+    ]
 
 
 def _gather(services: Services, request: FinetuneRequest) -> _Data:

@@ -134,8 +134,11 @@ class VectorStore(Protocol):
         """Delete this collection."""
         ...
 
-    def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
-        """Every point (of one knowledge base, or all), both vectors and payload, in batches."""
+    def scan(
+        self, *, kb_id: str | None = None, batch: int = 256, vectors: bool = True
+    ) -> Iterator[list[ChunkRecord]]:
+        """Every point (of one knowledge base, or all) with its payload, in batches; with both vectors
+        unless ``vectors`` is False (then they are empty: a caller that needs only texts reads less)."""
         ...
 
     def size(self) -> int: ...

@@ -391,9 +391,11 @@ class EdgeVectorStore:
     def inventory(self) -> dict[tuple[str, str], int]:
         return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
 
-    def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
+    def scan(
+        self, *, kb_id: str | None = None, batch: int = 256, vectors: bool = True
+    ) -> Iterator[list[ChunkRecord]]:
         records: list[ChunkRecord] = []
-        for point in self._scroll(_filter(kb_id) if kb_id else None, None, True, batch):
+        for point in self._scroll(_filter(kb_id) if kb_id else None, None, vectors, batch):
             records.append(to_record(point))
             if len(records) == batch:
                 yield records

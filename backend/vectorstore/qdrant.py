@@ -198,7 +198,9 @@ class QdrantVectorStore:
                 self.client.delete_collection(self.collection)
                 log.info("collection %s deleted", self.collection)
 
-    def scan(self, *, kb_id: str | None = None, batch: int = 256) -> Iterator[list[ChunkRecord]]:
+    def scan(
+        self, *, kb_id: str | None = None, batch: int = 256, vectors: bool = True
+    ) -> Iterator[list[ChunkRecord]]:
         """Every point of this collection (or of one knowledge base), both vectors and payload, in batches."""
         offset = None
         flt = _kb_filter(kb_id) if kb_id else None
@@ -210,7 +212,7 @@ class QdrantVectorStore:
                     limit=batch,
                     offset=offset,
                     with_payload=True,
-                    with_vectors=True,
+                    with_vectors=vectors,
                 )
             records = [to_record(p) for p in points]
             if records:

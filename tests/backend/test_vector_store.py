@@ -203,3 +203,12 @@ def test_lexical_terms_keep_identifiers() -> None:
     doc = lexical.encode_document("reset reset reset router")
     assert len(doc.indices) == 2 and sorted(doc.indices) == doc.indices
     assert lexical.encode_query("").indices == []
+
+
+def test_scan_can_skip_the_vectors(store: VectorStore) -> None:
+    store.upsert([_record("kb", "d", i, f"chunk {i}") for i in range(3)] + [_record("other", "x", 0, "y")])
+    full = [r for batch in store.scan(kb_id="kb") for r in batch]
+    light = [r for batch in store.scan(kb_id="kb", vectors=False) for r in batch]
+    assert sorted(r.payload["text"] for r in light) == ["chunk 0", "chunk 1", "chunk 2"]
+    assert all(r.dense.size == DIM and r.sparse.indices for r in full)
+    assert all(r.dense.size == 0 and not r.sparse.indices for r in light)
