@@ -30,6 +30,7 @@ from backend.jobs.queue import JobQueue
 from backend.jobs.worker import Worker
 from backend.llm.extractive import ExtractiveProvider
 from backend.llm.registry import ProviderRegistry
+from backend.notify.webhooks import WEBHOOK_JOB, WebhookDelivery
 from backend.plugins import PluginRegistry, load_plugins
 from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
@@ -134,7 +135,8 @@ class Services:
         )
 
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
-        factories = {TUNE_JOB: make_tune_handler, **self.plugins.job_handlers}  # built-ins, then plugins
+        built_in = {TUNE_JOB: make_tune_handler, WEBHOOK_JOB: WebhookDelivery}
+        factories = {**built_in, **self.plugins.job_handlers}
         handlers = {k: f(self) for k, f in factories.items() if kinds is None or k in kinds}
         worker = Worker(self.queue, handlers, poll_interval_s=self.settings.worker.poll_interval_s)
         self.workers.append(worker)

@@ -14,9 +14,12 @@ from backend.api.auth import authenticate
 from backend.api.errors import install_error_handlers
 from backend.api.ratelimit import SlidingWindowLimiter
 from backend.api.routes import (
+    analytics,
+    conversations,
     documents,
     encoders,
     health,
+    integrations,
     jobs,
     keys,
     knowledge_bases,
@@ -24,6 +27,7 @@ from backend.api.routes import (
     search,
     widget,
     widget_assets,
+    widget_contact,
 )
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
@@ -79,10 +83,22 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     app.include_router(health.router)
     app.include_router(widget_assets.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
-    for module in (knowledge_bases, documents, jobs, search, openai_compat, encoders, keys):
+    for module in (
+        knowledge_bases,
+        documents,
+        jobs,
+        search,
+        openai_compat,
+        encoders,
+        keys,
+        conversations,
+        integrations,
+        analytics,
+    ):
         v1.include_router(module.router)
     app.include_router(v1)
-    app.include_router(widget.router, prefix="/v1")  # public keys: authorised per origin, not by bearer
+    for module in (widget, widget_contact):  # public keys: authorised per origin, not by bearer
+        app.include_router(module.router, prefix="/v1")
     app.state.rate_limiter = SlidingWindowLimiter()
 
     @app.middleware("http")

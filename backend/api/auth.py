@@ -38,6 +38,17 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", f"{KB}/keys"): "manage",
     ("POST", f"{KB}/keys"): "manage",
     ("DELETE", f"{KB}/keys/{{key_id}}"): "manage",
+    ("POST", f"{KB}/identity/rotate"): "manage",
+    ("DELETE", f"{KB}/identity"): "manage",
+    ("GET", f"{KB}/webhook"): "manage",
+    ("POST", f"{KB}/webhook/rotate"): "manage",
+    ("GET", f"{KB}/analytics/{{report}}"): "manage",
+    ("GET", f"{KB}/conversations"): "support",
+    ("GET", f"{KB}/conversations/{{conversation_id}}"): "support",
+    ("POST", f"{KB}/conversations/{{conversation_id}}/handoff"): "support",
+    ("POST", f"{KB}/conversations/{{conversation_id}}/release"): "support",
+    ("POST", f"{KB}/conversations/{{conversation_id}}/messages"): "support",
+    ("GET", f"{KB}/leads"): "support",
 }
 
 

@@ -235,6 +235,11 @@ class ChatResponse(BaseModel):
     usage: dict[str, int]
     timings_ms: dict[str, float]
     fallbacks: list[dict[str, str]] = Field(description="Providers that failed before one answered.")
+    handoff: bool = Field(
+        default=False,
+        description="A person handles this conversation: the message was stored and forwarded, "
+        "no automatic answer is given (message_id is the question's).",
+    )
 
 
 class FeedbackCreate(_In):

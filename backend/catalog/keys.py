@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from backend.db.models import ApiKey, utcnow
 from backend.errors import InvalidInput, NotFound
 
-SCOPES = ("read", "search", "chat", "write", "manage")
+SCOPES = ("read", "search", "chat", "write", "manage", "support")
 """read: the KB and its documents · search · chat (and feedback) · write: upload and delete
-documents · manage: settings, tuning, fine-tuning, keys."""
+documents · manage: settings, tuning, fine-tuning, keys, secrets, analytics · support: conversations,
+handoffs, a person's replies, leads (what a help desk integration needs, nothing more)."""
 PREFIXES = {"secret": "kbk_", "widget": "kbw_"}
 MAX_KEYS_PER_KB = 100
 

@@ -14,8 +14,10 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from sqlalchemy.orm import Session
 
 from backend.db.models import Job
@@ -34,6 +36,18 @@ class ResolvedUrl:
     port: int
     address: str
     """The checked IP address to connect to."""
+
+    def pinned_request(self, client: httpx.Client, method: str, **kwargs: Any) -> httpx.Request:
+        """A request to the checked address, with the name kept in ``Host`` and TLS SNI, so virtual
+        hosts and certificate checks work as usual and DNS cannot answer differently a second time."""
+        netloc = f"[{self.address}]" if ":" in self.address else self.address
+        pinned = urlunsplit(urlsplit(self.url)._replace(netloc=f"{netloc}:{self.port}"))
+        default_port = {"http": 80, "https": 443}[self.scheme]
+        host_header = self.host if self.port == default_port else f"{self.host}:{self.port}"
+        headers = {**kwargs.pop("headers", {}), "Host": host_header}
+        return client.build_request(
+            method, pinned, headers=headers, extensions={"sni_hostname": self.host}, **kwargs
+        )
 
 
 class UrlPolicy:

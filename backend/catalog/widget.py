@@ -42,6 +42,17 @@ class WidgetSettings(BaseModel):
         default=2000, ge=0, le=10_000_000, description="Messages per UTC day, all visitors."
     )
     max_message_chars: int = Field(default=2000, ge=10, le=20_000)
+    require_identity: bool = Field(
+        default=False,
+        description="Only visitors with a valid token signed by the customer's backend may chat "
+        "(POST .../identity/rotate gives the secret; see backend/catalog/identity.py).",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="Receives signed lead.created, handoff.* and conversation.message events.",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

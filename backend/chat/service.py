@@ -14,26 +14,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.chat import conversations
 from backend.chat.citations import citations_for
 from backend.chat.events import ChatEvent
 from backend.chat.rewrite import standalone_query
-from backend.db.models import Conversation, Message
-from backend.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
+from backend.db.models import Citation, Conversation, Message, QuestionVector
+from backend.errors import InvalidInput, UpstreamError, UpstreamTimeout
 from backend.llm.base import Generation, Prompt, Source, Turn, Usage
 from backend.llm.config import EXTRACTIVE, ChainStep, ChatSettings
 from backend.llm.fallback import FallbackStream
 from backend.llm.prompting import pack, system_message
 from backend.llm.registry import ProviderRegistry
+from backend.notify import webhooks
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Passage, Retriever
+from backend.retrieval.search import Passage, Retriever, SearchResult
 from backend.vectorstore.base import SearchFilters
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
 HISTORY_TURNS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    conversation_id: str
+    message_id: str
+    """The user's message of this turn."""
+    history: list[Turn]
+    handoff: bool
+    """A person handles the conversation: the message was stored and forwarded, not answered."""
 
 
 @dataclass(slots=True)
@@ -47,6 +60,7 @@ class ChatAnswer:
     model: str = ""
     usage: dict[str, int] = field(default_factory=dict)
     fallbacks: list[dict[str, str]] = field(default_factory=list)
+    handoff: bool = False
 
 
 class ChatService:
@@ -64,20 +78,27 @@ class ChatService:
         self.default_chain, self.top_k, self.min_score = default_chain, top_k, min_score
 
     def _start_turn(
-        self, kb_id: str, message: str, conversation_id: str | None, given: list[Turn] | None = None
-    ) -> tuple[str, list[Turn]]:
+        self,
+        kb_id: str,
+        message: str,
+        conversation_id: str | None,
+        given: list[Turn] | None = None,
+        channel: str = "api",
+        visitor_id: str | None = None,
+    ) -> _Turn:
         with self.sessions.begin() as session:
             if conversation_id is None:
-                conversation = Conversation(kb_id=kb_id)
+                conversation = Conversation(kb_id=kb_id, channel=channel, visitor_id=visitor_id)
                 session.add(conversation)
                 session.flush()
             else:
-                conversation = session.get(Conversation, conversation_id)
-                if conversation is None or conversation.kb_id != kb_id:
-                    raise NotFound(
-                        f"conversation {conversation_id} does not exist in this knowledge base; "
-                        "omit conversation_id to start a new one"
-                    )
+                conversation = conversations.reachable(
+                    session,
+                    kb_id=kb_id,
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    visitor_id=visitor_id,
+                )
             history = session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation.id)
@@ -87,26 +108,62 @@ class ChatService:
             if given is not None:  # the client keeps the conversation (OpenAI-style): store it as sent
                 for turn in given:
                     session.add(
-                        Message(conversation_id=conversation.id, role=turn.role, content=turn.content)
+                        Message(
+                            conversation_id=conversation.id, kb_id=kb_id, role=turn.role, content=turn.content
+                        )
                     )
                     session.flush()
-            session.add(Message(conversation_id=conversation.id, role="user", content=message))
-            if given is not None:
-                return conversation.id, given[-HISTORY_TURNS:]
-            return conversation.id, [Turn(m.role, m.content) for m in reversed(history)]
+            asked = Message(conversation_id=conversation.id, kb_id=kb_id, role="user", content=message)
+            session.add(asked)
+            session.flush()
+            if conversation.handoff_at is not None:  # a person has it: forward, do not answer
+                webhooks.announce(
+                    session,
+                    kb_id,
+                    "conversation.message",
+                    {"conversation_id": conversation.id, "message": conversations.message_view(asked)},
+                )
+            turns = (
+                given[-HISTORY_TURNS:]
+                if given is not None
+                else [Turn("user" if m.role == "user" else "assistant", m.content) for m in reversed(history)]
+            )
+            return _Turn(conversation.id, asked.id, turns, conversation.handoff_at is not None)
 
     def _finish_turn(
-        self, conversation_id: str, answer: str, citations: list[dict[str, Any]], meta: dict[str, Any]
+        self,
+        turn: _Turn,
+        answer: str,
+        citations: list[dict[str, Any]],
+        meta: dict[str, Any],
+        result: SearchResult,
+        grounded: bool,
     ) -> str:
         with self.sessions.begin() as session:
+            conversation = session.get(Conversation, turn.conversation_id)
             reply = Message(
-                conversation_id=conversation_id,
+                conversation_id=turn.conversation_id,
+                kb_id=conversation.kb_id if conversation else None,
                 role="assistant",
                 content=answer,
                 citations=citations,
                 meta=meta,
+                reply_to=turn.message_id,
+                relevance=max((p.relevance for p in result.passages), default=None),
+                grounded=grounded,
             )
             session.add(reply)
+            session.flush()
+            for document_id in dict.fromkeys(c["document_id"] for c in citations if c.get("document_id")):
+                session.add(Citation(message_id=reply.id, document_id=document_id, kb_id=reply.kb_id or ""))
+            if result.query_vector is not None:  # kept for analytics: questions grouped by meaning
+                session.add(
+                    QuestionVector(
+                        message_id=turn.message_id,
+                        model_id=result.model_id,
+                        vector=np.asarray(result.query_vector, dtype=np.float16).tobytes(),
+                    )
+                )
             session.flush()
             return reply.id
 
@@ -120,6 +177,8 @@ class ChatService:
         chat: ChatSettings | None = None,
         filters: SearchFilters | None = None,
         history: list[Turn] | None = None,
+        channel: str = "api",
+        visitor_id: str | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """The turn's events. Input errors raise before the first event; provider failures end the
         stream with an ``error`` event (the question stays stored, so a retry keeps the history)."""
@@ -132,9 +191,13 @@ class ChatService:
         chain = chat.chain or self.default_chain
         threshold = config.min_relevance if config.min_relevance is not None else self.min_score
         started = time.perf_counter()
-        conversation_id, history = await anyio.to_thread.run_sync(
-            self._start_turn, kb_id, message, conversation_id, history
+        turn = await anyio.to_thread.run_sync(
+            self._start_turn, kb_id, message, conversation_id, history, channel, visitor_id
         )
+        conversation_id, history = turn.conversation_id, turn.history
+        if turn.handoff:
+            yield ChatEvent("handoff", {"conversation_id": conversation_id, "message_id": turn.message_id})
+            return
         first = chain[0]
         rewriter = None if first.provider == EXTRACTIVE else self.providers.providers[first.provider]
         query = await standalone_query(message, history, rewriter, first.model)
@@ -194,7 +257,7 @@ class ChatService:
             "search_query": query,
         }
         message_id = await anyio.to_thread.run_sync(
-            self._finish_turn, conversation_id, answer, citations, meta
+            self._finish_turn, turn, answer, citations, meta, result, bool(passages)
         )
         log.info(
             "chat kb=%s conversation=%s provider=%s passages=%d/%d cited=%d in %.0fms",
@@ -217,6 +280,9 @@ class ChatService:
                 citations = event.data["citations"]
             elif event.type == "done":
                 done = event.data
+            elif event.type == "handoff":
+                data = event.data
+                return ChatAnswer("", [], data["conversation_id"], data["message_id"], "human", handoff=True)
             elif event.type == "error":
                 if event.data["code"] == UpstreamTimeout.code:
                     raise UpstreamTimeout(event.data["message"])

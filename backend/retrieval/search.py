@@ -80,6 +80,10 @@ class SearchResult:
     passages: list[Passage]
     mode: SearchMode
     took_ms: float
+    query_vector: np.ndarray | None = None
+    """The dense query embedding, kept so chat can store it for analytics without encoding again."""
+    model_id: str = ""
+    """The encoder that made ``query_vector``."""
 
 
 def _score_kind(config: RetrievalSettings) -> str:
@@ -162,7 +166,8 @@ class Retriever:
         passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits[:top_k]]
         if config.neighbours:
             passages = [self._with_neighbours(vectors, kb_id, p, config.neighbours) for p in passages]
-        return SearchResult(passages, config.mode, (time.perf_counter() - started) * 1000)
+        took_ms = (time.perf_counter() - started) * 1000
+        return SearchResult(passages, config.mode, took_ms, dense, embedder.model_id)
 
     def _candidates(
         self,

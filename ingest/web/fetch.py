@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 
@@ -48,14 +48,7 @@ class SafeFetcher:
     def get(self, url: str) -> Page:
         deadline = time.monotonic() + self.timeout_s * (MAX_REDIRECTS + 1)
         for _ in range(MAX_REDIRECTS + 1):
-            target = self.policy.resolve(url)
-            netloc = f"[{target.address}]" if ":" in target.address else target.address
-            pinned = urlunsplit(urlsplit(url)._replace(netloc=f"{netloc}:{target.port}"))
-            default_port = {"http": 80, "https": 443}[target.scheme]
-            host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-            request = self.client.build_request(
-                "GET", pinned, headers={"Host": host_header}, extensions={"sni_hostname": target.host}
-            )
+            request = self.policy.resolve(url).pinned_request(self.client, "GET")
             try:
                 response = self.client.send(request, stream=True)
             except httpx.TimeoutException:

@@ -20,7 +20,7 @@ class KeyCreate(BaseModel):
 
     name: str = Field(default="", max_length=200)
     kind: Literal["secret", "widget"] = "secret"
-    scopes: list[Literal["read", "search", "chat", "write", "manage"]] = Field(
+    scopes: list[Literal["read", "search", "chat", "write", "manage", "support"]] = Field(
         default_factory=lambda: ["read", "search", "chat"],
         description="Ignored for widget keys, which can only chat.",
     )

@@ -70,7 +70,14 @@ async def chat(kb_id: str, body: ChatRequest, services: ServicesDep) -> ChatResp
     return await run_chat(services, kb_id, body)
 
 
-async def run_chat(services: Services, kb_id: str, body: ChatRequest) -> ChatResponse | StreamingResponse:
+async def run_chat(
+    services: Services,
+    kb_id: str,
+    body: ChatRequest,
+    *,
+    channel: str = "api",
+    visitor_id: str | None = None,
+) -> ChatResponse | StreamingResponse:
     """A chat turn, answered as JSON or streamed as SSE (shared by the API and the widget)."""
     config, chat_settings = await anyio.to_thread.run_sync(kb_settings, services, kb_id)
     request = {
@@ -80,6 +87,8 @@ async def run_chat(services: Services, kb_id: str, body: ChatRequest) -> ChatRes
         "config": config,
         "chat": chat_settings,
         "filters": body.filters.to_search_filters() if body.filters else None,
+        "channel": channel,
+        "visitor_id": visitor_id,
     }
     if body.stream:
         events = services.chat.stream(**request)
@@ -102,6 +111,7 @@ async def run_chat(services: Services, kb_id: str, body: ChatRequest) -> ChatRes
         usage=answer.usage,
         timings_ms=answer.timings_ms,
         fallbacks=answer.fallbacks,
+        handoff=answer.handoff,
     )
 
 

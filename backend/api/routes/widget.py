@@ -5,6 +5,10 @@ base, and only from the origins listed on it (``widget.allowed_origins``), which
 enforces through CORS. It is limited per visitor (IP address) and per key, per minute, and by a
 daily message budget; each limit answers 429 with ``Retry-After``. The key is part of the path, so
 a CORS preflight (which carries no custom headers) can be answered for the right knowledge base.
+
+A visitor is anonymous (limited per IP address) unless the page passes a token signed by the
+customer's backend in ``X-Visitor-Token`` (backend/catalog/identity.py); a knowledge base can
+require one. A present token is always verified: a bad one is a 401, never a silent downgrade.
 """
 
 from __future__ import annotations
@@ -21,15 +25,18 @@ from pydantic import BaseModel
 from backend.api.deps import ServicesDep
 from backend.api.routes.search import run_chat
 from backend.api.schemas import ChatRequest, ChatResponse, FeedbackCreate, FeedbackPublic
-from backend.catalog import keys
+from backend.catalog import identity, keys
 from backend.catalog import knowledge_bases as kbs
+from backend.catalog.identity import Visitor
 from backend.catalog.widget import WidgetSettings, consume_budget, widget_settings
-from backend.chat import feedback
+from backend.chat import conversations, feedback
+from backend.db.models import Message
 from backend.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
 from backend.services import Services
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
 CORS_MAX_AGE_S = 600
+VISITOR_HEADER = "X-Visitor-Token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +45,44 @@ class Widget:
     key_id: str
     settings: WidgetSettings
     origin: str
+    visitor: Visitor | None
+    """Verified by a signed token; None for an anonymous visitor."""
+    caller: str
+    """Whom per-visitor limits count: the verified visitor, else the IP address."""
+
+    @property
+    def visitor_id(self) -> str | None:
+        return self.visitor.id if self.visitor else None
 
 
-def _load(services: Services, widget_key: str) -> tuple[str, str, WidgetSettings]:
+def _load(services: Services, widget_key: str) -> tuple[str, str, WidgetSettings, str | None]:
     with services.sessions() as session:
         key = keys.find(session, widget_key)
         if key is None or key.kind != "widget":
             raise Unauthorized(
                 "unknown or revoked widget key; copy the current one from the knowledge base's keys"
             )
-        return key.kb_id, key.id, widget_settings(kbs.get(session, key.kb_id))
+        kb = kbs.get(session, key.kb_id)
+        return key.kb_id, key.id, widget_settings(kb), kb.identity_secret
+
+
+def _visitor(kb_id: str, settings: WidgetSettings, secret: str | None, token: str | None) -> Visitor | None:
+    if token:
+        if secret is None:
+            raise Unauthorized(
+                "this knowledge base has no identity secret, so visitor tokens cannot be checked; "
+                "create one (POST /v1/knowledge-bases/{kb_id}/identity/rotate) or stop sending the token"
+            )
+        return identity.verify(token, secret, kb_id=kb_id)
+    if settings.require_identity:
+        raise Unauthorized(
+            "this assistant is for signed-in visitors: send X-Visitor-Token, signed by the site's server"
+        )
+    return None
 
 
 async def get_widget(widget_key: str, request: Request, services: ServicesDep) -> Widget:
-    kb_id, key_id, settings = await anyio.to_thread.run_sync(_load, services, widget_key)
+    kb_id, key_id, settings, secret = await anyio.to_thread.run_sync(_load, services, widget_key)
     origin = (request.headers.get("origin") or "").lower().rstrip("/")
     if not settings.allowed_origins:
         raise Forbidden(
@@ -62,7 +93,11 @@ async def get_widget(widget_key: str, request: Request, services: ServicesDep) -
             f"origin {origin or '(none)'!r} may not use this widget; add it to widget.allowed_origins"
         )
     request.state.cors_origin = origin  # read by the CORS middleware in app.py
-    return Widget(kb_id, key_id, settings, origin)
+    if request.method == "OPTIONS":  # a preflight carries no token; the real request will
+        return Widget(kb_id, key_id, settings, origin, None, "")
+    visitor = _visitor(kb_id, settings, secret, request.headers.get(VISITOR_HEADER))
+    ip = request.client.host if request.client else "unknown"
+    return Widget(kb_id, key_id, settings, origin, visitor, visitor.id if visitor else f"ip:{ip}")
 
 
 WidgetDep = Annotated[Widget, Depends(get_widget)]
@@ -82,7 +117,7 @@ def preflight(widget: WidgetDep) -> Response:
         status_code=204,
         headers={
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Allow-Headers": f"Content-Type, {VISITOR_HEADER}",
             "Access-Control-Max-Age": str(CORS_MAX_AGE_S),
         },
     )
@@ -93,17 +128,21 @@ def config(widget: WidgetDep) -> WidgetConfig:
     return WidgetConfig(**widget.settings.model_dump(include=set(WidgetConfig.model_fields)))
 
 
-def _admit(services: Services, widget: Widget, request: Request) -> None:
-    """The rate limits and the daily budget, in that order (a refused burst costs no budget)."""
+def limit_rate(widget: Widget, request: Request) -> None:
+    """The per-visitor and per-key limits (429 with the seconds to wait)."""
     limiter = request.app.state.rate_limiter
-    visitor = request.client.host if request.client else "unknown"
     for scope, limit in (
-        (f"{widget.key_id}:{visitor}", widget.settings.messages_per_minute),
+        (f"{widget.key_id}:{widget.caller}", widget.settings.messages_per_minute),
         (widget.key_id, widget.settings.key_messages_per_minute),
     ):
         wait = limiter.hit(scope, limit)
         if wait is not None:
             raise RateLimited(f"too many messages; try again in {wait} s", retry_after_s=wait)
+
+
+def _admit(services: Services, widget: Widget, request: Request) -> None:
+    """The rate limits and the daily budget, in that order (a refused burst costs no budget)."""
+    limit_rate(widget, request)
     with services.sessions.begin() as session:
         if not consume_budget(session, widget.kb_id, widget.settings.daily_budget):
             now = datetime.now(UTC)
@@ -130,7 +169,7 @@ async def chat(
             f"{widget.settings.max_message_chars}"
         )
     await anyio.to_thread.run_sync(_admit, services, widget, request)
-    return await run_chat(services, widget.kb_id, body)
+    return await run_chat(services, widget.kb_id, body, channel="widget", visitor_id=widget.visitor_id)
 
 
 @router.post(
@@ -140,6 +179,15 @@ def give_feedback(
     widget: WidgetDep, message_id: str, body: FeedbackCreate, services: ServicesDep
 ) -> FeedbackPublic:
     with services.sessions.begin() as session:
+        message = session.get(Message, message_id)
+        if message is not None:  # an unknown id gets feedback.record's own 404
+            conversations.reachable(
+                session,
+                kb_id=widget.kb_id,
+                conversation_id=message.conversation_id,
+                channel="widget",
+                visitor_id=widget.visitor_id,
+            )
         record = feedback.record(
             session, kb_id=widget.kb_id, message_id=message_id, rating=body.rating, comment=body.comment
         )
