@@ -162,6 +162,17 @@ class Settings(BaseSettings):
         description="Bearer token for the API. Empty: generated on first start, kept in the data dir.",
     )
     log_level: str = "INFO"
+    rate_limit_redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0: widget rate limits shared by every API process. Empty: each "
+        "process counts on its own (right for one process).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed: the visitor address that per-visitor limits count. A direct "
+        "client's forwarded headers are ignored, so nobody can pick their own address. '*' trusts all.",
+    )
     database: DatabaseSettings = DatabaseSettings()
     qdrant: QdrantSettings = QdrantSettings()
     encoder: EncoderSettings = EncoderSettings()

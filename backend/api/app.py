@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.api.auth import authenticate
 from backend.api.errors import install_error_handlers
-from backend.api.ratelimit import SlidingWindowLimiter
+from backend.api.ratelimit import make_limiter
 from backend.api.routes import (
     analytics,
     conversations,
@@ -99,7 +100,10 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     app.include_router(v1)
     for module in (widget, widget_contact):  # public keys: authorised per origin, not by bearer
         app.include_router(module.router, prefix="/v1")
-    app.state.rate_limiter = SlidingWindowLimiter()
+    app.state.rate_limiter = make_limiter(settings.rate_limit_redis_url)
+    # Behind a reverse proxy, the visitor is the last address the trusted proxies appended to
+    # X-Forwarded-For (uvicorn's well-tested middleware; `kbchat serve` turns uvicorn's own off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     @app.middleware("http")
     async def widget_cors(request: Request, call_next):  # noqa: ANN001 - Starlette's signature

@@ -55,7 +55,8 @@ def serve(
             "run one `kbchat serve` per container instead",
             param_hint="--workers",
         )
-    uvicorn.run(create_app(s), host=host, port=port, log_config=None)
+    # proxy_headers=False: the app applies KBCHAT_TRUSTED_PROXIES itself (backend/api/app.py).
+    uvicorn.run(create_app(s), host=host, port=port, log_config=None, proxy_headers=False)
 
 
 @app.command()

@@ -86,7 +86,7 @@ def test_limits_trip_at_the_configured_numbers_and_recover(client: TestClient) -
     limited = ask()
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.headers["access-control-allow-origin"] == SITE  # the page can read why
-    limiter._hits.clear()  # a minute later
+    limiter.reset()  # a minute later
     assert ask().status_code == 200  # the third message of the day
     spent = ask()
     assert spent.status_code == 429 and "for today" in spent.json()["error"]["message"]
@@ -150,3 +150,33 @@ def test_the_widget_script_and_demo_page_are_served_safely(client: TestClient, t
     assert demo.status_code == 200 and "<script>alert(1)" not in demo.text
     assert "data-key='kbw_x&#x27;&gt;&lt;script&gt;" in demo.text
     assert "default-src 'self'" in demo.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_visitors_behind_a_trusted_proxy_are_told_apart_by_x_forwarded_for(
+    make_settings, embedder, trusted: bool
+) -> None:
+    """Behind the operator's proxy each visitor has their own limit; a direct client cannot pick an
+    address with the header (TestClient connects as the host 'testclient')."""
+    from backend.api.app import create_app
+    from tests.conftest import AUTH
+
+    settings = make_settings(trusted_proxies=["testclient"] if trusted else ["127.0.0.1"])
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        kb_id = create_kb(client)
+        key = _widget(client, kb_id, messages_per_minute=1)
+        browser = _public(client)
+
+        def ask(visitor: str) -> int:
+            headers = {"Origin": SITE, "X-Forwarded-For": f"{visitor}, 10.0.0.1"}
+            return browser.post(f"/v1/widget/{key}/chat", json={"message": "hi"}, headers=headers).status_code
+
+        # The last hop (10.0.0.1, untrusted) is the visitor as the proxy saw it.
+        assert ask("198.51.100.7") == 200
+        assert ask("198.51.100.8") == 429  # same 10.0.0.1, or same direct client: one visitor
+        client.headers["X-Forwarded-For"] = "203.0.113.9"
+        second = browser.post(
+            f"/v1/widget/{key}/chat", json={"message": "hi"}, headers={"Origin": SITE}
+        ).status_code
+        assert second == (200 if trusted else 429)

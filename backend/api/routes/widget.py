@@ -84,6 +84,10 @@ def _visitor(kb_id: str, settings: WidgetSettings, secret: str | None, token: st
 async def get_widget(widget_key: str, request: Request, services: ServicesDep) -> Widget:
     kb_id, key_id, settings, secret = await anyio.to_thread.run_sync(_load, services, widget_key)
     origin = (request.headers.get("origin") or "").lower().rstrip("/")
+    if not origin and request.headers.get("sec-fetch-site") == "same-origin":
+        # Browsers omit Origin on same-origin GETs (the demo page served here); Sec-Fetch-Site,
+        # which pages cannot set, says where it came from.
+        origin = str(request.base_url).lower().rstrip("/")
     if not settings.allowed_origins:
         raise Forbidden(
             "the widget is off: list the site's origin in the knowledge base's widget.allowed_origins"

@@ -3,6 +3,9 @@
  *
  *   <script src="https://YOUR-KBCHAT/widget.js" data-key="kbw_..." async></script>
  *
+ * Signed-in visitors: add data-visitor-token="<JWT your server signed>" to the tag, or call
+ * KBChat.identify(token) when you have a fresh one (tokens are short-lived).
+ *
  * It talks only to /v1/widget/<key>/... on the server it was loaded from, renders inside a shadow
  * root (the host page's CSS cannot reach it, and its CSS cannot leak out), and writes server text
  * with textContent only, so nothing an answer or a document contains can run as HTML.
@@ -15,7 +18,20 @@
     return;
   }
   var base = new URL(script.src).origin + "/v1/widget/" + encodeURIComponent(script.dataset.key);
+  var visitorToken = script.dataset.visitorToken || null;
   var conversationId = null;
+  var polling = null, lastSeen = null, shown = {};
+  var POLL_MS = 4000;
+
+  window.KBChat = window.KBChat || {};
+  window.KBChat.identify = function (token) { visitorToken = token || null; };
+
+  function call(path, body) {
+    var headers = { "Content-Type": "application/json" };
+    if (visitorToken) headers["X-Visitor-Token"] = visitorToken;
+    return fetch(base + path, body === undefined ? { headers: headers } :
+      { method: "POST", headers: headers, body: JSON.stringify(body) });
+  }
 
   var host = document.createElement("div");
   host.id = "kbchat-widget";
@@ -29,17 +45,28 @@
     "background:#fff;border-radius:12px;box-shadow:0 8px 28px rgba(0,0,0,.25);font:14px system-ui,sans-serif;color:#222}" +
     ".panel.open{display:flex}.head{padding:12px 14px;color:#fff;border-radius:12px 12px 0 0;font-weight:600}" +
     ".log{flex:1;overflow-y:auto;padding:10px 14px}.msg{margin:8px 0;white-space:pre-wrap}" +
-    ".me{text-align:right;color:#333}.bot{color:#111}.cites{font-size:12px;margin:4px 0 0;padding-left:18px}" +
+    ".me{text-align:right;color:#333}.bot{color:#111}.agent{color:#064;font-style:italic}" +
+    ".cites{font-size:12px;margin:4px 0 0;padding-left:18px}" +
     ".cites a{color:inherit}.rate button{border:0;background:none;cursor:pointer;font-size:16px}" +
-    ".note{font-size:12px;color:#a33}form{display:flex;border-top:1px solid #eee}" +
-    "input{flex:1;border:0;padding:12px;font:inherit;outline:none}form button{border:0;padding:0 14px;color:#fff;cursor:pointer}" +
+    ".note{font-size:12px;color:#a33}.ok{font-size:12px;color:#064}" +
+    ".tools{display:flex;gap:12px;padding:4px 14px;font-size:12px}" +
+    ".tools button{border:0;background:none;padding:0;color:#555;text-decoration:underline;cursor:pointer;font:inherit}" +
+    ".lead{display:flex;flex-direction:column;gap:6px;margin:8px 0}" +
+    ".lead input{border:1px solid #ccc;border-radius:6px;padding:6px;font:inherit}" +
+    ".lead button{align-self:flex-end;border:0;border-radius:6px;padding:6px 12px;color:#fff;cursor:pointer}" +
+    "form.ask{display:flex;border-top:1px solid #eee}" +
+    "form.ask input{flex:1;border:0;padding:12px;font:inherit;outline:none}" +
+    "form.ask button{border:0;padding:0 14px;color:#fff;cursor:pointer}" +
     "</style>" +
     "<button class='launcher' part='launcher'>Ask</button>" +
     "<div class='panel' role='dialog'><div class='head'></div><div class='log' aria-live='polite'></div>" +
-    "<form><input name='q' autocomplete='off' maxlength='2000' placeholder='Type your question…'>" +
+    "<div class='tools'><button type='button' class='leave-email'>Leave your email</button>" +
+    "<button type='button' class='human'>Talk to a person</button></div>" +
+    "<form class='ask'><input name='q' autocomplete='off' maxlength='2000' placeholder='Type your question…'>" +
     "<button type='submit'>Send</button></form></div>";
   var $ = function (sel) { return root.querySelector(sel); };
   var log = $(".log");
+  var color = "#2457d6";
 
   function add(cls, text) {
     var el = document.createElement("div");
@@ -48,6 +75,13 @@
     log.appendChild(el);
     log.scrollTop = log.scrollHeight;
     return el;
+  }
+
+  async function problem(response) {
+    var body = await response.json().catch(function () { return {}; });
+    var wait = response.headers.get("Retry-After");
+    return ((body.error && body.error.message) || "Something went wrong.") +
+      (wait ? " (try again in " + wait + " s)" : "");
   }
 
   function citations(el, list) {
@@ -77,29 +111,42 @@
       var b = document.createElement("button");
       b.type = "button"; b.textContent = pair[1]; b.setAttribute("aria-label", "rate " + pair[0]);
       b.onclick = function () {
-        fetch(base + "/messages/" + encodeURIComponent(messageId) + "/feedback", {
-          method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ rating: pair[0] }),
-        }).then(function () { bar.textContent = "Thanks for the feedback."; });
+        call("/messages/" + encodeURIComponent(messageId) + "/feedback", { rating: pair[0] })
+          .then(function (r) { bar.textContent = r.ok ? "Thanks for the feedback." : "Feedback not saved."; });
       };
       bar.appendChild(b);
     });
     el.appendChild(bar);
   }
 
+  // After a handoff, a person's replies arrive as "agent" messages: poll for them.
+  function startPolling() {
+    if (polling || !conversationId) return;
+    lastSeen = lastSeen || new Date().toISOString();
+    polling = setInterval(function () {
+      var path = "/conversations/" + encodeURIComponent(conversationId) + "/messages?since=" +
+        encodeURIComponent(lastSeen);
+      call(path).then(function (r) { return r.ok ? r.json() : []; }).then(function (messages) {
+        messages.forEach(function (m) {
+          lastSeen = m.created_at;
+          if (m.role === "agent" && !shown[m.id]) { shown[m.id] = true; add("agent", m.content); }
+        });
+      }).catch(function () { /* offline for a moment: the next poll catches up */ });
+    }, POLL_MS);
+  }
+
+  function handedOff() {
+    add("ok", "A person will reply here.");
+    startPolling();
+  }
+
   async function ask(question) {
     add("me", question);
     var answer = add("bot", "…");
-    var response = await fetch(base + "/chat", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ message: question, conversation_id: conversationId, stream: true }),
-    });
+    var response = await call("/chat", { message: question, conversation_id: conversationId, stream: true });
     if (!response.ok) {
-      var problem = await response.json().catch(function () { return {}; });
-      var wait = response.headers.get("Retry-After");
       answer.textContent = "";
-      add("note", ((problem.error && problem.error.message) || "Something went wrong.") +
-        (wait ? " (try again in " + wait + " s)" : ""));
+      add("note", await problem(response));
       return;
     }
     var reader = response.body.getReader(), decoder = new TextDecoder(), buffer = "", text = "";
@@ -123,27 +170,69 @@
         else if (type === "done") {
           conversationId = payload.conversation_id || conversationId;
           if (payload.message_id) feedback(answer, payload.message_id);
+        } else if (type === "handoff") {
+          conversationId = payload.conversation_id || conversationId;
+          answer.remove();
+          handedOff();
         } else if (type === "error") add("note", payload.message || "The answer was interrupted.");
       });
       log.scrollTop = log.scrollHeight;
     }
   }
 
-  fetch(base + "/config").then(function (r) { return r.ok ? r.json() : Promise.reject(r); }).then(function (cfg) {
-    [".launcher", ".head", "form button"].forEach(function (sel) { $(sel).style.background = cfg.primary_color; });
+  function leadForm() {
+    if ($(".lead")) return;
+    var form = document.createElement("form");
+    form.className = "lead";
+    form.noValidate = true; // the server validates; its answer is shown in the widget's own style
+    [["name", "text", "Your name (optional)"], ["email", "email", "Your email"]].forEach(function (f) {
+      var input = document.createElement("input");
+      input.name = f[0]; input.type = f[1]; input.placeholder = f[2]; input.maxLength = f[0] === "email" ? 320 : 200;
+      form.appendChild(input);
+    });
+    var send = document.createElement("button");
+    send.type = "submit"; send.textContent = "Send"; send.style.background = color;
+    form.appendChild(send);
+    form.onsubmit = function (event) {
+      event.preventDefault();
+      var body = { email: form.elements.email.value.trim(), conversation_id: conversationId };
+      if (form.elements.name.value.trim()) body.name = form.elements.name.value.trim();
+      call("/leads", body).then(async function (r) {
+        if (r.ok) { form.remove(); add("ok", "Thanks! We'll be in touch."); }
+        else add("note", r.status === 422 ? "Please check the email address." : await problem(r));
+      });
+    };
+    log.appendChild(form);
+    log.scrollTop = log.scrollHeight;
+    form.elements.email.focus();
+  }
+
+  function askForPerson() {
+    if (!conversationId) { add("note", "Ask a question first, then a person can pick up the conversation."); return; }
+    call("/conversations/" + encodeURIComponent(conversationId) + "/handoff", {}).then(async function (r) {
+      if (r.ok) handedOff(); else add("note", await problem(r));
+    });
+  }
+
+  call("/config").then(function (r) { return r.ok ? r.json() : Promise.reject(r); }).then(function (cfg) {
+    color = cfg.primary_color;
+    [".launcher", ".head", "form.ask button"].forEach(function (sel) { $(sel).style.background = color; });
     $(".head").textContent = cfg.assistant_name;
     $(".launcher").textContent = cfg.assistant_name;
     add("bot", cfg.greeting);
-    $(".launcher").onclick = function () { $(".panel").classList.toggle("open"); $("input").focus(); };
-    $("form").onsubmit = function (event) {
+    $(".launcher").onclick = function () { $(".panel").classList.toggle("open"); $("form.ask input").focus(); };
+    $(".leave-email").onclick = leadForm;
+    $(".human").onclick = askForPerson;
+    $("form.ask").onsubmit = function (event) {
       event.preventDefault();
-      var q = $("input").value.trim();
+      var q = $("form.ask input").value.trim();
       if (!q) return;
-      $("input").value = "";
+      $("form.ask input").value = "";
       ask(q).catch(function () { add("note", "The assistant could not be reached."); });
     };
     document.body.appendChild(host);
   }).catch(function () {
-    console.error("kbchat widget: this page's origin is not in the knowledge base's widget.allowed_origins, or the key is wrong");
+    console.error("kbchat widget: this page's origin is not in the knowledge base's widget.allowed_origins, " +
+      "the key is wrong, or a visitor token is missing or expired");
   });
 })();
