@@ -32,9 +32,12 @@ class Phrasing:
     """The first wording seen (shown as an example)."""
     count: int
     last_asked: datetime
-    vector: np.ndarray | None
+    representative: int
+    """The question whose embedding stands for the phrasing: the first one that has one stored."""
+    has_vector: bool
     members: list[int] = field(default_factory=list)
     """Indices of the questions with this phrasing, in the caller's list."""
+    vector: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -46,21 +49,22 @@ class Group:
     members: list[int]
 
 
-def phrasings(
-    texts: Sequence[str], times: Sequence[datetime], vectors: Sequence[np.ndarray | None]
-) -> list[Phrasing]:
-    """Distinct phrasings, most asked first (ties: most recent, then alphabetical)."""
+def phrasings(texts: Sequence[str], times: Sequence[datetime], has_vector: Sequence[bool]) -> list[Phrasing]:
+    """Distinct phrasings, most asked first (ties: most recent, then alphabetical). The caller then
+    sets each one's ``vector`` from its representative: one embedding per phrasing is read, not one
+    per question."""
     by_key: dict[str, Phrasing] = {}
-    for i, (text, when, vector) in enumerate(zip(texts, times, vectors, strict=True)):
+    for i, (text, when, stored) in enumerate(zip(texts, times, has_vector, strict=True)):
         key = phrasing_key(text)
         seen = by_key.get(key)
         if seen is None:
-            seen = by_key[key] = Phrasing(text.strip(), 0, when, vector)
+            seen = by_key[key] = Phrasing(text.strip(), 0, when, i, stored)
+        elif stored and not seen.has_vector:
+            seen.representative, seen.has_vector = i, True
         seen.count += 1
         seen.members.append(i)
-        seen.last_asked = max(seen.last_asked, when)
-        if seen.vector is None:
-            seen.vector = vector
+        if when > seen.last_asked:
+            seen.last_asked = when
     return sorted(by_key.values(), key=lambda p: (-p.count, -p.last_asked.timestamp(), p.text))
 
 

@@ -2,9 +2,10 @@
 and the two reports built on them: top questions and content gaps.
 
 Embeddings come from the search that answered each question (``question_vectors``), so a report
-encodes nothing in the common case. Questions without one for the current encoder (asked before an
-encoder change, or through a path that kept none) are encoded here, at most ``MAX_BACKFILL`` per
-call, and stored, so each is paid for once. Beyond the cap, a question groups by exact phrasing.
+encodes nothing in the common case, and only one embedding per distinct phrasing is read. A phrasing
+with none for the current encoder (asked before an encoder change, or through a path that kept none)
+is encoded here, at most ``MAX_BACKFILL`` per call, and stored, so each is paid for once. Beyond the
+cap, a phrasing groups on its own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session, aliased
 
-from backend.analytics.grouping import Group, group, phrasings
+from backend.analytics.grouping import Group, Phrasing, group, phrasings
 from backend.db.models import Feedback, Message, QuestionVector
 from backend.encoder.base import Embedder
 
@@ -30,7 +31,8 @@ class Question:
     id: str
     text: str
     asked_at: datetime
-    vector: np.ndarray | None
+    has_vector: bool
+    """An embedding by the current encoder is stored for it."""
     answered: bool
     relevance: float | None
     grounded: bool | None
@@ -38,22 +40,21 @@ class Question:
     down: int = 0
 
 
-def load(
-    session: Session, kb_id: str, since: datetime, until: datetime, embedder: Embedder | None
-) -> list[Question]:
+def load(session: Session, kb_id: str, since: datetime, until: datetime, model_id: str) -> list[Question]:
+    """The window's questions, without their embeddings (see :func:`grouped`)."""
     answer = aliased(Message)
+    stored = aliased(QuestionVector)
     rows = session.execute(
         select(
             Message.id,
             Message.content,
             Message.created_at,
-            QuestionVector.model_id,
-            QuestionVector.vector,
+            stored.model_id,
             answer.id,
             answer.relevance,
             answer.grounded,
         )
-        .outerjoin(QuestionVector, QuestionVector.message_id == Message.id)
+        .outerjoin(stored, stored.message_id == Message.id)
         .outerjoin(answer, and_(answer.reply_to == Message.id, answer.role == "assistant"))
         .where(
             Message.kb_id == kb_id,
@@ -62,13 +63,9 @@ def load(
             Message.created_at < until,
         )
     ).all()
-    model = embedder.model_id if embedder is not None else None
     questions, answer_of = [], {}
-    for qid, text, asked, model_id, blob, aid, relevance, grounded in rows:
-        vector = (
-            np.frombuffer(blob, dtype=np.float16).astype(np.float32) if blob and model_id == model else None
-        )
-        questions.append(Question(qid, text, asked, vector, aid is not None, relevance, grounded))
+    for qid, text, asked, model, aid, relevance, grounded in rows:
+        questions.append(Question(qid, text, asked, model == model_id, aid is not None, relevance, grounded))
         if aid is not None:
             answer_of[aid] = questions[-1]
     ratings = session.execute(
@@ -83,37 +80,45 @@ def load(
                 question.up += 1
             else:
                 question.down += 1
-    if embedder is not None:
-        _backfill(session, embedder, [q for q in questions if q.vector is None][:MAX_BACKFILL])
     return questions
 
 
-def _backfill(session: Session, embedder: Embedder, missing: list[Question]) -> None:
-    if not missing:
-        return
-    log.info("encoding %d questions that have no %s embedding yet", len(missing), embedder.model_id)
-    texts = list(dict.fromkeys(q.text for q in missing))
-    vectors = dict(zip(texts, embedder.embed_queries(texts), strict=True))
-    ids = [q.id for q in missing]
-    for start in range(0, len(ids), 1000):
-        session.execute(
-            delete(QuestionVector).where(QuestionVector.message_id.in_(ids[start : start + 1000]))
-        )
-    for q in missing:
-        q.vector = np.asarray(vectors[q.text], dtype=np.float32)
-        session.add(
-            QuestionVector(
-                message_id=q.id,
-                model_id=embedder.model_id,
-                vector=q.vector.astype(np.float16).tobytes(),
+def _embed(session: Session, embedder: Embedder, items: list[Phrasing], questions: list[Question]) -> None:
+    """Give each phrasing its representative's stored embedding; encode (and store) missing ones."""
+    stored = [questions[p.representative].id for p in items if p.has_vector]
+    vectors: dict[str, np.ndarray] = {}
+    for start in range(0, len(stored), 1000):
+        for message_id, blob in session.execute(
+            select(QuestionVector.message_id, QuestionVector.vector).where(
+                QuestionVector.message_id.in_(stored[start : start + 1000])
             )
-        )
+        ):
+            vectors[message_id] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    missing = [p for p in items if not p.has_vector][:MAX_BACKFILL]
+    if missing:
+        log.info("encoding %d questions that have no %s embedding yet", len(missing), embedder.model_id)
+        encoded = embedder.embed_queries([p.text for p in missing])
+        ids = [questions[p.representative].id for p in missing]
+        for start in range(0, len(ids), 1000):
+            session.execute(
+                delete(QuestionVector).where(QuestionVector.message_id.in_(ids[start : start + 1000]))
+            )
+        for message_id, vector in zip(ids, encoded, strict=True):
+            vectors[message_id] = np.asarray(vector, dtype=np.float32)
+            blob = vectors[message_id].astype(np.float16).tobytes()
+            session.add(QuestionVector(message_id=message_id, model_id=embedder.model_id, vector=blob))
+    for p in items:
+        p.vector = vectors.get(questions[p.representative].id)
 
 
-def grouped(questions: list[Question], threshold: float) -> list[tuple[Group, list[Question]]]:
+def grouped(
+    session: Session, embedder: Embedder, questions: list[Question], threshold: float
+) -> list[tuple[Group, list[Question]]]:
+    """``questions`` grouped by meaning, largest group first, each with its questions."""
     items = phrasings(
-        [q.text for q in questions], [q.asked_at for q in questions], [q.vector for q in questions]
+        [q.text for q in questions], [q.asked_at for q in questions], [q.has_vector for q in questions]
     )
+    _embed(session, embedder, items, questions)
     return [(g, [questions[i] for i in g.members]) for g in group(items, threshold)]
 
 
