@@ -227,6 +227,7 @@ def load_embedder(settings: Settings, path: str | None = None) -> SentenceTransf
         query_prompt=enc.query_prompt,
         document_prompt=enc.document_prompt,
         max_tokens=enc.max_tokens,
+        batch_tokens=enc.batch_tokens,
     )
 
 

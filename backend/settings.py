@@ -52,6 +52,13 @@ class EncoderSettings(BaseModel):
     )
     device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps. Empty: auto-detect.")
     batch_size: int = Field(default=32, ge=1, le=4096)
+    batch_tokens: int | None = Field(
+        default=None,
+        ge=64,
+        le=1_000_000,
+        description="Padded tokens per forward pass when embedding many texts (sorted by length, cut by "
+        "this budget). Empty: 2048 on the CPU, 32768 on CUDA.",
+    )
     query_prompt: str | None = Field(
         default=None, description="Prefix for queries, e.g. 'query: ' for E5 models."
     )
@@ -90,11 +97,17 @@ class IngestSettings(BaseModel):
     max_files_per_request: int = Field(default=50, ge=1)
     max_attempts: int = Field(default=3, ge=1, description="A failing job is retried this many times in all.")
     batch_documents: int = Field(
-        default=64,
+        default=256,
         ge=1,
-        le=256,
-        description="Ingest jobs a worker takes at once: their chunks share embedding batches and "
-        "database round trips. A bad document still fails alone.",
+        le=1024,
+        description="Ingest jobs a worker takes at once when that many wait: their chunks share "
+        "embedding batches and database round trips. A bad document still fails alone.",
+    )
+    batch_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Upload bytes a batch may hold in memory at once (a batch stops growing there; "
+        "one document larger than this still runs, alone).",
     )
     isolate_parsing: bool = Field(
         default=True,

@@ -234,6 +234,9 @@ def main() -> None:
             ).raise_for_status()
         )
         print(f"{'top-questions csv':>16}: {csv_ms:8.1f} ms")
+    if args.postgres:  # leave the server as we found it
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 if __name__ == "__main__":

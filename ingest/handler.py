@@ -53,6 +53,7 @@ class IngestHandler:
         self.services = services
         limits = services.settings.ingest
         self.batch_size = limits.batch_documents
+        self.batch_bytes = limits.batch_bytes
         self.parser = parse
         if limits.isolate_parsing:
             isolated = IsolatedParser(timeout_s=limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
@@ -70,22 +71,38 @@ class IngestHandler:
         )
         return IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
 
+    def prepare(self, batch: JobBatch) -> None:
+        """Read, parse and chunk the batch's documents (the worker runs this for the next batch while
+        the current one is embedded). Chunks depend on the encoder's tokenizer, so the pipeline they
+        were made with is kept: if the encoder changes before the batch runs, it is chunked again."""
+        pipeline = self.pipeline
+        batch.prepared = (pipeline, self._prepared(batch, pipeline))
+
+    def _prepared(self, batch: JobBatch, pipeline: IngestPipeline) -> dict[str, _Work | None]:
+        loaded = self._load(batch.contexts)
+        batch.report("parsing", 0.05)
+        for w in loaded.values():
+            if w is None:
+                continue
+            try:
+                parsed = pipeline.parse(w.data, format=w.format, name=w.name)
+                if w.use_parsed_title and parsed.title:
+                    w.ref = replace(w.ref, title=parsed.title[:500])
+                w.chunks = pipeline.chunk(parsed)
+            except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails
+                w.error = exc
+        return loaded
+
     def run_batch(self, batch: JobBatch) -> list[BaseException | None]:
         started = time.perf_counter()
         self.services.follow_active_encoder()  # another process may have activated a new encoder
         if self.pipeline.embedder is not self.services.embedder:
             self.pipeline = self._pipeline()
-        loaded = self._load(batch.contexts)
+        if batch.prepared is not None and batch.prepared[0] is self.pipeline:
+            loaded = batch.prepared[1]
+        else:
+            loaded = self._prepared(batch, self.pipeline)
         work = [w for w in loaded.values() if w is not None]
-        batch.report("parsing", 0.05)
-        for w in work:
-            try:
-                parsed = self.pipeline.parse(w.data, format=w.format, name=w.name)
-                if w.use_parsed_title and parsed.title:
-                    w.ref = replace(w.ref, title=parsed.title[:500])
-                w.chunks = self.pipeline.chunk(parsed)
-            except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails
-                w.error = exc
         todo = [w for w in work if w.error is None]
         try:
             batch.report("embedding", 0.15)

@@ -100,7 +100,7 @@ def accept_upload(
     document.status = DocumentStatus.QUEUED
     document.error = None
     session.flush()
-    content = session.get(DocumentContent, document.id)
+    content = session.get(DocumentContent, document.id) if replaced else None  # new: none to look up
     if content is None:
         session.add(DocumentContent(document_id=document.id, data=data))
     else:

@@ -79,9 +79,12 @@ class JobQueue:
         jobs = self.claim_batch(worker_id=worker_id, kinds=kinds, limit=1)
         return jobs[0] if jobs else None
 
-    def claim_batch(self, *, worker_id: str, kinds: Collection[str], limit: int) -> list[Job]:
+    def claim_batch(
+        self, *, worker_id: str, kinds: Collection[str], limit: int, max_bytes: int | None = None
+    ) -> list[Job]:
         """Up to ``limit`` runnable jobs in one transaction (see :meth:`claim`): batch handlers fill
-        one embedding batch from many small documents and pay the database round trips once."""
+        one embedding batch from many small documents and pay the database round trips once.
+        ``max_bytes`` caps the sum of their documents' sizes."""
         now = utcnow()
         sibling = aliased(Job)
         busy_document = exists().where(
@@ -106,11 +109,24 @@ class JobQueue:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
+            sizes: dict[str, int] = {}
+            if max_bytes is not None:
+                ids = [c.document_id for c in candidates if c.document_id is not None]
+                sizes = dict(
+                    session.execute(
+                        select(Document.id, Document.size_bytes).where(Document.id.in_(ids))
+                    ).all()
+                )
             documents: set[str] = set()
+            taken_bytes = 0
             for candidate in candidates:
                 if candidate.document_id is not None:
                     if candidate.document_id in documents:
                         continue  # two queued jobs of one document: the later one waits
+                    size = sizes.get(candidate.document_id, 0)
+                    if max_bytes is not None and taken_bytes + size > max_bytes:
+                        break  # the batch is full; the rest stay queued for the next claim
+                    taken_bytes += size
                     documents.add(candidate.document_id)
                 if candidate.status == JobStatus.RUNNING:
                     log.warning(
@@ -139,6 +155,13 @@ class JobQueue:
                 candidate.started_at = candidate.started_at or now
                 claimed.append(candidate)
         return claimed
+
+    def document_bytes(self, job: Job) -> int:
+        """The size of the upload a job works on (0 for jobs on no document)."""
+        if job.document_id is None:
+            return 0
+        with self.sessions() as session:
+            return session.scalar(select(Document.size_bytes).where(Document.id == job.document_id)) or 0
 
     def heartbeat_many(
         self,
@@ -189,6 +212,29 @@ class JobQueue:
                 job.lease_owner, job.lease_expires_at, job.error = None, None, None
                 done.add(job.id)
         return done
+
+    def release(self, job_ids: Collection[str], *, worker_id: str) -> int:
+        """Give claimed, unstarted jobs back (a stopping worker's batch claimed ahead): queued again
+        at once, the attempt not counted, their documents shown as queued. Returns how many."""
+        with self.sessions.begin() as session:
+            jobs = session.scalars(
+                select(Job)
+                .where(
+                    Job.id.in_(list(job_ids)), Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING
+                )
+                .with_for_update()
+            ).all()
+            for job in jobs:
+                job.status, job.lease_owner, job.lease_expires_at = JobStatus.QUEUED, None, None
+                job.attempts = max(0, job.attempts - 1)
+                job.run_after = utcnow()
+                if job.document_id is not None:
+                    session.execute(
+                        update(Document)
+                        .where(Document.id == job.document_id, Document.status == DocumentStatus.PROCESSING)
+                        .values(status=DocumentStatus.QUEUED)
+                    )
+            return len(jobs)
 
     def fail(self, job_id: str, *, worker_id: str, error: str, retryable: bool) -> JobStatus | None:
         """Record a failure: back to ``queued`` with exponential backoff, or ``failed`` for good."""

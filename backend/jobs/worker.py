@@ -10,6 +10,11 @@ its message; anything else is retried with backoff up to the job's ``max_attempt
 A handler may instead be a :class:`BatchHandler`: the worker then claims up to ``batch_size`` jobs
 of its kind at once and records each one's outcome separately, so many small documents share one
 embedding batch and one set of database round trips, while a bad one still fails alone.
+
+A batch handler with a ``prepare(batch)`` method is pipelined: while one batch runs (the encoder,
+in C++ threads that release the GIL, or on the GPU), the worker has already claimed the next one
+and prepares it (reads, parses and chunks its documents) in a second thread. The next batch's
+leases are kept alive from its claim; a worker that stops hands a prepared batch back to the queue.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from backend.db.models import Job
@@ -60,6 +67,8 @@ class JobBatch:
         self.queue, self.contexts, self.worker_id = queue, list(contexts), worker_id
         self.lost: set[str] = set()
         """Jobs taken over or cancelled meanwhile: their results must not be written."""
+        self.prepared: Any = None
+        """What the handler's ``prepare`` made of this batch ahead of its turn (None: not prepared)."""
         self._last_report = time.monotonic()
 
     def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
@@ -103,6 +112,16 @@ class _Heartbeat(threading.Thread):
                 log.exception("heartbeat for jobs %s failed", self.job_ids)
 
 
+@dataclass
+class _Claimed:
+    handler: JobHandler | BatchHandler
+    jobs: list[Job]
+    contexts: list[JobContext]
+    heartbeat: _Heartbeat
+    batch: JobBatch | None = None
+    preparing: Future[None] | None = None
+
+
 class Worker:
     def __init__(
         self,
@@ -119,19 +138,24 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next: _Claimed | None = None
+        """A batch claimed ahead and being prepared while the current one runs."""
+        self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbchat-prepare")
 
-    def run_once(self) -> bool:
-        """Claim and run one job. False when there was nothing to do."""
-        if not self.handlers:
-            return False
-        job = self.queue.claim(worker_id=self.worker_id, kinds=self.handlers.keys())
+    def _claim(self, kinds: Collection[str]) -> _Claimed | None:
+        """Claim one job, or a full batch for a batch handler, and start keeping its leases alive."""
+        job = self.queue.claim(worker_id=self.worker_id, kinds=kinds)
         if job is None:
-            return False
+            return None
         handler = self.handlers[job.kind]
         jobs = [job]
         if isinstance(handler, BatchHandler) and handler.batch_size > 1:
+            budget = getattr(handler, "batch_bytes", None)
             jobs += self.queue.claim_batch(
-                worker_id=self.worker_id, kinds=[job.kind], limit=handler.batch_size - 1
+                worker_id=self.worker_id,
+                kinds=[job.kind],
+                limit=handler.batch_size - 1,
+                max_bytes=None if budget is None else max(0, budget - self.queue.document_bytes(job)),
             )
         for claimed in jobs:
             log.info(
@@ -144,15 +168,45 @@ class Worker:
             )
         heartbeat = _Heartbeat(self.queue, [j.id for j in jobs], self.worker_id)
         heartbeat.start()
-        started = time.perf_counter()
         contexts = [JobContext(self.queue, j, self.worker_id) for j in jobs]
+        batch = JobBatch(self.queue, contexts, self.worker_id) if isinstance(handler, BatchHandler) else None
+        return _Claimed(handler, jobs, contexts, heartbeat, batch)
+
+    def _claim_ahead(self, current: _Claimed) -> None:
+        """Claim the next batch of the same kind and prepare it in the background."""
+        prepare = getattr(current.handler, "prepare", None)
+        if prepare is None or current.batch is None or self._stop.is_set():
+            return
+        ahead = self._claim([current.jobs[0].kind])
+        if ahead is not None:
+            ahead.preparing = self._preparer.submit(prepare, ahead.batch)
+            self._next = ahead
+
+    def run_once(self) -> bool:
+        """Run one job or batch (claimed now, or ahead of time). False when there was nothing to do."""
+        if not self.handlers:
+            return False
+        current, self._next = self._next, None
+        if current is None:
+            current = self._claim(self.handlers.keys())
+        if current is None:
+            return False
+        handler, contexts, heartbeat = current.handler, current.contexts, current.heartbeat
+        started = time.perf_counter()
         try:
-            if isinstance(handler, BatchHandler):
-                batch = JobBatch(self.queue, contexts, self.worker_id)
+            self._claim_ahead(current)
+            if current.preparing is not None:
                 try:
-                    outcomes = handler.run_batch(batch)
+                    current.preparing.result()
+                except Exception:  # run_batch prepares again, where the error is recorded per job
+                    log.exception("preparing a batch ahead failed; preparing it again")
+                    current.batch.prepared = None  # type: ignore[union-attr]
+            if current.batch is not None:
+                batch = current.batch
+                try:
+                    outcomes = handler.run_batch(batch)  # type: ignore[union-attr]
                 except Exception as exc:
-                    log.exception("batch of %d %s jobs crashed", len(jobs), job.kind)
+                    log.exception("batch of %d %s jobs crashed", len(contexts), current.jobs[0].kind)
                     outcomes = [exc] * len(contexts)
                 outcomes = [
                     JobLost(f"job {c.job.id} is no longer held by {self.worker_id}")
@@ -161,7 +215,7 @@ class Worker:
                     for c, outcome in zip(contexts, outcomes, strict=True)
                 ]
             else:
-                outcomes = [self._run_one(handler, contexts[0])]
+                outcomes = [self._run_one(handler, contexts[0])]  # type: ignore[arg-type]
             self._record(contexts, outcomes, started)
         finally:
             heartbeat.stopped.set()
@@ -209,7 +263,20 @@ class Worker:
             if not busy:
                 self._wake.wait(self.poll_interval_s)
                 self._wake.clear()
+        self._hand_back()
         log.info("worker %s stopped", self.worker_id)
+
+    def _hand_back(self) -> None:
+        """A batch claimed ahead but not run goes back to the queue at once, as if never claimed."""
+        ahead, self._next = self._next, None
+        if ahead is None:
+            return
+        if ahead.preparing is not None:
+            ahead.preparing.cancel()
+            wait([ahead.preparing])
+        ahead.heartbeat.stopped.set()
+        released = self.queue.release([j.id for j in ahead.jobs], worker_id=self.worker_id)
+        log.info("worker %s handed %d job(s) claimed ahead back to the queue", self.worker_id, released)
 
     def wake(self) -> None:
         """Tell an idle worker that a job was just queued (saves up to one poll interval)."""
@@ -224,3 +291,6 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self._hand_back()  # a caller that drove run_once itself may have left a batch claimed ahead
+        self._preparer.shutdown(wait=False)

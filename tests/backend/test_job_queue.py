@@ -214,3 +214,36 @@ def test_two_jobs_of_one_document_never_run_together(sessions) -> None:
     assert queue.complete(claimed[0].id, worker_id="a")
     later = queue.claim(worker_id="b", kinds=["test"])
     assert later is not None and {later.id, claimed[0].id} == set(ids)
+
+
+def test_a_batch_claim_stops_at_its_byte_budget(database_url: str) -> None:
+    """Documents' sizes cap what one batch holds in memory; the rest wait for the next claim."""
+    from backend.catalog import documents as docs
+    from backend.catalog import knowledge_bases as kbs
+    from backend.db.engine import make_engine, make_session_factory
+    from backend.db.migrate import upgrade
+    from backend.jobs.queue import JobQueue
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        kb_id = kbs.create(session, name="budget").id
+        for i in range(5):
+            docs.accept_upload(
+                session,
+                kb_id=kb_id,
+                data=f"{i}".encode() * 1000,
+                format="text",
+                name=f"d{i}",
+                max_bytes=10**6,
+            )
+    queue = JobQueue(sessions)
+    first = queue.claim_batch(worker_id="w", kinds=["ingest"], limit=10, max_bytes=2500)
+    assert len(first) == 2  # 1000 + 1000 fit in 2500, a third would not
+    assert len(queue.claim_batch(worker_id="w", kinds=["ingest"], limit=10)) == 3
+    released = queue.release([j.id for j in first], worker_id="w")
+    assert released == 2
+    again = queue.claim_batch(worker_id="other", kinds=["ingest"], limit=10)
+    assert {j.id for j in again} == {j.id for j in first} and all(j.attempts == 1 for j in again)
+    engine.dispose()

@@ -140,7 +140,10 @@ def test_three_workers_drain_a_backlog_exactly_once(
     tmp_path: Path, postgres_url: str, workers: Workers
 ) -> None:
     sessions = _sessions(postgres_url)
-    started = [workers.start(f"w{i}", tmp_path / f"w{i}") for i in range(3)]
+    # Batches of 16 (the default, 256, would let the first worker take the whole backlog at once).
+    started = [
+        workers.start(f"w{i}", tmp_path / f"w{i}", KBCHAT_INGEST__BATCH_DOCUMENTS="16") for i in range(3)
+    ]
     for _, log in started:
         workers.wait_ready(log)
     texts = [
