@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from backend.api.contact_schemas import HandoffRequest, HandoffState, LeadPublic, WidgetMessage
 from backend.api.csv_export import csv_response
 from backend.api.deps import ServicesDep
-from backend.api.routes.widget_contact import HandoffRequest, HandoffState, LeadPublic, WidgetMessage
 from backend.api.window import WindowDep
 from backend.catalog import knowledge_bases as kbs
 from backend.catalog import leads
@@ -79,8 +79,7 @@ def read_conversation(kb_id: str, conversation_id: str, services: ServicesDep) -
     with services.sessions() as session:
         conversation = _api_view(session, kb_id, conversation_id)
         messages = [
-            WidgetMessage(id=m.id, role=m.role, content=m.content, created_at=m.created_at)
-            for m in conversations.messages_since(session, conversation, None)
+            WidgetMessage.model_validate(m) for m in conversations.messages_since(session, conversation, None)
         ]
         return ConversationDetail(**_summary(conversation).model_dump(), messages=messages)
 
@@ -114,7 +113,7 @@ def answer_as_a_person(
     with services.sessions.begin() as session:
         conversation = _api_view(session, kb_id, conversation_id)
         m = conversations.add_agent_message(session, conversation, body.content)
-        return WidgetMessage(id=m.id, role=m.role, content=m.content, created_at=m.created_at)
+        return WidgetMessage.model_validate(m)
 
 
 @router.get("/leads", response_model=list[LeadPublic])

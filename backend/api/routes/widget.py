@@ -21,6 +21,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from backend.api.deps import ServicesDep
 from backend.api.routes.search import run_chat
@@ -30,7 +31,7 @@ from backend.catalog import knowledge_bases as kbs
 from backend.catalog.identity import Visitor
 from backend.catalog.widget import WidgetSettings, consume_budget, widget_settings
 from backend.chat import conversations, feedback
-from backend.db.models import Message
+from backend.db.models import Conversation, Message
 from backend.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
 from backend.services import Services
 
@@ -53,6 +54,16 @@ class Widget:
     @property
     def visitor_id(self) -> str | None:
         return self.visitor.id if self.visitor else None
+
+    def conversation(self, session: Session, conversation_id: str) -> Conversation:
+        """One of this visitor's widget conversations, or 404 (see backend/chat/conversations.py)."""
+        return conversations.reachable(
+            session,
+            kb_id=self.kb_id,
+            conversation_id=conversation_id,
+            channel="widget",
+            visitor_id=self.visitor_id,
+        )
 
 
 def _load(services: Services, widget_key: str) -> tuple[str, str, WidgetSettings, str | None]:
@@ -185,13 +196,7 @@ def give_feedback(
     with services.sessions.begin() as session:
         message = session.get(Message, message_id)
         if message is not None:  # an unknown id gets feedback.record's own 404
-            conversations.reachable(
-                session,
-                kb_id=widget.kb_id,
-                conversation_id=message.conversation_id,
-                channel="widget",
-                visitor_id=widget.visitor_id,
-            )
+            widget.conversation(session, message.conversation_id)
         record = feedback.record(
             session, kb_id=widget.kb_id, message_id=message_id, rating=body.rating, comment=body.comment
         )

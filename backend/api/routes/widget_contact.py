@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.contact_schemas import HandoffRequest, HandoffState, LeadPublic, WidgetMessage
 from backend.api.deps import ServicesDep
 from backend.api.routes.widget import WidgetDep, limit_rate
 from backend.catalog import leads
@@ -18,50 +18,13 @@ from backend.notify import webhooks
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
 
 
-class LeadPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    email: str
-    name: str | None
-    note: str | None
-    conversation_id: str | None
-    visitor_id: str | None
-    created_at: datetime
-
-
-class HandoffRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class HandoffState(BaseModel):
-    conversation_id: str
-    handoff: bool
-    since: datetime | None
-
-
-class WidgetMessage(BaseModel):
-    id: str
-    role: str
-    content: str
-    created_at: datetime
-
-
 @router.post("/leads", status_code=status.HTTP_201_CREATED, response_model=LeadPublic)
 def leave_contact(widget: WidgetDep, body: LeadCreate, request: Request, services: ServicesDep) -> LeadPublic:
     """Name and email (validated) and what the visitor wants; the KB's webhook hears ``lead.created``."""
     limit_rate(widget, request)
     with services.sessions.begin() as session:
         if body.conversation_id is not None:
-            conversations.reachable(
-                session,
-                kb_id=widget.kb_id,
-                conversation_id=body.conversation_id,
-                channel="widget",
-                visitor_id=widget.visitor_id,
-            )
+            widget.conversation(session, body.conversation_id)
         lead = leads.create(session, kb_id=widget.kb_id, body=body, visitor_id=widget.visitor_id)
         public = LeadPublic.model_validate(lead)
         webhooks.announce(session, widget.kb_id, "lead.created", public.model_dump(mode="json"))
@@ -75,13 +38,7 @@ def ask_for_a_person(
     """Automatic answers stop and the KB's webhook hears ``handoff.requested`` with the transcript."""
     limit_rate(widget, request)
     with services.sessions.begin() as session:
-        conversation = conversations.reachable(
-            session,
-            kb_id=widget.kb_id,
-            conversation_id=conversation_id,
-            channel="widget",
-            visitor_id=widget.visitor_id,
-        )
+        conversation = widget.conversation(session, conversation_id)
         conversations.request_handoff(session, conversation, body.reason)
         return HandoffState(conversation_id=conversation.id, handoff=True, since=conversation.handoff_at)
 
@@ -95,14 +52,8 @@ def read_messages(
 ) -> list[WidgetMessage]:
     """The conversation's messages (at most 200), e.g. polled for a person's replies after a handoff."""
     with services.sessions() as session:
-        conversation = conversations.reachable(
-            session,
-            kb_id=widget.kb_id,
-            conversation_id=conversation_id,
-            channel="widget",
-            visitor_id=widget.visitor_id,
-        )
+        conversation = widget.conversation(session, conversation_id)
         return [
-            WidgetMessage(id=m.id, role=m.role, content=m.content, created_at=m.created_at)
+            WidgetMessage.model_validate(m)
             for m in conversations.messages_since(session, conversation, since)
         ]
