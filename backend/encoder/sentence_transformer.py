@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,6 +72,9 @@ CPU_BATCH_TOKENS = 2048
 GPU_BATCH_TOKENS = 32768
 """On CUDA, large passes keep the device busy; not yet tuned on a GPU (KBCHAT_ENCODER__BATCH_TOKENS)."""
 MAX_BATCH = 512
+QUERY_CACHE_SIZE = 4096
+"""Single-query embeddings kept (about 6 MB at 384 dimensions); one embedder is one model, so a
+cached vector can never belong to another encoder."""
 
 
 class SentenceTransformerEmbedder:
@@ -108,6 +113,9 @@ class SentenceTransformerEmbedder:
         )
         self.query_prompt = query_prompt
         self.document_prompt = document_prompt
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
+        self.query_cache_hits = 0
 
         dim = self._model.get_embedding_dimension()
         if dim is None:
@@ -186,4 +194,20 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self.document_prompt)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prompt)
+        """Single queries go through a small LRU cache: a chat turn needs the question's vector twice
+        (retrieval, then the extractive answerer's sentence scoring), and visitors repeat questions."""
+        if len(texts) != 1:
+            return self._encode(texts, self.query_prompt)
+        key = texts[0]
+        with self._query_lock:
+            cached = self._query_cache.get(key)
+            if cached is not None:
+                self._query_cache.move_to_end(key)
+                self.query_cache_hits += 1
+                return cached[None, :].copy()
+        vector = self._encode(texts, self.query_prompt)
+        with self._query_lock:
+            self._query_cache[key] = vector[0]
+            if len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector

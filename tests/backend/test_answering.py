@@ -59,3 +59,19 @@ def test_sentence_split() -> None:
         "Another one there!",
         "A third line here",
     ]
+
+
+def test_a_repeated_question_is_encoded_once(embedder) -> None:
+    """Retrieval and the extractive answerer both need the question's vector; so do repeat visitors."""
+    import numpy as np
+
+    question = "How long does a refund take to reach my card?"
+    hits = embedder.query_cache_hits
+    first = embedder.embed_queries([question])
+    again = embedder.embed_queries([question])
+    assert embedder.query_cache_hits == hits + 1
+    assert np.array_equal(first, again) and first.shape == (1, embedder.dimension)
+    again[0, 0] = 42.0  # a caller's change never reaches the cache
+    assert embedder.embed_queries([question])[0, 0] == first[0, 0]
+    batch = embedder.embed_queries([question, "Where do orders ship from?"])  # batches bypass the cache
+    assert np.allclose(batch[0], first[0], atol=1e-5)
