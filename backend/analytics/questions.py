@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import and_, delete, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.analytics.grouping import Group, Phrasing, group, phrasings
 from backend.db.models import Feedback, Message, QuestionVector
@@ -83,42 +83,59 @@ def load(session: Session, kb_id: str, since: datetime, until: datetime, model_i
     return questions
 
 
-def _embed(session: Session, embedder: Embedder, items: list[Phrasing], questions: list[Question]) -> None:
-    """Give each phrasing its representative's stored embedding; encode (and store) missing ones."""
+def _embed(
+    sessions: sessionmaker[Session], embedder: Embedder, items: list[Phrasing], questions: list[Question]
+) -> None:
+    """Give each phrasing its representative's stored embedding; encode (and store) missing ones.
+
+    Encoding happens outside any transaction, and the reads and the write are short ones of their
+    own: on SQLite every transaction holds the database's write lock, and chats must not wait for
+    a report."""
     stored = [questions[p.representative].id for p in items if p.has_vector]
     vectors: dict[str, np.ndarray] = {}
-    for start in range(0, len(stored), 1000):
-        for message_id, blob in session.execute(
-            select(QuestionVector.message_id, QuestionVector.vector).where(
-                QuestionVector.message_id.in_(stored[start : start + 1000])
-            )
-        ):
-            vectors[message_id] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    with sessions() as session:
+        for start in range(0, len(stored), 1000):
+            for message_id, blob in session.execute(
+                select(QuestionVector.message_id, QuestionVector.vector).where(
+                    QuestionVector.message_id.in_(stored[start : start + 1000])
+                )
+            ):
+                vectors[message_id] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
     missing = [p for p in items if not p.has_vector][:MAX_BACKFILL]
     if missing:
         log.info("encoding %d questions that have no %s embedding yet", len(missing), embedder.model_id)
         encoded = embedder.embed_queries([p.text for p in missing])
         ids = [questions[p.representative].id for p in missing]
-        for start in range(0, len(ids), 1000):
-            session.execute(
-                delete(QuestionVector).where(QuestionVector.message_id.in_(ids[start : start + 1000]))
-            )
         for message_id, vector in zip(ids, encoded, strict=True):
             vectors[message_id] = np.asarray(vector, dtype=np.float32)
-            blob = vectors[message_id].astype(np.float16).tobytes()
-            session.add(QuestionVector(message_id=message_id, model_id=embedder.model_id, vector=blob))
+        with sessions.begin() as session:
+            for start in range(0, len(ids), 1000):
+                stale = QuestionVector.message_id.in_(ids[start : start + 1000])
+                session.execute(delete(QuestionVector).where(stale))
+            existing = set(
+                session.scalars(select(Message.id).where(Message.id.in_(ids)))
+            )  # not deleted since
+            session.add_all(
+                QuestionVector(
+                    message_id=message_id,
+                    model_id=embedder.model_id,
+                    vector=vectors[message_id].astype(np.float16).tobytes(),
+                )
+                for message_id in ids
+                if message_id in existing
+            )
     for p in items:
         p.vector = vectors.get(questions[p.representative].id)
 
 
 def grouped(
-    session: Session, embedder: Embedder, questions: list[Question], threshold: float
+    sessions: sessionmaker[Session], embedder: Embedder, questions: list[Question], threshold: float
 ) -> list[tuple[Group, list[Question]]]:
     """``questions`` grouped by meaning, largest group first, each with its questions."""
     items = phrasings(
         [q.text for q in questions], [q.asked_at for q in questions], [q.has_vector for q in questions]
     )
-    _embed(session, embedder, items, questions)
+    _embed(sessions, embedder, items, questions)
     return [(g, [questions[i] for i in g.members]) for g in group(items, threshold)]
 
 

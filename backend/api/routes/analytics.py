@@ -30,12 +30,12 @@ REPORTS = ("summary", "top-questions", "content-gaps", "sources", "feedback", "l
 
 def _groups(services: Services, kb_id: str, window: Window, *, gaps: bool, options: dict[str, Any]) -> list:
     embedder = services.retriever.embedder
-    with services.sessions.begin() as session:  # begin: vectors encoded here are stored
+    with services.sessions() as session:
         kbs.get(session, kb_id)
         asked = qs.load(session, kb_id, window.since, window.until, embedder.model_id)
-        if gaps:
-            asked = [q for q in asked if qs.gap_reasons(q, options["confidence"])]
-        groups = qs.grouped(session, embedder, asked, options["similarity"])
+    if gaps:
+        asked = [q for q in asked if qs.gap_reasons(q, options["confidence"])]
+    groups = qs.grouped(services.sessions, embedder, asked, options["similarity"])
     out = []
     for group, members in groups[: options["limit"]]:
         row: dict[str, Any] = {
