@@ -128,13 +128,23 @@ def test_a_visitor_chats_rates_leaves_an_email_and_reaches_a_person(server: str)
             json={"content": "Hi, this is Bob from support."},
         )
         expect(page.locator(".msg.agent")).to_contain_text("Bob from support", timeout=15_000)
+
+        # Released: the assistant answers the next question again, streamed and cited.
+        api.post(f"/v1/knowledge-bases/{kb_id}/conversations/{conversation[0]['id']}/release")
+        page.locator("form.ask input").fill("Do orders ship the same day?")
+        page.locator("form.ask input").press("Enter")
+        expect(page.locator(".msg.bot").last).to_contain_text("noon", timeout=30_000)
+        expect(page.locator(".msg.bot").last.locator(".cites li")).to_have_count(1)
         browser.close()
     assert errors == []
 
     summary = api.get(f"/v1/knowledge-bases/{kb_id}/analytics/summary").json()["data"]
-    assert summary["feedback_up"] == 1 and summary["leads"] == 1 and summary["waiting_for_a_person"] == 1
+    assert summary["feedback_up"] == 1 and summary["leads"] == 1 and summary["waiting_for_a_person"] == 0
     _wait(
-        lambda: len(receiver.events("lead.created")) == 1 and len(receiver.events("handoff.requested")) == 1
+        lambda: (
+            [len(receiver.events(e)) for e in ("lead.created", "handoff.requested", "handoff.released")]
+            == [1, 1, 1]
+        )
     )
     assert receiver.events("lead.created")[0]["data"]["name"] == "Ada"
     hooks.shutdown()

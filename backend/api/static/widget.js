@@ -135,6 +135,10 @@
     }, POLL_MS);
   }
 
+  function stopPolling() {
+    if (polling) { clearInterval(polling); polling = null; }
+  }
+
   function handedOff() {
     add("ok", "A person will reply here.");
     startPolling();
@@ -170,6 +174,7 @@
         else if (type === "done") {
           conversationId = payload.conversation_id || conversationId;
           if (payload.message_id) feedback(answer, payload.message_id);
+          stopPolling(); // the assistant answers again: the person released the conversation
         } else if (type === "handoff") {
           conversationId = payload.conversation_id || conversationId;
           answer.remove();
