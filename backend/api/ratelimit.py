@@ -27,6 +27,10 @@ class RateLimiter(Protocol):
         """Record a call by ``key``; None if allowed, else the seconds until the next call is."""
         ...
 
+    def reset(self) -> None:
+        """Forget every caller (operators after an incident; tests)."""
+        ...
+
 
 class SlidingWindowLimiter:
     def __init__(self, clock=time.monotonic) -> None:  # noqa: ANN001 - a callable returning seconds

@@ -33,8 +33,6 @@ MAX_TOKEN_CHARS = 4096
 class Visitor:
     id: str
     """The token's subject, prefixed ``user:`` so it never collides with anonymous scopes."""
-    name: str | None = None
-    email: str | None = None
 
 
 def rotate_secret(session: Session, kb_id: str) -> str:
@@ -82,9 +80,4 @@ def verify(token: str, secret: str, *, kb_id: str, now: float | None = None) -> 
     subject = claims["sub"]
     if not isinstance(subject, str) or not 1 <= len(subject) <= 190:
         raise Unauthorized("visitor token's 'sub' must be a string of 1 to 190 characters")
-    name, email = claims.get("name"), claims.get("email")
-    return Visitor(
-        f"user:{subject}",
-        name[:200] if isinstance(name, str) else None,
-        email[:320] if isinstance(email, str) else None,
-    )
+    return Visitor(f"user:{subject}")

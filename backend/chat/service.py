@@ -41,6 +41,7 @@ HISTORY_TURNS = 8
 
 @dataclass(frozen=True, slots=True)
 class _Turn:
+    kb_id: str
     conversation_id: str
     message_id: str
     """The user's message of this turn."""
@@ -128,7 +129,7 @@ class ChatService:
                 if given is not None
                 else [Turn("user" if m.role == "user" else "assistant", m.content) for m in reversed(history)]
             )
-            return _Turn(conversation.id, asked.id, turns, conversation.handoff_at is not None)
+            return _Turn(kb_id, conversation.id, asked.id, turns, conversation.handoff_at is not None)
 
     def _finish_turn(
         self,
@@ -140,10 +141,9 @@ class ChatService:
         grounded: bool,
     ) -> str:
         with self.sessions.begin() as session:
-            conversation = session.get(Conversation, turn.conversation_id)
             reply = Message(
                 conversation_id=turn.conversation_id,
-                kb_id=conversation.kb_id if conversation else None,
+                kb_id=turn.kb_id,
                 role="assistant",
                 content=answer,
                 citations=citations,
@@ -155,7 +155,7 @@ class ChatService:
             session.add(reply)
             session.flush()
             for document_id in dict.fromkeys(c["document_id"] for c in citations if c.get("document_id")):
-                session.add(Citation(message_id=reply.id, document_id=document_id, kb_id=reply.kb_id or ""))
+                session.add(Citation(message_id=reply.id, document_id=document_id, kb_id=turn.kb_id))
             if result.query_vector is not None:  # kept for analytics: questions grouped by meaning
                 session.add(
                     QuestionVector(

@@ -198,9 +198,8 @@ class Worker:
             if current.preparing is not None:
                 try:
                     current.preparing.result()
-                except Exception:  # run_batch prepares again, where the error is recorded per job
+                except Exception:  # batch.prepared stays None: run_batch prepares it again and records
                     log.exception("preparing a batch ahead failed; preparing it again")
-                    current.batch.prepared = None  # type: ignore[union-attr]
             if current.batch is not None:
                 batch = current.batch
                 try:

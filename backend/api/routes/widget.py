@@ -45,7 +45,6 @@ class Widget:
     kb_id: str
     key_id: str
     settings: WidgetSettings
-    origin: str
     visitor: Visitor | None
     """Verified by a signed token; None for an anonymous visitor."""
     caller: str
@@ -109,10 +108,10 @@ async def get_widget(widget_key: str, request: Request, services: ServicesDep) -
         )
     request.state.cors_origin = origin  # read by the CORS middleware in app.py
     if request.method == "OPTIONS":  # a preflight carries no token; the real request will
-        return Widget(kb_id, key_id, settings, origin, None, "")
+        return Widget(kb_id, key_id, settings, None, "")
     visitor = _visitor(kb_id, settings, secret, request.headers.get(VISITOR_HEADER))
     ip = request.client.host if request.client else "unknown"
-    return Widget(kb_id, key_id, settings, origin, visitor, visitor.id if visitor else f"ip:{ip}")
+    return Widget(kb_id, key_id, settings, visitor, visitor.id if visitor else f"ip:{ip}")
 
 
 WidgetDep = Annotated[Widget, Depends(get_widget)]
