@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +24,19 @@ from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.encoder.base import Embedder
-from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+from backend.encoder.sentence_transformer import SentenceTransformerEmbedder, model_id_of
 from backend.jobs.queue import JobQueue
 from backend.jobs.worker import Worker
-from backend.llm.extractive import ExtractiveProvider
+from backend.llm.extractive import ExtractiveProvider, ScoreFn
 from backend.llm.registry import ProviderRegistry
 from backend.notify.webhooks import WEBHOOK_JOB, WebhookDelivery
 from backend.plugins import PluginRegistry, load_plugins
 from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
+from backend.serving.router import EncoderRouter
 from backend.settings import Settings
-from backend.vectorstore.base import VectorStore
+from backend.vectorstore.base import VectorStore, collection_name
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
@@ -65,49 +65,50 @@ class Services:
     http: httpx.AsyncClient
     engine: Engine
     sessions: sessionmaker[Session]
-    embedder: Embedder
-    vectors: VectorStore
+    encoders: EncoderRouter
+    """Which encoder (and collection) serves each knowledge base: ask it once per operation."""
     lexical: LexicalEncoder
     queue: JobQueue
     retriever: Retriever
     chat: ChatService
     plugins: PluginRegistry
     workers: list[Worker] = field(default_factory=list)
-    encoder_version: str | None = None
-    """The registry's active encoder version this process embeds with (None: the configured model)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
-    encoder_lock: threading.RLock = field(default_factory=threading.RLock)
-    """Held while the alias, the registry and this process's encoder change together."""
     """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Services:
+        """``embedder``: the base model already loaded (tests and benchmarks share one across apps)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         upgrade(engine)
         sessions = make_session_factory(engine)
-        with sessions() as session:
-            version = encoders.active(session)
-            version_id, version_path = (version.id, version.path) if version else (None, None)
-        if version_path is not None:
-            log.info("encoder version %s is active: loading %s", version_id, version_path)
-            embedder = load_embedder(settings, version_path)
-        elif embedder is None:
-            embedder = load_embedder(settings)
-        vectors = open_vector_store(settings, embedder)
-        vectors.ensure_ready()
+        base = embedder or load_embedder(settings)
+        vectors = open_vector_store(settings, base)
+        router = EncoderRouter(
+            sessions,
+            base=base,
+            base_vectors=vectors,
+            load=lambda spec: load_embedder(settings, spec.path, model_id=spec.model_id),
+            artifacts=settings.artifacts_path,
+            legacy_model_id=model_id_of,
+            max_loaded=settings.encoder.max_loaded,
+        )
+        vectors.ensure_ready(adopt=_version_collections(router))
         lexical = LexicalEncoder()
         reranker = None
         if settings.reranker.model:
             r = settings.reranker
-            reranker = CrossEncoderReranker(
-                r.model, device=r.device or embedder_device(embedder), pool=r.pool
-            )
-        retriever = Retriever(embedder, lexical, vectors, reranker)
+            reranker = CrossEncoderReranker(r.model, device=r.device or embedder_device(base), pool=r.pool)
+        retriever = Retriever(router.snapshot, lexical, reranker)
         # One HTTP client for every provider call: pooled connections, explicit timeouts.
         http = httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0))
         providers = ProviderRegistry(
-            settings.llm.providers, http, ExtractiveProvider(_cosine_scorer(lambda: retriever.embedder))
+            settings.llm.providers,
+            http,
+            ExtractiveProvider(
+                _cosine_scorer(lambda kb_id: router.snapshot(kb_id).embedder if kb_id else base)
+            ),
         )
         providers.check_chain(settings.llm.chain)
         chat = ChatService(
@@ -124,14 +125,12 @@ class Services:
             http,
             engine,
             sessions,
-            embedder,
-            vectors,
+            router,
             lexical,
             JobQueue(sessions, lease_s=settings.worker.lease_s),
             retriever,
             chat,
             load_plugins(),
-            encoder_version=version_id,
         )
 
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
@@ -142,34 +141,12 @@ class Services:
         self.workers.append(worker)
         return worker
 
-    def switch_encoder(self, embedder: Embedder, version_id: str | None) -> VectorStore:
-        """Embed and search with ``embedder`` from now on, in its own collection; returns the old store.
+    def follow_encoders(self) -> list[str]:
+        """Pick up encoder switches made by other processes; returns the knowledge bases that moved.
 
-        The collection must already hold the re-embedded points (``finetune/rollout.py`` builds it);
-        the alias is switched by the caller. Searches in flight finish on the old pair.
-        """
-        old = self.vectors
-        vectors = old.sibling(encoder_id=embedder.model_id, dimension=embedder.dimension)
-        vectors.prepare()
-        self.embedder, self.vectors, self.encoder_version = embedder, vectors, version_id
-        self.retriever.swap(embedder, vectors)
-        log.info("now embedding with %s (collection %s)", embedder.model_id, vectors.collection)
-        return old
-
-    def follow_active_encoder(self) -> bool:
-        """Switch to the registry's active encoder if another process activated one; True if switched.
-
-        Workers call this before each batch and API processes every few seconds, so several
-        processes sharing a database and a Qdrant server follow one activation."""
-        with self.encoder_lock:
-            with self.sessions() as session:
-                version = encoders.active(session)
-                version_id, path = (version.id, version.path) if version else (None, None)
-            if version_id == self.encoder_version:
-                return False
-            log.info("encoder version changed to %s elsewhere; following", version_id or "base")
-            self.switch_encoder(load_embedder(self.settings, path), version_id).close()
-            return True
+        API processes call this every ``KBCHAT_ENCODER__FOLLOW_INTERVAL_S`` and workers before each
+        batch, so processes sharing a database and a Qdrant server follow one activation."""
+        return self.encoders.refresh()
 
     def wake_workers(self) -> None:
         for worker in self.workers:
@@ -180,13 +157,27 @@ class Services:
             worker.stop()
         for closer in self.closers:
             closer()
-        self.vectors.close()
+        self.encoders.close()
         self.engine.dispose()
 
     async def aclose(self) -> None:
         """Close the HTTP client on the event loop that used it, then everything else."""
         await self.http.aclose()
         await anyio.to_thread.run_sync(self.close)
+
+
+def _version_collections(router: EncoderRouter) -> set[str]:
+    """Collections of registered versions: where the alias pointed when a version was active
+    service-wide (before encoders were chosen per knowledge base)."""
+    names = set()
+    with router.sessions() as session:
+        versions = encoders.list_all(session)
+    for v in versions:
+        if not v.path:  # still training
+            continue
+        model_id = v.model_id or model_id_of(router.resolve_path(v.path))
+        names.add(collection_name(router.base.vectors.prefix, model_id))
+    return names
 
 
 def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
@@ -217,11 +208,14 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
     )
 
 
-def load_embedder(settings: Settings, path: str | None = None) -> SentenceTransformerEmbedder:
+def load_embedder(
+    settings: Settings, path: str | None = None, *, model_id: str | None = None
+) -> SentenceTransformerEmbedder:
     """The configured encoder, or a fine-tuned version's folder with the same options."""
     enc = settings.encoder
     return SentenceTransformerEmbedder(
         path or enc.model,
+        model_id=model_id,
         device=enc.device,
         batch_size=enc.batch_size,
         query_prompt=enc.query_prompt,
@@ -235,9 +229,9 @@ def embedder_device(embedder: Embedder) -> str | None:
     return getattr(embedder, "device", None)
 
 
-def _cosine_scorer(current: Callable[[], Embedder]):
-    def score(question: str, sentences: Sequence[str]) -> list[float]:
-        embedder = current()  # the active encoder, which an activation may have switched
+def _cosine_scorer(current: Callable[[str | None], Embedder]) -> ScoreFn:
+    def score(question: str, sentences: Sequence[str], kb_id: str | None) -> list[float]:
+        embedder = current(kb_id)  # the encoder serving the knowledge base, which may be its own
         query = embedder.embed_queries([question])[0]
         return (embedder.embed_documents(sentences) @ query).astype(np.float64).tolist()
 

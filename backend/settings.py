@@ -31,6 +31,11 @@ class QdrantSettings(BaseModel):
         description="Qdrant server URL. Empty: qdrant-client's local on-disk mode in the data dir.",
     )
     api_key: SecretStr | None = None
+    path: Path | None = Field(
+        default=None,
+        description="Without a URL: the folder of the embedded store (Qdrant Edge or local mode). "
+        "Empty: the data dir.",
+    )
     collection_prefix: str = Field(
         default="kbchat",
         description="Collections are named <prefix>_chunks_<encoder>; the alias <prefix>_chunks.",
@@ -74,8 +79,16 @@ class EncoderSettings(BaseModel):
     drop_old_after_s: float = Field(
         default=30.0,
         ge=0,
-        description="After an activation, searches still running on the old collection get this long "
-        "to finish before it is dropped.",
+        description="After an activation, searches still running on a knowledge base's old encoder get "
+        "this long to finish before its old points are dropped (keep it above follow_interval_s).",
+    )
+    max_loaded: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Fine-tuned encoders kept in memory at once, least recently used evicted first; the "
+        "base model stays loaded besides them. A knowledge base whose encoder was evicted loads it again "
+        "on its next query (about a second for a MiniLM-sized model).",
     )
 
 
@@ -170,6 +183,11 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path(".kbchat"), description="SQLite file, Qdrant local store, secrets.")
+    artifacts_dir: Path | None = Field(
+        default=None,
+        description="Where fine-tuned encoder versions are written and read: every API and worker "
+        "process must see the same folder (a shared volume in compose.yaml). Empty: the data dir.",
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for the API. Empty: generated on first start, kept in the data dir.",
@@ -211,12 +229,16 @@ class Settings(BaseSettings):
         return self.database.url or f"sqlite:///{(self.data_dir / 'kbchat.db').resolve()}"
 
     @property
+    def artifacts_path(self) -> Path:
+        return self.artifacts_dir or self.data_dir
+
+    @property
     def qdrant_path(self) -> Path:
-        return self.data_dir / "qdrant"
+        return (self.qdrant.path or self.data_dir) / "qdrant"
 
     @property
     def edge_path(self) -> Path:
-        return self.data_dir / "edge"
+        return (self.qdrant.path or self.data_dir) / "edge"
 
     @property
     def vector_backend(self) -> str:

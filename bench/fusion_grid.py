@@ -38,9 +38,9 @@ def main() -> None:
         for q, text in dataset.queries.items()
     ]
     report = tune(
-        embedder=services.embedder,
+        embedder=services.encoders.base.embedder,
         lexical=services.lexical,
-        vectors=services.vectors,
+        vectors=services.encoders.base.vectors,
         kb_id=kb_id,
         judged=judged,
         current=RetrievalSettings(),

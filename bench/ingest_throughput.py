@@ -37,7 +37,7 @@ def main() -> None:
 
     rows = load_corpus(args.dataset, args.limit or None)
     services = Services.build(scratch_settings())
-    model = services.embedder.sentence_transformer
+    model = services.encoders.base.embedder.sentence_transformer
     worker = services.make_worker()
     pipeline, accepting, raw, ratios = [], [], [], []
     for round_ in range(args.rounds):
@@ -63,7 +63,10 @@ def main() -> None:
 
         # The exact texts the pipeline embedded, read back from the vector store.
         chunks = [
-            r.payload for batch in services.vectors.scan() for r in batch if r.payload["kb_id"] == kb_id
+            r.payload
+            for batch in services.encoders.base.vectors.scan()
+            for r in batch
+            if r.payload["kb_id"] == kb_id
         ]
         texts = [embedding_text(c) for c in chunks]
         t = time.perf_counter()
@@ -77,7 +80,7 @@ def main() -> None:
 
     pipeline_s, raw_s, ratio = statistics.median(pipeline), statistics.median(raw), statistics.median(ratios)
     print(
-        f"dataset {args.dataset}: {len(rows)} documents → {len(chunks)} chunks, device {services.embedder.device}, "
+        f"dataset {args.dataset}: {len(rows)} documents → {len(chunks)} chunks, device {services.encoders.base.embedder.device}, "
         f"{args.rounds} rounds"
     )
     print(

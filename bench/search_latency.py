@@ -70,7 +70,7 @@ def main() -> None:
     print(f"ingested {len(aliases)} documents in {time.perf_counter() - t:.1f} s")
 
     items = list(dataset.queries.items())[: args.limit_queries or None]
-    model, vectors = services.embedder.sentence_transformer, services.vectors
+    model, vectors = services.encoders.base.embedder.sentence_transformer, services.encoders.base.vectors
     raw_query = _raw_dense_query(vectors, kb_id)
     for _, text in items[:5]:  # warm-up
         services.retriever.search(kb_id=kb_id, query=text, top_k=10)
@@ -95,7 +95,7 @@ def main() -> None:
             quality[mode.value].append((ndcg_at_k(ranked, relevant, 10), recall_at_k(ranked, relevant, 10)))
     services.close()
 
-    with TestClient(create_app(settings, embedder=services.embedder)) as http:
+    with TestClient(create_app(settings, embedder=services.encoders.base.embedder)) as http:
         http.headers["Authorization"] = "Bearer bench-token-0123456789"
         label = "HTTP POST /search dense"
         timings[label] = []

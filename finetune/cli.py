@@ -55,12 +55,16 @@ def finetune_command(
     from backend.catalog import knowledge_bases as kbs
     from backend.cli.main import services_for_cli
     from finetune.data.pairs import parse_pairs_jsonl
-    from finetune.rollout import activate_encoder
+    from finetune.rollout import activate_for_kb
     from finetune.runner import FinetuneRequest, run_finetune
     from finetune.training import TrainConfig
 
     if (kb is None) == (dataset is None):
         raise typer.BadParameter("give either --kb NAME (with --pairs or --self-supervised) or --dataset DIR")
+    if activate and kb is None:
+        raise typer.BadParameter(
+            "--activate needs --kb: a version serves the knowledge bases it is activated for"
+        )
     loaded = parse_pairs_jsonl(pairs.read_text(encoding="utf-8").splitlines()) if pairs else None
     config = TrainConfig(
         loss=loss,  # type: ignore[arg-type]  # validated by TrainConfig.validated()
@@ -89,8 +93,8 @@ def finetune_command(
             ),
             on_progress=bar,
         )
-        if activate and summary["promoted"]:
-            summary["activation"] = activate_encoder(services, summary["version_id"], bar)
+        if activate and summary["promoted"] and kb_id is not None:
+            summary["activation"] = activate_for_kb(services, kb_id, summary["version_id"], bar)
     finally:
         bar.close()
         services.close()
@@ -116,12 +120,12 @@ def finetune_command(
     if "activation" in summary:
         typer.echo(f"activated: {summary['activation']['chunks']} chunks re-embedded")
     elif summary["promoted"]:
-        typer.echo(f"activate it with: kbchat encoders activate {summary['name']}")
+        typer.echo(f"activate it with: kbchat encoders activate {summary['name']} --kb {kb or 'NAME'}")
 
 
 @encoders_app.command("list")
 def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every encoder version, newest first, with its held-out metrics."""
+    """Every encoder version, newest first: what it measured and how many knowledge bases it serves."""
     from backend.catalog import encoders
     from backend.cli.main import settings
     from backend.db.engine import make_engine, make_session_factory
@@ -130,29 +134,37 @@ def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     engine = make_engine(settings().database_url)
     upgrade(engine)
     with make_session_factory(engine)() as session:
+        users = encoders.usage(session)
         rows = [
             {
                 "name": v.name,
-                "active": v.active,
+                "status": str(v.status),
+                "default": v.active,
+                "knowledge_bases": users.get(v.id, 0),
+                "owner": v.kb_id,
+                "shared": v.shared,
                 "promoted": v.promoted,
                 "ndcg@10_before": v.metrics.get("before", {}).get("ndcg@10"),
                 "ndcg@10_after": v.metrics.get("after", {}).get("ndcg@10"),
+                "relevance_threshold": v.relevance_threshold,
                 "path": v.path,
                 "created_at": v.created_at.isoformat(),
             }
             for v in encoders.list_all(session)
         ]
+    engine.dispose()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    if not any(r["active"] for r in rows):
-        typer.echo("* base (the configured KBCHAT_ENCODER__MODEL)")
+    mark = " " if any(r["default"] for r in rows) else "*"
+    typer.echo(f"{mark} base (KBCHAT_ENCODER__MODEL)  serves {users.get(None, 0)} knowledge base(s)")
     for r in rows:
-        mark = "*" if r["active"] else " "
         typer.echo(
-            f"{mark} {r['name']}  nDCG@10 {r['ndcg@10_before']} -> {r['ndcg@10_after']}"
-            f"{'' if r['promoted'] else '  (not promoted)'}"
+            f"{'*' if r['default'] else ' '} {r['name']}  [{r['status']}] nDCG@10 {r['ndcg@10_before']} -> "
+            f"{r['ndcg@10_after']}{'' if r['promoted'] else ' (not promoted)'}  serves "
+            f"{r['knowledge_bases']} knowledge base(s){', shared' if r['shared'] else ''}"
         )
+    typer.echo("(* the default for new knowledge bases)")
 
 
 @encoders_app.command("activate")
@@ -160,24 +172,33 @@ def activate_command(
     version: Annotated[
         str, typer.Argument(help="Version name or id; 'base' goes back to the configured model.")
     ],
+    kb: Annotated[str | None, typer.Option("--kb", help="The knowledge base to switch (its name).")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every knowledge base, and the default for new ones.")
+    ] = False,
 ) -> None:
-    """Re-embed every knowledge base with VERSION, then switch search to it."""
+    """Re-embed a knowledge base (--kb) or every one (--all) with VERSION, then switch it."""
     from backend.catalog import encoders
+    from backend.catalog import knowledge_bases as kbs
     from backend.cli.main import services_for_cli
-    from finetune.rollout import activate_encoder
+    from finetune.rollout import activate_everywhere, activate_for_kb
 
+    if (kb is None) == (not every):
+        raise typer.BadParameter("say which: --kb NAME (one knowledge base) or --all (every one)")
     services = services_for_cli()
     bar = _Bar(enabled=True)
     try:
         with services.sessions() as session:
             version_id = None if version == encoders.BASE else encoders.get(session, version).id
-        result = activate_encoder(services, version_id, bar)
+            kb_id = kbs.get_by_name(session, kb).id if kb is not None else None
+        if kb_id is not None:
+            result = activate_for_kb(services, kb_id, version_id, bar)
+        else:
+            result = activate_everywhere(services, version_id, bar)
     finally:
         bar.close()
         services.close()
-    typer.echo(
-        f"active: {result['encoder']} ({result['chunks']} chunks re-embedded in {result['seconds']} s)"
-    )
+    typer.echo(f"{kb or 'every knowledge base'}: {result['version']} ({result['chunks']} chunks re-embedded)")
 
 
 def extend_cli(app: typer.Typer) -> None:

@@ -49,3 +49,39 @@ def evaluate(model: Any, data: RetrievalSet, *, batch_size: int = 64) -> dict[st
         result,
     )
     return result
+
+
+def positive_scores(model: Any, data: RetrievalSet, *, batch_size: int = 64) -> np.ndarray:
+    """Cosine of every held-out query with each passage judged relevant to it."""
+    pairs = [(q, p) for q, judged in data.relevant.items() for p, grade in judged.items() if grade > 0]
+    pairs = [(q, p) for q, p in pairs if q in data.queries and p in data.corpus]
+    if not pairs:
+        return np.zeros(0, dtype=np.float32)
+    options = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_numpy": True}
+    queries = model.encode([data.queries[q] for q, _ in pairs], show_progress_bar=False, **options)
+    passages = model.encode([data.corpus[p] for _, p in pairs], show_progress_bar=False, **options)
+    return np.sum(queries * passages, axis=1).astype(np.float32)
+
+
+MIN_CALIBRATION_PAIRS = 5
+THRESHOLD_RANGE = (0.05, 0.95)
+
+
+def calibrated_threshold(before: np.ndarray, after: np.ndarray, threshold_before: float) -> float | None:
+    """The relevance threshold for the new encoder, from the one the replaced encoder used.
+
+    Fine-tuning moves the whole cosine scale (MiniLM's 0.3 can be far too strict or too lax
+    afterwards), so the threshold is carried over in units of the held-out relevant pairs' spread:
+    it stays as many standard deviations below their mean cosine as it was. That keeps the share of
+    relevant passages it drops (the knowledge base's false "I don't know" rate) about where it was,
+    and is stable on the few dozen pairs a held-out split has (a quantile of them is not).
+    None: too few held-out pairs, or no spread, to say.
+    """
+    if len(before) < MIN_CALIBRATION_PAIRS or len(after) < MIN_CALIBRATION_PAIRS:
+        return None
+    spread_before, spread_after = float(np.std(before)), float(np.std(after))
+    if spread_before < 1e-3 or spread_after < 1e-3:
+        return None
+    z = (threshold_before - float(np.mean(before))) / spread_before
+    low, high = THRESHOLD_RANGE
+    return round(min(max(float(np.mean(after)) + z * spread_after, low), high), 4)

@@ -1,17 +1,21 @@
-"""The "activate_encoder" job: re-embed every knowledge base with a new encoder, then switch to it.
+"""The "activate_encoder" job: move one knowledge base (or each one) to another encoder; then a sweep.
 
-Zero downtime, in this order:
-1. the new encoder's collection is built next to the active one (search keeps using the old one);
-2. every stored chunk is re-embedded from the exact text the old encoder read (payload, sparse vector
-   and id are kept, so nothing is re-parsed and citations do not change);
-3. the alias is switched atomically, then this process swaps its (encoder, collection) pair in one
-   assignment; other processes follow within ``KBCHAT_ENCODER__FOLLOW_INTERVAL_S``;
-4. documents ingested into the old collection while 2. ran are queued again (they reuse nothing and
-   cost only their own chunks);
-5. after a grace period for searches still in flight, the old collection is dropped.
+For one knowledge base, with zero downtime and without touching any other knowledge base:
+1. the target encoder's collection is prepared (every knowledge base that encoder serves shares it);
+2. the knowledge base's chunks are re-embedded from the exact text the old encoder read (payload,
+   sparse vector and id are kept, so nothing is re-parsed and citations do not change);
+3. the knowledge base is switched in the database and, at once, in this process; other processes
+   follow within ``KBCHAT_ENCODER__FOLLOW_INTERVAL_S``. A search in flight finishes on the snapshot
+   it took, so a query vector never meets vectors of another model;
+4. its documents ingested into the old collection while 2. ran are queued again, and points of
+   documents deleted meanwhile are taken back from the new collection;
+5. after ``KBCHAT_ENCODER__DROP_OLD_AFTER_S`` a sweep job deletes the knowledge base's points from
+   every other collection and drops the collections that no knowledge base uses any more.
 
-A crash anywhere before 3. leaves the old encoder active and a half-built collection that the next
-attempt overwrites (ids are deterministic); after 3. the registry and the alias agree.
+Other knowledge bases are never read or written: their search results do not change by a byte. A
+crash before 3. leaves the knowledge base on its old encoder (the job's error says why) and
+half-written points in the target that the next attempt overwrites (ids are deterministic) or the
+sweep removes. "Activate for every knowledge base" runs 1.–4. for each, one at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -28,75 +32,248 @@ from sqlalchemy.orm import Session
 
 from backend.catalog import encoders
 from backend.catalog.documents import INGEST_JOB
-from backend.db.models import Document, DocumentStatus, utcnow
+from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import Conflict
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
-from backend.services import Services, load_embedder
+from backend.services import Services
 from backend.vectorstore.base import embedding_text
 
 log = logging.getLogger(__name__)
 BATCH = 256
+Report = Callable[..., None]
 
 
 def make_activate_handler(services: Services) -> JobHandler:
     def handle(ctx: JobContext) -> None:
-        ctx.result = activate_encoder(services, ctx.job.payload.get("version_id"), ctx.report)
+        version_id = ctx.job.payload.get("version_id")
+        if ctx.job.kb_id is not None:
+            ctx.result = activate_for_kb(services, ctx.job.kb_id, version_id, ctx.report)
+        else:
+            ctx.result = activate_everywhere(services, version_id, ctx.report)
 
     return handle
 
 
-def activate_encoder(
-    services: Services, version_id: str | None, report: Callable[..., None] | None = None
+def make_sweep_handler(services: Services) -> JobHandler:
+    def handle(ctx: JobContext) -> None:
+        switched_at = ctx.job.payload.get("switched_at")
+        ctx.result = sweep(
+            services, ctx.job.payload["kb_id"], datetime.fromisoformat(switched_at) if switched_at else None
+        )
+
+    return handle
+
+
+def _quiet(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def activate_for_kb(
+    services: Services,
+    kb_id: str,
+    version_id: str | None,
+    report: Report | None = None,
+    *,
+    operator: bool = False,
 ) -> dict[str, Any]:
-    """Make ``version_id`` (None: the configured base model) the active encoder; see the module doc."""
-    report = report or (lambda *args, **kwargs: None)
+    """Serve ``kb_id`` with ``version_id`` (None: the base model); see the module doc.
+
+    ``operator``: the service-wide activation, which may use a version another knowledge base owns."""
+    report = report or _quiet
+    services.follow_encoders()
     with services.sessions() as session:
-        version = encoders.get(session, version_id) if version_id else None
-        path = version.path if version is not None else None
+        if version_id is not None and not operator:
+            encoders.check_usable(encoders.get(session, version_id), kb_id)
+    old = services.encoders.snapshot(kb_id)
+    if old.version_id == version_id:
+        raise Conflict(f"{old.name!r} already serves knowledge base {kb_id}")
     report("loading the encoder", 0.01, force=True)
-    embedder = load_embedder(services.settings, path)
-    old = services.vectors
-    target = old.sibling(encoder_id=embedder.model_id, dimension=embedder.dimension)
-    if target.collection == old.collection:
-        raise Conflict(f"{embedder.model_id} is already the active encoder")
-    target.prepare()
-    started_at = utcnow()
-    total, done, t0 = max(1, old.size()), 0, time.perf_counter()
-    for batch in old.scan(batch=BATCH):
-        vectors = embedder.embed_documents([embedding_text(r.payload) for r in batch])
-        target.upsert([replace(r, dense=v) for r, v in zip(batch, vectors, strict=True)])
+    target = services.encoders.version(version_id)
+    if target.vectors.collection == old.vectors.collection:
+        raise Conflict(f"{target.name!r} and {old.name!r} are the same encoder ({target.model_id})")
+    target.vectors.prepare()  # a sweep may have dropped it since this process opened it
+    started_at, t0 = utcnow(), time.perf_counter()
+    total, done, copied = max(1, old.vectors.count(kb_id=kb_id)), 0, set()
+    for batch in old.vectors.scan(kb_id=kb_id, batch=BATCH):
+        vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in batch])
+        target.vectors.upsert([replace(r, dense=v) for r, v in zip(batch, vectors, strict=True)])
+        copied.update(r.payload.get("document_id", "") for r in batch)
         done += len(batch)
         report("re-embedding", 0.02 + 0.88 * done / total)
-    log.info("re-embedded %d chunks with %s in %.1fs", done, embedder.model_id, time.perf_counter() - t0)
+    log.info(
+        "kb %s: re-embedded %d chunks with %s in %.1fs",
+        kb_id,
+        done,
+        target.model_id,
+        time.perf_counter() - t0,
+    )
 
     report("switching", 0.92, force=True)
-    with services.encoder_lock:  # the alias, the registry and this process switch together
-        target.make_active()
-        with services.sessions.begin() as session:
-            encoders.mark_active(session, encoders.get(session, version_id) if version_id else None)
-        services.switch_encoder(embedder, version_id)
     with services.sessions.begin() as session:
-        requeued = _queue_changed_documents(session, services, started_at)
-
-    report("draining the old collection", 0.95, force=True)
-    time.sleep(services.settings.encoder.drop_old_after_s)
-    old.drop()
-    old.close()
+        encoders.assign(session, kb_id, version_id)
+    services.encoders.assign(kb_id, version_id)
+    log.info("kb %s: now served by %s (collection %s)", kb_id, target.name, target.vectors.collection)
+    with services.sessions.begin() as session:
+        requeued = _queue_changed_documents(session, services, kb_id, started_at)
+        gone = copied - set(
+            session.scalars(select(Document.id).where(Document.kb_id == kb_id, Document.id.in_(copied)))
+        )
+        _schedule_sweep(session, services, kb_id, switched_at=utcnow())
+    for document_id in gone:  # deleted while it was being copied: its points must not come back
+        target.vectors.delete_document(kb_id=kb_id, document_id=document_id)
+    if requeued:
+        services.wake_workers()
     return {
-        "encoder": embedder.model_id,
+        "knowledge_base": kb_id,
+        "encoder": target.model_id,
+        "version": target.name,
         "version_id": version_id,
-        "collection": target.collection,
+        "previous": old.name,
+        "collection": target.vectors.collection,
         "chunks": done,
         "requeued_documents": requeued,
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
 
-def _queue_changed_documents(session: Session, services: Services, since: datetime) -> int:
-    """Documents finished after the re-embedding began are in the old collection only: queue them again."""
+def activate_everywhere(services: Services, version_id: str | None, report: Report | None = None) -> dict:
+    """The operator's service-wide switch: make ``version_id`` the default for new knowledge bases and
+    move every existing one to it, one knowledge base at a time (each one's search keeps answering)."""
+    report = report or _quiet
+    with services.sessions.begin() as session:
+        encoders.set_default(session, encoders.get(session, version_id) if version_id else None)
+        kb_ids = list(session.scalars(select(KnowledgeBase.id).order_by(KnowledgeBase.created_at)))
+    services.follow_encoders()
+    moved, chunks = [], 0
+    for i, kb_id in enumerate(kb_ids):
+        if services.encoders.snapshot(kb_id).version_id == version_id:
+            continue
+
+        def scaled(stage: str, fraction: float | None = None, *, force: bool = False, i: int = i) -> None:
+            report(f"{stage} ({i + 1}/{len(kb_ids)})", (i + (fraction or 0)) / len(kb_ids), force=force)
+
+        result = activate_for_kb(services, kb_id, version_id, scaled, operator=True)
+        moved.append(kb_id)
+        chunks += result["chunks"]
+    target = services.encoders.version(version_id)
+    return {
+        "encoder": target.model_id,
+        "version": target.name,
+        "version_id": version_id,
+        "knowledge_bases": len(moved),
+        "chunks": chunks,
+    }
+
+
+def _schedule_sweep(session: Session, services: Services, kb_id: str, *, switched_at: datetime) -> Job:
+    """The knowledge base id travels in the payload, not the job's column: the sweep must still run
+    (and remove every point) when the knowledge base is deleted before it."""
+    delay = services.settings.encoder.drop_old_after_s
+    return enqueue(
+        session,
+        kind=encoders.SWEEP_JOB,
+        payload={"kb_id": kb_id, "switched_at": switched_at.isoformat()},
+        max_attempts=services.settings.ingest.max_attempts,
+        run_after=utcnow() + timedelta(seconds=delay),
+    )
+
+
+def sweep(services: Services, kb_id: str, switched_at: datetime | None = None) -> dict[str, Any]:
+    """Delete ``kb_id``'s points outside its encoder's collection; drop collections nobody uses.
+
+    Skipped while an activation for the knowledge base is pending: it schedules a sweep of its own.
+    A worker in another process may have finished a document into the old collection after the
+    switch (it had not yet followed it): such documents, finished since ``switched_at`` but short of
+    points in the new collection, are queued again first, so the sweep never loses them."""
+    with services.sessions() as session:
+        pending = session.scalar(
+            select(Job.id).where(
+                Job.kind == encoders.ACTIVATE_JOB,
+                Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                (Job.kb_id == kb_id) | Job.kb_id.is_(None),
+            )
+        )
+        if pending is not None:
+            return {"skipped": f"activation {pending} is pending; it sweeps when it ends"}
+        exists = session.get(KnowledgeBase, kb_id) is not None
+    services.follow_encoders()
+    home_store = services.encoders.snapshot(kb_id).vectors if exists else None
+    home = home_store.collection if home_store is not None else None
+    requeued = _requeue_lagging(services, kb_id, home_store, switched_at) if home_store and switched_at else 0
+    collections = services.encoders.registered_collections()
+    swept = []
+    for name, store in collections.items():
+        if name != home and store.count(kb_id=kb_id):
+            store.delete_knowledge_base(kb_id=kb_id)
+            swept.append(name)
+            log.info("kb %s: old points deleted from %s", kb_id, name)
+    return {"swept": swept, "dropped": drop_unused(services, collections), "requeued_documents": requeued}
+
+
+def _requeue_lagging(services: Services, kb_id: str, home: Any, switched_at: datetime) -> int:
+    with services.sessions() as session:
+        recent = session.execute(
+            select(Document.id, Document.chunk_count).where(
+                Document.kb_id == kb_id,
+                Document.updated_at >= switched_at,
+                Document.status == DocumentStatus.READY,
+            )
+        ).all()
+    lagging = [doc for doc, chunks in recent if home.count(kb_id=kb_id, document_id=doc) != chunks]
+    if not lagging:
+        return 0
+    with services.sessions.begin() as session:
+        for document in session.scalars(select(Document).where(Document.id.in_(lagging))):
+            document.status = DocumentStatus.QUEUED
+            enqueue(
+                session,
+                kind=INGEST_JOB,
+                kb_id=kb_id,
+                document_id=document.id,
+                payload={"reconcile": True},
+                max_attempts=services.settings.ingest.max_attempts,
+            )
+    log.warning(
+        "kb %s: %d document(s) were finished on the old encoder after the switch; queued again",
+        kb_id,
+        len(lagging),
+    )
+    services.wake_workers()
+    return len(lagging)
+
+
+def drop_unused(services: Services, collections: dict[str, Any] | None = None) -> list[str]:
+    """Drop the collections of versions that serve no knowledge base and no pending activation fills."""
+    collections = collections if collections is not None else services.encoders.registered_collections()
+    with services.sessions() as session:
+        default = encoders.default(session)
+        wanted = {
+            *encoders.usage(session),
+            *encoders.pending_targets(session),
+            default.id if default else None,
+        }
+    # Resolved after the read closes: on SQLite a second session inside it would wait for its lock.
+    in_use = {services.encoders.collection_of(v) for v in wanted} | {
+        services.encoders.base.vectors.collection
+    }
+    dropped = []
+    for name, store in collections.items():
+        if name not in in_use:
+            store.drop()
+            services.encoders.dropped(name)
+            dropped.append(name)
+            log.info("collection %s dropped: no knowledge base uses its encoder", name)
+    return dropped
+
+
+def _queue_changed_documents(session: Session, services: Services, kb_id: str, since: datetime) -> int:
+    """The knowledge base's documents finished after the re-embedding began are in the old collection
+    only: queue them again (they reuse nothing and cost only their own chunks)."""
     changed = session.scalars(
-        select(Document).where(Document.updated_at >= since, Document.status == DocumentStatus.READY)
+        select(Document).where(
+            Document.kb_id == kb_id, Document.updated_at >= since, Document.status == DocumentStatus.READY
+        )
     ).all()
     for document in changed:
         document.status = DocumentStatus.QUEUED
@@ -108,6 +285,4 @@ def _queue_changed_documents(session: Session, services: Services, since: dateti
             payload={"reconcile": True},
             max_attempts=services.settings.ingest.max_attempts,
         )
-    if changed:
-        services.wake_workers()
     return len(changed)

@@ -1,17 +1,22 @@
 """One fine-tuning run, end to end: gather pairs, split, measure, mine, train, measure, register.
 
 Used by the "finetune" job (``POST /v1/knowledge-bases/{kb_id}/finetune``) and by ``kbchat finetune``.
-The encoder being served is never touched: training works on a fresh copy loaded from disk, and the
-result only replaces it through an activation (a re-index with an alias switch, ``rollout.py``).
+Training starts from the encoder that serves the knowledge base now (its own fine-tuned version, or
+the base model) and works on a fresh copy loaded from disk; the encoder being served is never
+touched. The result is a version owned by that knowledge base, which only it can activate (a
+re-index of that knowledge base alone, ``rollout.py``). The version is registered as ``training``
+when the run starts (so its name is taken at once) and removed again if the run fails.
 
 The evaluation gate: a version is *promoted* only when its held-out nDCG@10 beats the encoder that
-is active now, and (when a guard set is configured) its guard nDCG@10 drops by at most
-``GUARD_TOLERANCE``, so a domain gain never comes from forgetting general language.
+serves the knowledge base now, and (when a guard set is configured) its guard nDCG@10 drops by at
+most ``GUARD_TOLERANCE``, so a domain gain never comes from forgetting general language. Its
+relevance threshold is calibrated on the same held-out pairs (``evaluation.calibrated_threshold``).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -22,9 +27,11 @@ from typing import Any
 import torch
 from sentence_transformers import SentenceTransformer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from backend.analytics.questions import DEFAULT_CONFIDENCE
 from backend.catalog import encoders
-from backend.db.models import EncoderVersion, utcnow
+from backend.db.models import EncoderVersion, EncoderVersionStatus, utcnow
 from backend.encoder.sentence_transformer import pick_device, resolve_model_path
 from backend.errors import Conflict, InvalidInput
 from backend.services import Services
@@ -33,7 +40,7 @@ from finetune.data.beir import load_beir_split
 from finetune.data.cropping import cropped_pairs
 from finetune.data.harvest import liked_pairs
 from finetune.data.pairs import RetrievalSet, TrainingPair, data_hash, retrieval_set, split_by_document
-from finetune.evaluation import evaluate
+from finetune.evaluation import calibrated_threshold, evaluate, positive_scores
 from finetune.mining import mine_hard_negatives
 from finetune.report import write_report
 from finetune.training import TrainConfig, distributed, train
@@ -71,11 +78,8 @@ class _Data:
 
 
 def _kb_passages(services: Services, kb_id: str) -> list[str]:
-    return [
-        embedding_text(r.payload)
-        for batch in services.vectors.scan(kb_id=kb_id, vectors=False)
-        for r in batch
-    ]
+    vectors = services.encoders.snapshot(kb_id).vectors
+    return [embedding_text(r.payload) for batch in vectors.scan(kb_id=kb_id, vectors=False) for r in batch]
 
 
 def _gather(services: Services, request: FinetuneRequest) -> _Data:
@@ -109,39 +113,115 @@ def _gather(services: Services, request: FinetuneRequest) -> _Data:
     return _Data(mode, train_pairs, retrieval_set(held, corpus), list(corpus.values()))
 
 
-def _active_model_path(services: Services) -> tuple[str, str]:
-    """(path, model id) of the encoder that is active now: the baseline a new version must beat."""
-    with services.sessions() as session:
-        active = encoders.active(session)
-        if active is not None:
-            return active.path, active.name
-    return resolve_model_path(services.settings.encoder.model), services.embedder.model_id
+@dataclass(frozen=True)
+class _Baseline:
+    """The encoder a new version must beat: the one serving the knowledge base now."""
+
+    path: str
+    model_id: str
+    name: str
+    threshold: float
+    confidence: float
+
+
+def _baseline(services: Services, kb_id: str | None) -> _Baseline:
+    default_threshold = services.settings.chat.min_score
+    snapshot = services.encoders.snapshot(kb_id) if kb_id else services.encoders.base
+    if snapshot.version_id is None:
+        path = resolve_model_path(services.settings.encoder.model)
+    else:
+        path = services.encoders.spec(snapshot.version_id).path
+    threshold, confidence = snapshot.relevance_threshold, snapshot.confidence_threshold
+    return _Baseline(
+        path,
+        snapshot.model_id,
+        snapshot.name,
+        threshold if threshold is not None else default_threshold,
+        confidence if confidence is not None else DEFAULT_CONFIDENCE,
+    )
+
+
+def _register(services: Services, request: FinetuneRequest) -> tuple[str, str]:
+    """Take the version's name now (id, name), as ``training``: a duplicate fails before any work."""
+    name = request.name or f"ft-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    _folder(services, name)  # a name that is no plain folder name fails before anything is written
+    with services.sessions.begin() as session:
+        if session.scalar(select(EncoderVersion.id).where(EncoderVersion.name == name)):
+            raise Conflict(f"an encoder version named {name!r} exists; pick another name")
+        version = EncoderVersion(
+            name=name,
+            base_model="",
+            path="",
+            kb_id=request.kb_id,
+            data_hash="",
+            status=EncoderVersionStatus.TRAINING,
+        )
+        session.add(version)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent run took the name between the check and here
+            raise Conflict(f"an encoder version named {name!r} exists; pick another name") from exc
+        return version.id, name
+
+
+def _unregister(services: Services, version_id: str, folder: Path) -> None:
+    with services.sessions.begin() as session:
+        version = session.get(EncoderVersion, version_id)
+        if version is not None and version.status is EncoderVersionStatus.TRAINING:
+            session.delete(version)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_finetune(
     services: Services, request: FinetuneRequest, *, on_progress: Progress | None = None
 ) -> dict[str, Any]:
+    config = request.config.validated()
+    if request.activate and request.kb_id is None:
+        raise InvalidInput("activation needs the knowledge base to activate the new version for")
+    main_rank = not distributed() or torch.distributed.get_rank() == 0
+    if not main_rank:
+        return _train(services, request, config, on_progress, None)
+    version_id, name = _register(services, request)
+    try:
+        return _train(services, request, config, on_progress, (version_id, name))
+    except BaseException:
+        _unregister(services, version_id, _folder(services, name))
+        raise
+
+
+def _folder(services: Services, name: str) -> Path:
+    """``<artifacts>/encoders/<name>``: names are validated ([A-Za-z0-9._-], not dots alone)."""
+    root = (services.settings.artifacts_path / "encoders").resolve()
+    folder = (root / name).resolve()
+    if folder.parent != root:
+        raise InvalidInput(f"version name {name!r} is not a plain folder name")
+    return folder
+
+
+def _train(
+    services: Services,
+    request: FinetuneRequest,
+    config: TrainConfig,
+    on_progress: Progress | None,
+    registered: tuple[str, str] | None,
+) -> dict[str, Any]:
     report = on_progress or (lambda stage, fraction: None)
     started = time.perf_counter()
-    config = request.config.validated()
-    if request.name is not None:
-        with services.sessions() as session:
-            if session.scalar(select(EncoderVersion.id).where(EncoderVersion.name == request.name)):
-                raise Conflict(f"an encoder version named {request.name!r} exists; pick another name")
     report("gathering pairs", 0.02)
     data = _gather(services, request)
-    base_path, base_id = _active_model_path(services)
+    baseline = _baseline(services, request.kb_id)
     device = pick_device(services.settings.encoder.device)
-    model = SentenceTransformer(base_path, device=device, local_files_only=True)
+    model = SentenceTransformer(baseline.path, device=device, local_files_only=True)
     guard = load_beir_split(request.guard, "test")[1] if request.guard else None
 
-    report("measuring the active encoder", 0.05)
+    report("measuring the encoder it would replace", 0.05)
     before = evaluate(model, data.held_out)
+    scores_before = positive_scores(model, data.held_out)
     guard_before = evaluate(model, guard) if guard else None
     train_pairs = data.train
     if config.hard_negatives:
         report("mining hard negatives", 0.1)
-        train_pairs = mine_hard_negatives(
+        train_pairs = mine_hard_negatives(  # with the knowledge base's own encoder
             model,
             train_pairs,
             data.corpus,
@@ -151,10 +231,14 @@ def run_finetune(
         )
     report("training", 0.15)
     result = train(model, train_pairs, config, on_progress=lambda f: report("training", 0.15 + 0.7 * f))
-    if distributed() and torch.distributed.get_rank() != 0:
+    if registered is None:
         return {"rank": torch.distributed.get_rank()}  # rank 0 measures, saves and registers
+    version_id, name = registered
     report("measuring the new encoder", 0.88)
     after = evaluate(model, data.held_out)
+    scores_after = positive_scores(model, data.held_out)
+    threshold = calibrated_threshold(scores_before, scores_after, baseline.threshold)
+    confidence = calibrated_threshold(scores_before, scores_after, baseline.confidence)
     guard_after = evaluate(model, guard) if guard else None
     promoted = after["ndcg@10"] > before["ndcg@10"] and (
         guard_before is None
@@ -162,14 +246,14 @@ def run_finetune(
         or guard_after["ndcg@10"] >= guard_before["ndcg@10"] - GUARD_TOLERANCE
     )
 
-    name = request.name or f"ft-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
-    folder = services.settings.data_dir / "encoders" / name
+    folder = _folder(services, name)
     model_dir = folder / "model"
     model.save(str(model_dir))
     summary: dict[str, Any] = {
         "name": name,
         "mode": data.mode,
-        "base": base_id,
+        "base": baseline.model_id,
+        "replaces": baseline.name,
         "train_pairs": len(train_pairs),
         "eval_queries": len(data.held_out.queries),
         "before": before,
@@ -177,6 +261,8 @@ def run_finetune(
         "guard_before": guard_before,
         "guard_after": guard_after,
         "promoted": promoted,
+        "relevance_threshold": {"before": baseline.threshold, "after": threshold},
+        "confidence_threshold": {"before": baseline.confidence, "after": confidence},
         "loss_curve": result.losses,
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
@@ -185,37 +271,51 @@ def run_finetune(
         "config": config.as_dict(),
     }
     _, chart = write_report(folder, summary)
+    artifacts = services.settings.artifacts_path.resolve()
     with services.sessions.begin() as session:
-        version = EncoderVersion(
-            name=name,
-            base_model=base_id,
-            path=str(model_dir.resolve()),
-            kb_id=request.kb_id,
-            data_hash=data_hash(train_pairs),
-            params={"config": config.as_dict(), "mode": data.mode, "dataset": str(request.dataset or "")},
-            metrics={k: summary[k] for k in ("before", "after", "guard_before", "guard_after", "loss_curve")}
-            | {"chart": str(chart.resolve()), "train_seconds": summary["train_seconds"]},
-            promoted=promoted,
-        )
-        session.add(version)
-        session.flush()
+        version = session.get(EncoderVersion, version_id)
+        if version is None:
+            raise Conflict(f"encoder version {name!r} was deleted while it trained")
+        version.base_model = baseline.model_id
+        version.path = str(model_dir.relative_to(artifacts))  # found by every process that shares it
+        version.model_id = f"{name}@{version_id[:8]}"
+        version.relevance_threshold = threshold
+        version.data_hash = data_hash(train_pairs)
+        version.params = {
+            "config": config.as_dict(),
+            "mode": data.mode,
+            "dataset": str(request.dataset or ""),
+        }
+        version.metrics = {
+            k: summary[k] for k in ("before", "after", "guard_before", "guard_after", "loss_curve")
+        } | {
+            "chart": str(chart.relative_to(artifacts)),
+            "train_seconds": summary["train_seconds"],
+            "relevance_threshold": summary["relevance_threshold"],
+            "confidence_threshold": confidence,
+        }
+        version.promoted = promoted
+        version.status = EncoderVersionStatus.READY
         summary["version_id"] = version.id
-        if promoted and request.activate:
+        if promoted and request.activate and request.kb_id is not None:
             summary["activation_job_id"] = encoders.request_activation(
-                session, version.id, max_attempts=services.settings.ingest.max_attempts
+                session, version.id, kb_id=request.kb_id, max_attempts=services.settings.ingest.max_attempts
             ).id
     if summary.get("activation_job_id"):
         services.wake_workers()
-    summary["model_dir"] = str(model_dir.resolve())
-    summary["chart"] = str(chart.resolve())
+    summary["model_dir"] = str(model_dir)
+    summary["chart"] = str(chart)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     log.info(
-        "fine-tuned %s (%s, %d pairs): nDCG@10 %.4f -> %.4f, %s",
+        "fine-tuned %s for kb %s (%s, %d pairs): nDCG@10 %.4f -> %.4f, threshold %.3f -> %s, %s",
         name,
+        request.kb_id or "-",
         data.mode,
         len(train_pairs),
         before["ndcg@10"],
         after["ndcg@10"],
+        baseline.threshold,
+        threshold,
         "promoted" if promoted else "not promoted",
     )
     return summary

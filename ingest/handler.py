@@ -2,7 +2,9 @@
 
 Jobs are taken in batches (``KBCHAT_INGEST__BATCH_DOCUMENTS``): their chunks are embedded together
 and their states are written in a few transactions instead of a few per document. Each document
-still has its own outcome: one that cannot be parsed fails alone.
+still has its own outcome: one that cannot be parsed fails alone. Each knowledge base may have its
+own encoder, so a batch is grouped by encoder: every group is chunked with its encoder's tokenizer,
+embedded in shared forward passes and stored in its encoder's collection.
 
 Idempotent by construction: point ids are deterministic, so a retry (or a takeover after a crash)
 rewrites the same points; points of an earlier version of the document are deleted afterwards.
@@ -20,6 +22,7 @@ from backend.db.models import Document, DocumentContent, DocumentStatus
 from backend.errors import InvalidInput
 from backend.jobs.worker import JobBatch, JobContext
 from backend.services import Services
+from backend.serving.snapshot import EncoderSnapshot
 from backend.vectorstore.base import ChunkRecord
 from ingest.chunking.chunker import Chunk, Chunker
 from ingest.isolation import IsolatedParser
@@ -42,6 +45,8 @@ class _Work:
     content_hash: str
     has_points: bool
     """Stored points may exist (a new version, a retry, a repair): reuse them, delete the stale ones."""
+    snapshot: EncoderSnapshot | None = None
+    """The encoder its chunks were cut for (its tokenizer sets their limits)."""
     chunks: list[Chunk] = field(default_factory=list)
     records: list[ChunkRecord] = field(default_factory=list)
     error: BaseException | None = None
@@ -59,61 +64,91 @@ class IngestHandler:
             isolated = IsolatedParser(timeout_s=limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
             services.closers.append(isolated.close)
             self.parser = isolated.parse
-        self.pipeline = self._pipeline()
+        self._pipelines: dict[int, IngestPipeline] = {}
 
-    def _pipeline(self) -> IngestPipeline:
-        """A pipeline on the active encoder (and its tokenizer, which sets the chunk limits)."""
-        embedder = self.services.embedder
-        chunker = Chunker(
-            embedder.tokenizer,
-            max_tokens=embedder.max_tokens,
-            overlap_tokens=self.services.settings.chunking.overlap_tokens,
-        )
-        return IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
+    def _pipeline(self, snapshot: EncoderSnapshot) -> IngestPipeline:
+        """A pipeline on ``snapshot``'s encoder (its tokenizer sets the chunk limits), built once per
+        loaded encoder; pipelines of encoders no longer loaded are dropped with them."""
+        embedder = snapshot.embedder
+        pipeline = self._pipelines.get(id(embedder))
+        if pipeline is None or pipeline.embedder is not embedder:
+            chunker = Chunker(
+                embedder.tokenizer,
+                max_tokens=embedder.max_tokens,
+                overlap_tokens=self.services.settings.chunking.overlap_tokens,
+            )
+            pipeline = IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
+            self._pipelines = {k: p for k, p in self._pipelines.items() if p.embedder is not embedder}
+            if len(self._pipelines) > self.services.settings.encoder.max_loaded + 1:
+                self._pipelines.clear()  # never keep an evicted encoder alive through its pipeline
+            self._pipelines[id(embedder)] = pipeline
+        return pipeline
 
     def prepare(self, batch: JobBatch) -> None:
         """Read, parse and chunk the batch's documents (the worker runs this for the next batch while
-        the current one is embedded). Chunks depend on the encoder's tokenizer, so the pipeline they
-        were made with is kept: if the encoder changes before the batch runs, it is chunked again."""
-        pipeline = self.pipeline
-        batch.prepared = (pipeline, self._prepared(batch, pipeline))
+        the current one is embedded). Chunks depend on the encoder's tokenizer, so each document keeps
+        the snapshot it was chunked for: if its knowledge base switches encoders before the batch runs,
+        it is chunked again."""
+        batch.prepared = self._prepared(batch)
 
-    def _prepared(self, batch: JobBatch, pipeline: IngestPipeline) -> dict[str, _Work | None]:
+    def _prepared(self, batch: JobBatch) -> dict[str, _Work | None]:
         loaded = self._load(batch.contexts)
         batch.report("parsing", 0.05)
         for w in loaded.values():
-            if w is None:
-                continue
-            try:
-                parsed = pipeline.parse(w.data, format=w.format, name=w.name)
-                if w.use_parsed_title and parsed.title:
-                    w.ref = replace(w.ref, title=parsed.title[:500])
-                w.chunks = pipeline.chunk(parsed)
-            except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails
-                w.error = exc
+            if w is not None:
+                self._chunk(w, self.services.encoders.snapshot(w.ref.kb_id))
         return loaded
+
+    def _chunk(self, w: _Work, snapshot: EncoderSnapshot) -> None:
+        w.snapshot, w.error = snapshot, None
+        try:
+            parsed = self._pipeline(snapshot).parse(w.data, format=w.format, name=w.name)
+            if w.use_parsed_title and parsed.title:
+                w.ref = replace(w.ref, title=parsed.title[:500])
+            w.chunks = self._pipeline(snapshot).chunk(parsed)
+        except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails
+            w.error = exc
 
     def run_batch(self, batch: JobBatch) -> list[BaseException | None]:
         started = time.perf_counter()
-        self.services.follow_active_encoder()  # another process may have activated a new encoder
-        if self.pipeline.embedder is not self.services.embedder:
-            self.pipeline = self._pipeline()
-        if batch.prepared is not None and batch.prepared[0] is self.pipeline:
-            loaded = batch.prepared[1]
-        else:
-            loaded = self._prepared(batch, self.pipeline)
+        self.services.follow_encoders()  # another process may have switched a knowledge base's encoder
+        loaded = batch.prepared if batch.prepared is not None else self._prepared(batch)
         work = [w for w in loaded.values() if w is not None]
-        todo = [w for w in work if w.error is None]
+        groups: dict[str, list[_Work]] = {}
+        for w in work:
+            current = self.services.encoders.snapshot(w.ref.kb_id)
+            if w.snapshot is None or w.snapshot.embedder is not current.embedder:
+                self._chunk(w, current)  # switched since it was prepared: cut for the new tokenizer
+            w.snapshot = current
+            if w.error is None:
+                groups.setdefault(current.vectors.collection, []).append(w)
+        for group in groups.values():
+            self._embed_and_store(group, batch)
+        self._finish(work, batch.lost)
+        log.info(
+            "ingest batch: %d documents, %d chunks (%d embedded, %d encoder(s)) in %.2fs",
+            len(work),
+            sum(len(w.records) for w in work),
+            sum(w.embedded for w in work),
+            len(groups),
+            time.perf_counter() - started,
+        )
+        return [_error_of(loaded[c.job.id]) for c in batch.contexts]
+
+    def _embed_and_store(self, todo: list[_Work], batch: JobBatch) -> None:
+        """Embed one encoder's documents together and store them in its collection."""
+        snapshot = todo[0].snapshot
+        assert snapshot is not None
+        pipeline, vectors = self._pipeline(snapshot), snapshot.vectors
         try:
             batch.report("embedding", 0.15)
-            vectors = self.services.vectors
             reuse = [
                 vectors.document_vectors(kb_id=w.ref.kb_id, document_id=w.ref.document_id)
                 if w.has_points
                 else {}
                 for w in todo
             ]
-            records = self.pipeline.records_many(
+            records = pipeline.records_many(
                 [(w.ref, w.chunks, r) for w, r in zip(todo, reuse, strict=True)],
                 on_progress=lambda f: batch.report("embedding", 0.15 + 0.75 * f),
             )
@@ -131,18 +166,9 @@ class IngestHandler:
                         kb_id=w.ref.kb_id, document_id=w.ref.document_id, keep_ids=[r.id for r in w.records]
                     )
         except Exception as exc:  # the encoder or the vector store: every remaining document retries
-            log.exception("ingesting a batch of %d documents failed", len(todo))
+            log.exception("ingesting a batch of %d documents into %s failed", len(todo), vectors.collection)
             for w in todo:
                 w.error = exc
-        self._finish(work, batch.lost)
-        log.info(
-            "ingest batch: %d documents, %d chunks (%d embedded) in %.2fs",
-            len(work),
-            sum(len(w.records) for w in work),
-            sum(w.embedded for w in work),
-            time.perf_counter() - started,
-        )
-        return [_error_of(loaded[c.job.id]) for c in batch.contexts]
 
     def _load(self, contexts: list[JobContext]) -> dict[str, _Work | None]:
         """Read the documents and their bytes and mark them processing, in one transaction."""
@@ -216,7 +242,8 @@ class IngestHandler:
                     document.error = f"attempt {w.ctx.job.attempts} failed: {w.error}"
         for w in deleted:
             # Deleted while we worked: take back what we wrote so no orphan vectors remain.
-            self.services.vectors.delete_document(kb_id=w.ref.kb_id, document_id=w.ref.document_id)
+            assert w.snapshot is not None
+            w.snapshot.vectors.delete_document(kb_id=w.ref.kb_id, document_id=w.ref.document_id)
             log.info("document %s was deleted during ingestion; its vectors were removed", w.ref.document_id)
 
 

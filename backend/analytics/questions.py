@@ -24,6 +24,10 @@ from backend.encoder.base import Embedder
 
 log = logging.getLogger(__name__)
 MAX_BACKFILL = 20_000
+DEFAULT_CONFIDENCE = 0.4
+"""Best-passage relevance under which an answer counts as unsure, for the base all-MiniLM-L6-v2 (its
+relevant passages mostly score 0.4-0.7, unrelated ones under 0.2). A fine-tuned encoder carries its
+own, calibrated when it was trained (``EncoderSnapshot.confidence_threshold``)."""
 
 
 @dataclass(slots=True)

@@ -38,13 +38,13 @@ log = logging.getLogger(__name__)
 
 
 async def _follow_encoder(services: Services, interval_s: float) -> None:
-    """Follow encoder activations made by another process (a separate worker) within ``interval_s``."""
+    """Follow encoder switches made by another process (a separate worker) within ``interval_s``."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await anyio.to_thread.run_sync(services.follow_active_encoder)
+            await anyio.to_thread.run_sync(services.follow_encoders)
         except Exception:  # the database blinked: try again next time, never stop following
-            log.exception("could not check the active encoder version")
+            log.exception("could not read which encoder serves each knowledge base; retrying")
 
 
 def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
@@ -58,11 +58,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         if settings.worker.embedded:
             services.make_worker().start()
         log.info(
-            "kbchat ready: database %s, vectors %s (%s), encoder %s",
+            "kbchat ready: database %s, vectors %s (%s), base encoder %s",
             services.engine.url.render_as_string(hide_password=True),
             settings.vector_backend,
-            services.vectors.collection,
-            services.embedder.model_id,
+            services.encoders.base.vectors.collection,
+            services.encoders.base.model_id,
         )
         follower = None
         if settings.encoder.follow_interval_s > 0:

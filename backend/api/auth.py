@@ -35,6 +35,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("PATCH", KB): "manage",
     ("POST", f"{KB}/tune"): "manage",
     ("POST", f"{KB}/finetune"): "manage",
+    ("GET", f"{KB}/encoders"): "manage",
+    ("POST", f"{KB}/encoder"): "manage",
     ("GET", f"{KB}/keys"): "manage",
     ("POST", f"{KB}/keys"): "manage",
     ("DELETE", f"{KB}/keys/{{key_id}}"): "manage",

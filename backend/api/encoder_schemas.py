@@ -61,18 +61,47 @@ class EncoderPublic(BaseModel):
 
     id: str
     name: str
+    status: str = Field(description="training, ready or failed.")
     base_model: str
-    path: str
-    kb_id: str | None
+    path: str = Field(description="Relative to the shared artifact folder (KBCHAT_ARTIFACTS_DIR).")
+    model_id: str | None
+    kb_id: str | None = Field(description="The knowledge base it was trained for, which owns it.")
+    shared: bool = Field(description="Other knowledge bases may activate it too.")
+    relevance_threshold: float | None = Field(
+        description="Dense cosine under which a passage counts as unrelated, calibrated on the held-out "
+        "pairs when it was trained (empty: the configured KBCHAT_CHAT__MIN_SCORE)."
+    )
     data_hash: str
     params: dict[str, Any]
     metrics: dict[str, Any]
     promoted: bool
-    active: bool
+    active: bool = Field(description="The default encoder for new knowledge bases.")
+    knowledge_bases: int = Field(default=0, description="Knowledge bases it serves now.")
     created_at: datetime
     activated_at: datetime | None
 
 
 class EncodersPublic(BaseModel):
     data: list[EncoderPublic]
-    active: str = Field(description="The active version's name, or 'base' for the configured model.")
+    active: str = Field(
+        description="The default for new knowledge bases: a version's name, or 'base' for the configured "
+        "model. Each knowledge base may be served by another (GET /v1/knowledge-bases/{id})."
+    )
+    base_knowledge_bases: int = Field(default=0, description="Knowledge bases served by the base model.")
+
+
+class EncoderPatch(_In):
+    shared: bool = Field(description="Let knowledge bases other than its owner activate it.")
+
+
+class EncoderActivate(_In):
+    version: str = Field(
+        min_length=1, max_length=100, description="A version's name or id, or 'base' to roll back."
+    )
+
+
+class KbEncoderPublic(BaseModel):
+    """The encoder that serves a knowledge base."""
+
+    version: str = Field(description="The version's name, or 'base' (the configured model).")
+    version_id: str | None = None

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.encoder_schemas import KbEncoderPublic
 from backend.catalog.tuning import Pair
 from backend.catalog.widget import WidgetSettings
 from backend.llm.config import ChainStep, ChatSettings
@@ -74,6 +75,10 @@ class KnowledgeBasePublic(_Out):
     retrieval: RetrievalSettings = Field(description="The effective settings: stored overrides on defaults.")
     chat: ChatSettings
     widget: WidgetSettings
+    encoder: KbEncoderPublic = Field(
+        default_factory=lambda: KbEncoderPublic(version="base"),
+        description="The encoder that embeds and searches it; change it with POST …/encoder.",
+    )
     created_at: datetime
 
 

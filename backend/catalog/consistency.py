@@ -7,7 +7,9 @@ three kinds of disagreement, each repaired from that truth:
   → the points are deleted;
 - **missing vectors**: a ready document whose point count differs from its ``chunk_count``
   → the document is queued for ingestion again (the stored upload is re-ingested, reusing vectors);
-- **stuck documents**: queued or processing with no live job to finish them → re-queued.
+- **stuck documents**: queued or processing with no live job to finish them → re-queued;
+- **stale vectors**: points of a knowledge base in a collection other than its encoder's (an
+  activation that crashed before its sweep) → deleted, unless an activation or sweep is pending.
 
 Running jobs with an expired lease are reported; any worker takes them over by itself.
 """
@@ -15,12 +17,14 @@ Running jobs with an expired lease are reported; any worker takes them over by i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.documents import INGEST_JOB
+from backend.catalog.encoders import ACTIVATE_JOB, SWEEP_JOB
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
 from backend.jobs.queue import enqueue
 from backend.vectorstore.base import VectorStore
@@ -37,10 +41,12 @@ class Diagnosis:
     stuck: list[str] = field(default_factory=list)
     """Document ids queued/processing without a live job."""
     expired_jobs: list[str] = field(default_factory=list)
+    stale: dict[str, int] = field(default_factory=dict)
+    """``collection/kb_id`` → points of a knowledge base outside its encoder's collection."""
 
     @property
     def healthy(self) -> bool:
-        return not (self.orphaned or self.missing or self.stuck)
+        return not (self.orphaned or self.missing or self.stuck or self.stale)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -48,17 +54,41 @@ class Diagnosis:
             "orphaned_vectors": self.orphaned,
             "missing_vectors": {k: {"expected": e, "stored": s} for k, (e, s) in self.missing.items()},
             "stuck_documents": self.stuck,
+            "stale_vectors": self.stale,
             "expired_jobs": self.expired_jobs,
         }
 
 
-def diagnose(sessions: sessionmaker[Session], vectors: VectorStore) -> Diagnosis:
-    # Read the store first: a document created after this scan cannot be mistaken for an orphan's
+def diagnose(
+    sessions: sessionmaker[Session], stores: Sequence[VectorStore], home: Callable[[str], str]
+) -> Diagnosis:
+    """``stores``: every collection to check; ``home``: knowledge base → its encoder's collection."""
+    # Read the stores first: a document created after this scan cannot be mistaken for an orphan's
     # owner missing, and one deleted after it is caught by the next run.
-    stored = vectors.inventory()
+    stored: dict[tuple[str, str], int] = {}
+    elsewhere: dict[str, int] = {}
+    for vectors in stores:
+        for (kb_id, document_id), count in vectors.inventory().items():
+            if home(kb_id) == vectors.collection:
+                stored[kb_id, document_id] = count
+            else:
+                key = f"{vectors.collection}/{kb_id}"
+                elsewhere[key] = elsewhere.get(key, 0) + count
     now = utcnow()
     diagnosis = Diagnosis()
     with sessions() as session:
+        moving = {
+            job.kb_id or job.payload.get("kb_id")
+            for job in session.scalars(
+                select(Job).where(
+                    Job.kind.in_([ACTIVATE_JOB, SWEEP_JOB]),
+                    Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                )
+            )
+        }
+        if None in moving:  # an activation for every knowledge base: all may be between collections
+            elsewhere.clear()
+        diagnosis.stale = {k: n for k, n in elsewhere.items() if k.split("/", 1)[1] not in moving}
         documents = {d.id: d for d in session.scalars(select(Document).execution_options(yield_per=1000))}
         live_jobs = {
             job.document_id
@@ -89,13 +119,23 @@ def diagnose(sessions: sessionmaker[Session], vectors: VectorStore) -> Diagnosis
 
 
 def repair(
-    sessions: sessionmaker[Session], vectors: VectorStore, diagnosis: Diagnosis, *, max_attempts: int = 3
+    sessions: sessionmaker[Session],
+    stores: Sequence[VectorStore],
+    home: Callable[[str], str],
+    diagnosis: Diagnosis,
+    *,
+    max_attempts: int = 3,
 ) -> dict[str, int]:
     """Fix what :func:`diagnose` found; returns how many of each were repaired."""
+    by_collection = {vectors.collection: vectors for vectors in stores}
     for key in diagnosis.orphaned:
         kb_id, document_id = key.split("/", 1)
-        vectors.delete_document(kb_id=kb_id, document_id=document_id)
+        by_collection[home(kb_id)].delete_document(kb_id=kb_id, document_id=document_id)
         log.info("doctor: deleted %d orphaned vectors of %s", diagnosis.orphaned[key], key)
+    for key, count in diagnosis.stale.items():
+        collection, kb_id = key.split("/", 1)
+        by_collection[collection].delete_knowledge_base(kb_id=kb_id)
+        log.info("doctor: deleted %d stale vectors of knowledge base %s in %s", count, kb_id, collection)
     requeued = 0
     with sessions.begin() as session:
         for document_id in [*diagnosis.missing, *diagnosis.stuck]:
@@ -114,4 +154,8 @@ def repair(
             )
             requeued += 1
             log.info("doctor: document %s queued for ingestion again", document_id)
-    return {"orphaned_deleted": len(diagnosis.orphaned), "documents_requeued": requeued}
+    return {
+        "orphaned_deleted": len(diagnosis.orphaned),
+        "stale_deleted": len(diagnosis.stale),
+        "documents_requeued": requeued,
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -149,9 +150,14 @@ def latest_job(session: Session, document_id: str) -> Job | None:
     )
 
 
-def delete(sessions: sessionmaker[Session], vectors: VectorStore, kb_id: str, document_id: str) -> None:
+def delete(
+    sessions: sessionmaker[Session], stores: Sequence[VectorStore], kb_id: str, document_id: str
+) -> None:
     """Cancel its jobs, delete vectors, delete the row, delete vectors again (closes the race with a
-    worker that was mid-upsert; the worker also re-checks that its document still exists)."""
+    worker that was mid-upsert; the worker also re-checks that its document still exists).
+
+    ``stores``: every collection that may hold the document's points: its knowledge base's, and any
+    other this process has open (an activation may be copying the knowledge base into one)."""
     with sessions.begin() as session:
         get(session, kb_id, document_id)
         session.execute(
@@ -159,10 +165,12 @@ def delete(sessions: sessionmaker[Session], vectors: VectorStore, kb_id: str, do
             .where(Job.document_id == document_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
             .values(status=JobStatus.CANCELLED, finished_at=utcnow(), lease_owner=None)
         )
-    vectors.delete_document(kb_id=kb_id, document_id=document_id)
+    for vectors in stores:
+        vectors.delete_document(kb_id=kb_id, document_id=document_id)
     with sessions.begin() as session:
         document = session.get(Document, document_id)
         if document is not None:
             session.delete(document)
-    vectors.delete_document(kb_id=kb_id, document_id=document_id)
+    for vectors in stores:
+        vectors.delete_document(kb_id=kb_id, document_id=document_id)
     log.info("document %s deleted from kb %s", document_id, kb_id)

@@ -1,23 +1,29 @@
-"""The encoder registry: fine-tuned versions, which one is active, and requests to switch.
+"""The encoder registry: fine-tuned versions, which one serves each knowledge base, and activations.
 
-Training (``finetune``) registers versions; activating one is a background job that re-embeds every
-knowledge base into the version's own collection and then switches the alias, so search keeps
-answering throughout (see ``finetune/rollout.py``). ``base`` names the configured
-``KBCHAT_ENCODER__MODEL``: activating it is the rollback to the stock encoder.
+Each knowledge base points at one encoder version (``KnowledgeBase.encoder_version_id``; none: the
+configured ``KBCHAT_ENCODER__MODEL``, named ``base``). Training registers a version owned by the
+knowledge base it trained for. Activating a version for a knowledge base is a background job that
+re-embeds that knowledge base alone into the version's collection and then switches it
+(``finetune/rollout.py``); no other knowledge base's search changes. A version may serve other
+knowledge bases only when an operator shares it; versions trained without a knowledge base (on a
+dataset, from the CLI) are the operator's and open to all. "Activate for every knowledge base" is
+the operator's service-wide switch: it also makes the version the default for new knowledge bases.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from backend.db.models import EncoderVersion, Job, JobStatus, utcnow
-from backend.errors import Conflict, NotFound
+from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus, KnowledgeBase, utcnow
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.jobs.queue import enqueue
 
 ACTIVATE_JOB = "activate_encoder"
+SWEEP_JOB = "sweep_encoder_points"
 FINETUNE_JOB = "finetune"
 BASE = "base"
+_LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def list_all(session: Session) -> list[EncoderVersion]:
@@ -33,37 +39,120 @@ def get(session: Session, name_or_id: str) -> EncoderVersion:
     return version
 
 
-def active(session: Session) -> EncoderVersion | None:
+def default(session: Session) -> EncoderVersion | None:
+    """The version new knowledge bases start on (None: the base model)."""
     return session.scalar(select(EncoderVersion).where(EncoderVersion.active.is_(True)))
 
 
-def mark_active(session: Session, version: EncoderVersion | None) -> None:
-    """Record ``version`` (None: the configured base model) as the one the service uses."""
+def set_default(session: Session, version: EncoderVersion | None) -> None:
     session.execute(update(EncoderVersion).where(EncoderVersion.active.is_(True)).values(active=False))
     if version is not None:
         version.active = True
-        version.activated_at = utcnow()
 
 
-def request_activation(session: Session, name_or_id: str, *, max_attempts: int = 3) -> Job:
-    """Queue the re-index that makes ``name_or_id`` (or ``base``) the active encoder."""
-    target = None if name_or_id == BASE else get(session, name_or_id)
-    running = session.scalar(
-        select(Job).where(Job.kind == ACTIVATE_JOB, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+def usage(session: Session) -> dict[str | None, int]:
+    """Knowledge bases per version id (None: on the base model)."""
+    rows = session.execute(
+        select(KnowledgeBase.encoder_version_id, func.count()).group_by(KnowledgeBase.encoder_version_id)
     )
+    return {version_id: count for version_id, count in rows}
+
+
+def served_by(session: Session, kb_id: str) -> EncoderVersion | None:
+    kb = session.get(KnowledgeBase, kb_id)
+    if kb is None:
+        raise NotFound(f"knowledge base {kb_id} does not exist; GET /v1/knowledge-bases lists them")
+    return session.get(EncoderVersion, kb.encoder_version_id) if kb.encoder_version_id else None
+
+
+def visible_to(session: Session, kb_id: str) -> list[EncoderVersion]:
+    """The versions this knowledge base may activate: its own, shared ones and the operator's."""
+    return [v for v in list_all(session) if v.kb_id in (kb_id, None) or v.shared]
+
+
+def check_usable(version: EncoderVersion, kb_id: str) -> None:
+    """Raise unless ``version`` is trained and may serve ``kb_id``."""
+    if version.status is EncoderVersionStatus.TRAINING:
+        raise Conflict(f"encoder version {version.name!r} is still training; activate it once its job ends")
+    if version.status is not EncoderVersionStatus.READY:
+        raise InvalidInput(f"encoder version {version.name!r} failed to train and cannot be activated")
+    if version.kb_id not in (kb_id, None) and not version.shared:
+        raise NotFound(
+            f"encoder version {version.name!r} does not exist for this knowledge base (it belongs to "
+            'another one; an operator can share it: PATCH /v1/encoders/{version} {"shared": true})'
+        )
+
+
+def assign(session: Session, kb_id: str, version_id: str | None) -> None:
+    """Record that ``kb_id`` is now served by ``version_id``: only once its points are in place."""
+    kb = session.get(KnowledgeBase, kb_id, with_for_update=True)
+    if kb is None:
+        raise NotFound(f"knowledge base {kb_id} was deleted during the activation")
+    kb.encoder_version_id = version_id
+    if version_id is not None:
+        version = session.get(EncoderVersion, version_id)
+        if version is not None:
+            version.activated_at = utcnow()
+
+
+def _live_activation(session: Session, kb_id: str | None) -> Job | None:
+    """A queued or running activation that a new one for ``kb_id`` (None: every KB) would race."""
+    query = select(Job).where(Job.kind == ACTIVATE_JOB, Job.status.in_(_LIVE))
+    if kb_id is not None:
+        query = query.where(or_(Job.kb_id == kb_id, Job.kb_id.is_(None)))
+    return session.scalar(query.limit(1))
+
+
+def request_activation(session: Session, name_or_id: str, *, kb_id: str | None, max_attempts: int = 3) -> Job:
+    """Queue the re-index that makes ``name_or_id`` (or ``base``) serve ``kb_id`` (None: every KB)."""
+    target = None if name_or_id == BASE else get(session, name_or_id)
+    if kb_id is not None:
+        current = served_by(session, kb_id)
+        if target is not None:
+            check_usable(target, kb_id)
+        if (target.id if target else None) == (current.id if current else None):
+            raise Conflict(f"{name_or_id!r} already serves this knowledge base")
+    else:
+        if target is not None and target.status is not EncoderVersionStatus.READY:
+            raise Conflict(
+                f"encoder version {target.name!r} is {target.status}; only a trained one can serve"
+            )
+        users = usage(session)
+        current_default = default(session)
+        target_id = target.id if target else None
+        if set(users) <= {target_id} and (current_default.id if current_default else None) == target_id:
+            raise Conflict(f"{name_or_id!r} already serves every knowledge base and is the default")
+    running = _live_activation(session, kb_id)
     if running is not None:
         raise Conflict(
             f"encoder activation {running.id} is still {running.status}; "
             f"wait for it (GET /v1/jobs/{running.id})"
         )
-    current = active(session)
-    if (target is None and current is None) or (
-        target is not None and current is not None and target.id == current.id
-    ):
-        raise Conflict(f"{name_or_id!r} is already the active encoder")
     return enqueue(
         session,
         kind=ACTIVATE_JOB,
+        kb_id=kb_id,
         payload={"version_id": target.id if target is not None else None},
         max_attempts=max_attempts,
     )
+
+
+def pending_targets(session: Session) -> set[str | None]:
+    """Versions that a queued or running activation is about to fill (their collections must stay)."""
+    jobs = session.scalars(select(Job).where(Job.kind == ACTIVATE_JOB, Job.status.in_(_LIVE)))
+    return {job.payload.get("version_id") for job in jobs}
+
+
+def delete(session: Session, version: EncoderVersion) -> None:
+    """Remove a version nobody uses (its files and collection are the caller's to drop)."""
+    users = usage(session).get(version.id, 0)
+    if users:
+        raise Conflict(
+            f"encoder version {version.name!r} serves {users} knowledge base(s); activate another "
+            "encoder for them first (POST /v1/knowledge-bases/{id}/encoder)"
+        )
+    if version.active:
+        raise Conflict(f"encoder version {version.name!r} is the default for new knowledge bases")
+    if version.id in pending_targets(session):
+        raise Conflict(f"an activation of {version.name!r} is under way; wait for it to finish")
+    session.delete(version)

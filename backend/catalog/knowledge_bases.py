@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.widget import WidgetSettings
-from backend.db.models import Document, KnowledgeBase
+from backend.db.models import Document, EncoderVersion, KnowledgeBase
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.llm.config import ChatSettings
 from backend.retrieval.config import RetrievalSettings
@@ -38,10 +38,12 @@ def create(
         raise InvalidInput("name is empty; give the knowledge base a name")
     if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)):
         raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
+    default = session.scalar(select(EncoderVersion.id).where(EncoderVersion.active.is_(True)))
     kb = KnowledgeBase(
         name=name,
         description=description,
         retrieval=retrieval.model_dump(mode="json", exclude_unset=True) if retrieval else {},
+        encoder_version_id=default,  # the operator's service-wide choice, else the base model
     )
     session.add(kb)
     try:
@@ -111,15 +113,20 @@ def document_counts(session: Session) -> dict[str, int]:
     return {kb_id: count for kb_id, count in rows}
 
 
-def delete(sessions: sessionmaker[Session], vectors: VectorStore, kb_id: str) -> None:
-    """Vectors first: if the store is down the rows stay and the call can be retried (503)."""
+def delete(sessions: sessionmaker[Session], stores: Sequence[VectorStore], kb_id: str) -> None:
+    """Vectors first: if the store is down the rows stay and the call can be retried (503).
+
+    ``stores``: every collection that may hold its points (its encoder's, and the one it is leaving
+    or moving to while an activation runs)."""
     with sessions() as session:
         get(session, kb_id)
-    vectors.delete_knowledge_base(kb_id=kb_id)
+    for vectors in stores:
+        vectors.delete_knowledge_base(kb_id=kb_id)
     with sessions.begin() as session:
         kb = session.get(KnowledgeBase, kb_id)
         if kb is not None:
             session.delete(kb)
     # A worker may have written between the two steps; its own existence check cleans up too.
-    vectors.delete_knowledge_base(kb_id=kb_id)
+    for vectors in stores:
+        vectors.delete_knowledge_base(kb_id=kb_id)
     log.info("knowledge base %s deleted", kb_id)

@@ -83,11 +83,12 @@ def run_tuning(services: Any, kb_id: str, pairs: list[Pair], *, apply: bool = Tr
     with services.sessions() as session:
         current = kbs.retrieval_settings(kbs.get(session, kb_id))
         judged = judged_queries(session, kb_id, pairs)
+    snapshot = services.encoders.snapshot(kb_id)  # tuned on the encoder that serves this knowledge base
     try:
         report = tune(
-            embedder=services.embedder,
+            embedder=snapshot.embedder,
             lexical=services.lexical,
-            vectors=services.vectors,
+            vectors=snapshot.vectors,
             kb_id=kb_id,
             judged=judged,
             current=current,

@@ -189,7 +189,6 @@ class ChatService:
             raise InvalidInput(f"message is {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}")
         config, chat = config or RetrievalSettings(), chat or ChatSettings()
         chain = chat.chain or self.default_chain
-        threshold = config.min_relevance if config.min_relevance is not None else self.min_score
         started = time.perf_counter()
         turn = await anyio.to_thread.run_sync(
             self._start_turn, kb_id, message, conversation_id, history, channel, visitor_id
@@ -206,6 +205,11 @@ class ChatService:
                 kb_id=kb_id, query=query, top_k=self.top_k, config=config, filters=filters
             )
         )
+        # The knowledge base's own override, else the threshold measured for its encoder, else the
+        # configured default (tuned for the base model: a fine-tuned encoder shifts the cosine scale).
+        threshold = next(
+            t for t in (config.min_relevance, result.relevance_threshold, self.min_score) if t is not None
+        )
         passages = [p for p in result.passages if p.relevance >= threshold]
         retrieved = time.perf_counter()
         prompt = Prompt(
@@ -213,6 +217,7 @@ class ChatService:
             [Source(i, p.title, p.text) for i, p in enumerate(passages, start=1)],
             history,
             system_message(chat.system_prompt, chat.tone),
+            scope=kb_id,
         )
 
         def packer(context_tokens: int) -> tuple[Prompt, Generation]:

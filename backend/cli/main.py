@@ -187,11 +187,13 @@ def doctor(
 
     services = services_for_cli()
     try:
-        diagnosis = diagnose(services.sessions, services.vectors)
+        stores, home = services.encoders.collections_in_use()
+        diagnosis = diagnose(services.sessions, stores, home)
         repaired = (
             repair(
                 services.sessions,
-                services.vectors,
+                stores,
+                home,
                 diagnosis,
                 max_attempts=services.settings.ingest.max_attempts,
             )
@@ -212,6 +214,7 @@ def doctor(
         for document_id, (expected, stored) in list(diagnosis.missing.items())[:20]:
             typer.echo(f"  {document_id}: {stored} stored, {expected} expected")
         typer.echo(f"stuck documents (no job to finish them): {len(diagnosis.stuck)}")
+        typer.echo(f"stale vectors (outside their knowledge base's encoder): {len(diagnosis.stale)}")
         typer.echo(
             f"running jobs with an expired lease (a worker takes them over): {len(diagnosis.expired_jobs)}"
         )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -105,11 +106,20 @@ class KnowledgeBase(Base):
     """HMAC key the customer's backend signs visitor tokens with (backend/catalog/identity.py)."""
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
     """HMAC key webhook deliveries are signed with (backend/notify/webhooks.py)."""
+    encoder_version_id: Mapped[str | None] = mapped_column(
+        ForeignKey("encoder_versions.id", ondelete="RESTRICT", use_alter=True), index=True
+    )
+    """The encoder that embeds and searches this knowledge base (None: the configured base model).
+    Changed only by an activation job, after the knowledge base's points are in that encoder's collection
+    (backend/serving/router.py reads it; finetune/rollout.py writes it)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     documents: Mapped[list[Document]] = relationship(
         back_populates="knowledge_base", cascade="all, delete-orphan", passive_deletes=True
+    )
+    encoder_version: Mapped[EncoderVersion | None] = relationship(
+        foreign_keys=[encoder_version_id], lazy="selectin", viewonly=True
     )
 
 
@@ -272,12 +282,20 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EncoderVersionStatus(enum.StrEnum):
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class EncoderVersion(Base):
     """A fine-tuned encoder: where its weights are, what it was trained on and how it measured.
 
-    At most one version is ``active``: the service embeds with it and searches its collection. None
-    active means the configured ``KBCHAT_ENCODER__MODEL``. Versions are never deleted automatically,
-    so a rollback is an activation of an earlier one.
+    A version belongs to the knowledge base it was trained for (``kb_id``); only that knowledge base
+    can activate it, unless an operator ``shared`` it. Each knowledge base points at the version that
+    serves it (``KnowledgeBase.encoder_version_id``). ``active`` marks the service-wide default that new
+    knowledge bases start on (set by "activate for every knowledge base"; none: the base model).
+    Versions are never deleted automatically, so a rollback is an activation of an earlier one.
     """
 
     __tablename__ = "encoder_versions"
@@ -287,7 +305,20 @@ class EncoderVersion(Base):
     base_model: Mapped[str] = mapped_column(String(500))
     """The model id it was trained from (an encoder's ``model_id``)."""
     path: Mapped[str] = mapped_column(String(2000))
-    """A plain sentence-transformers folder: ``SentenceTransformer(path)`` loads it anywhere."""
+    """A plain sentence-transformers folder: relative to the shared artifact directory
+    (``KBCHAT_ARTIFACTS_DIR``) so every process finds it wherever the volume is mounted; absolute for
+    versions registered before that setting existed."""
+    model_id: Mapped[str | None] = mapped_column(String(500))
+    """The identity of its vectors (names its collection). None: registered before this column, the
+    id is derived from the folder as it was then (backend/encoder/sentence_transformer.model_id_of)."""
+    status: Mapped[EncoderVersionStatus] = mapped_column(
+        _enum(EncoderVersionStatus), default=EncoderVersionStatus.READY, server_default="ready"
+    )
+    shared: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """An operator allowed knowledge bases other than its owner to activate it."""
+    relevance_threshold: Mapped[float | None] = mapped_column(Float)
+    """Dense cosine under which a passage counts as unrelated, measured on the held-out split when
+    trained (None: the configured default, tuned for the base model)."""
     kb_id: Mapped[str | None] = mapped_column(
         ForeignKey("knowledge_bases.id", ondelete="SET NULL"), index=True
     )
@@ -295,8 +326,10 @@ class EncoderVersion(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     promoted: Mapped[bool] = mapped_column(default=False)
-    """It beat the encoder that was active when it was trained, on held-out pairs and the guard set."""
+    """It beat the encoder that served its knowledge base when it was trained, on held-out pairs
+    and the guard set."""
     active: Mapped[bool] = mapped_column(default=False)
+    """The default for new knowledge bases (at most one)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

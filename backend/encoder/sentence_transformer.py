@@ -56,6 +56,14 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()[:8]
 
 
+def model_id_of(model: str) -> str:
+    """The ``model_id`` an encoder loaded from ``model`` reports, computed without loading it: a version
+    registered before ids were stored is found again by the collection its vectors are in."""
+    path = Path(resolve_model_path(model))
+    name = model if model in BUNDLED_MODELS else (path.name if path.exists() else model)
+    return f"{name}@{_fingerprint(path) if path.is_dir() else 'hub'}"
+
+
 class _HFTokenizer:
     def __init__(self, hf_tokenizer: object) -> None:
         self._tok = hf_tokenizer
@@ -90,7 +98,10 @@ class SentenceTransformerEmbedder:
         document_prompt: str | None = None,
         max_tokens: int | None = None,
         batch_tokens: int | None = None,
+        model_id: str | None = None,
     ) -> None:
+        """``model_id``: the identity to report (a registered version's, which names its collection);
+        empty: derived from the name and the weight files (:func:`model_id_of`)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -125,10 +136,7 @@ class SentenceTransformerEmbedder:
         prompt_tokens = len(self._model.tokenizer.tokenize(document_prompt)) if document_prompt else 0
         self.max_tokens = min(max_tokens or model_max, model_max) - prompt_tokens
         self.tokenizer = _HFTokenizer(self._model.tokenizer)
-        name = Path(path).name if Path(path).exists() else model
-        local = Path(path)
-        suffix = _fingerprint(local) if local.is_dir() else "hub"
-        self.model_id = f"{name if model not in BUNDLED_MODELS else model}@{suffix}"
+        self.model_id = model_id or model_id_of(model)
         log.info(
             "encoder %s loaded on %s in %.1fs (dim=%d, max_tokens=%d)",
             self.model_id,

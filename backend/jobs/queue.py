@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, or_, select, update
@@ -42,9 +42,12 @@ def enqueue(
     document_id: str | None = None,
     payload: dict[str, Any] | None = None,
     max_attempts: int = 3,
+    run_after: datetime | None = None,
 ) -> Job:
-    """Add a job to ``session`` (the caller commits, so a job is created with what it works on)."""
+    """Add a job to ``session`` (the caller commits, so a job is created with what it works on);
+    ``run_after``: not before then (a delayed clean-up)."""
     job = Job(
+        run_after=run_after or utcnow(),
         id=new_id(),  # known before the flush, so callers can return it at once
         kind=kind,
         kb_id=kb_id,

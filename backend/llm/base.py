@@ -33,6 +33,9 @@ class Prompt:
     sources: list[Source]
     history: list[Turn] = field(default_factory=list)
     system: str | None = None
+    scope: str | None = None
+    """The knowledge base the sources come from: the offline answerer scores sentences with the
+    encoder that serves it (each knowledge base may have its own)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ NOTHING_FOUND = (
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 MIN_SENTENCE_CHARS = 12
 
-ScoreFn = Callable[[str, Sequence[str]], Sequence[float]]
+ScoreFn = Callable[[str, Sequence[str], str | None], Sequence[float]]
+"""``(question, sentences, scope)`` → cosine per sentence, with the encoder of ``scope``'s knowledge base."""
 
 
 def split_sentences(text: str) -> list[str]:
@@ -45,7 +46,7 @@ class ExtractiveProvider:
         for source in prompt.sources:
             sentences = split_sentences(source.text) or [source.text.strip()]
             candidates.extend((source, position, s) for position, s in enumerate(sentences))
-        scores = self.score(prompt.question, [c[2] for c in candidates])
+        scores = self.score(prompt.question, [c[2] for c in candidates], prompt.scope)
         ranked = sorted(range(len(candidates)), key=lambda i: scores[i], reverse=True)
         best = scores[ranked[0]]
         chosen: list[int] = []

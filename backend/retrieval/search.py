@@ -1,4 +1,8 @@
-"""Query → ranked passages, scoped to one knowledge base.
+"""Query → ranked passages, scoped to one knowledge base, with the encoder that serves it.
+
+The knowledge base's encoder and collection are taken once per search (an
+:class:`~backend.serving.snapshot.EncoderSnapshot`), so a search that began before the knowledge base
+switched encoders finishes on the pair it started with.
 
 Order of operations, each step independent of ``top_k`` so the first results never change with it:
 search a fixed candidate pool (dense, sparse, or both fused: backend/retrieval/fusion.py) → optional
@@ -10,18 +14,19 @@ neighbouring chunks as context.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 
-from backend.encoder.base import Embedder
 from backend.errors import InvalidInput
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.dedupe import collapse
 from backend.retrieval.fusion import convex
 from backend.retrieval.lexical import LexicalEncoder
+from backend.serving.snapshot import EncoderSnapshot
 from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVector, VectorStore
 
 MAX_QUERY_CHARS = 4000
@@ -84,6 +89,8 @@ class SearchResult:
     """The dense query embedding, kept so chat can store it for analytics without encoding again."""
     model_id: str = ""
     """The encoder that made ``query_vector``."""
+    relevance_threshold: float | None = None
+    """The threshold measured for that encoder (None: the configured default applies)."""
 
 
 def _score_kind(config: RetrievalSettings) -> str:
@@ -109,26 +116,12 @@ def _join(chunks: list[dict[str, Any]]) -> str:
 class Retriever:
     def __init__(
         self,
-        embedder: Embedder,
+        encoders: Callable[[str], EncoderSnapshot],
         lexical: LexicalEncoder,
-        vectors: VectorStore,
         reranker: Reranker | None = None,
     ) -> None:
-        self.lexical, self.reranker = lexical, reranker
-        self._active = (embedder, vectors)
-
-    @property
-    def embedder(self) -> Embedder:
-        return self._active[0]
-
-    @property
-    def vectors(self) -> VectorStore:
-        return self._active[1]
-
-    def swap(self, embedder: Embedder, vectors: VectorStore) -> None:
-        """Start using another encoder and its collection: one assignment, so a search in flight keeps
-        the pair it started with and no query is ever encoded by one model and searched in another's."""
-        self._active = (embedder, vectors)
+        """``encoders``: knowledge base → the snapshot serving it (``EncoderRouter.snapshot``)."""
+        self.encoders, self.lexical, self.reranker = encoders, lexical, reranker
 
     def search(
         self,
@@ -146,7 +139,8 @@ class Retriever:
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         started = time.perf_counter()
-        embedder, vectors = self._active
+        snapshot = self.encoders(kb_id)
+        embedder, vectors = snapshot.embedder, snapshot.vectors
         dense = embedder.embed_queries([query])[0]
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, 10)
@@ -167,7 +161,9 @@ class Retriever:
         if config.neighbours:
             passages = [self._with_neighbours(vectors, kb_id, p, config.neighbours) for p in passages]
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResult(passages, config.mode, took_ms, dense, embedder.model_id)
+        return SearchResult(
+            passages, config.mode, took_ms, dense, embedder.model_id, snapshot.relevance_threshold
+        )
 
     def _candidates(
         self,

@@ -102,18 +102,23 @@ class Hit:
 
 class VectorStore(Protocol):
     """One encoder's collection. Reads and writes always go to it (never through the alias), so a
-    query vector only ever meets vectors of the model that made it; the alias names the active one."""
+    query vector only ever meets vectors of the model that made it; the alias names the base model's
+    collection, which guards against a changed ``KBCHAT_ENCODER__MODEL``."""
 
     encoder_id: str
     dimension: int
+    prefix: str
     alias: str
     collection: str
 
-    def ensure_ready(self) -> None:
-        """Create the collection and alias for the configured encoder if missing; check they match."""
+    def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
+        """Create the base encoder's collection and the alias naming it if missing; check they match,
+        so a changed ``KBCHAT_ENCODER__MODEL`` cannot silently search an empty collection. An alias
+        naming one of ``adopt`` (a registered version's collection: the service-wide active encoder of
+        releases before per-knowledge-base encoders) is moved to the base collection instead."""
         ...
 
-    # -- collections (an encoder switch builds a sibling, then moves the alias) ---------------
+    # -- collections (one per encoder; every knowledge base it serves shares it) -------------
     def sibling(self, *, encoder_id: str, dimension: int) -> VectorStore:
         """A store for another encoder's collection in the same backend."""
         ...

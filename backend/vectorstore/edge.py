@@ -206,8 +206,18 @@ class EdgeVectorStore:
         )
         return shard
 
-    def ensure_ready(self) -> None:
+    def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
         target = self._home.aliases().get(self.alias)
+        if target is not None and target in adopt:
+            log.info(
+                "alias %s named %s (a registered version's); it now names the base %s",
+                self.alias,
+                target,
+                self.collection,
+            )
+            self.prepare()
+            self.make_active()
+            return
         if target is not None and target != self.collection:
             raise Conflict(
                 f"the active collection {target!r} was built by another encoder than the configured "

@@ -121,10 +121,20 @@ class QdrantVectorStore:
         self.candidate_pool = candidate_pool
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def ensure_ready(self) -> None:
+    def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
         with _translated("prepare the collection"):
             aliases = {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
             target = aliases.get(self.alias)
+            if target is not None and target in adopt:
+                log.info(
+                    "alias %s named %s (a registered version's); it now names the base %s",
+                    self.alias,
+                    target,
+                    self.collection,
+                )
+                self.prepare()
+                self.make_active()
+                return
             if target is not None and target != self.collection:
                 raise Conflict(
                     f"the active collection {target!r} was built by another encoder than the configured "

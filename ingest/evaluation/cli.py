@@ -74,7 +74,7 @@ def eval_command(
         return
     typer.echo(
         f"{report.dataset} ({report.split}): {report.queries} queries, {report.documents} documents, "
-        f"{report.chunks} chunks, encoder {services.embedder.model_id}"
+        f"{report.chunks} chunks, encoder {services.encoders.base.model_id}"
     )
     typer.echo(
         f"{'':36s} {'nDCG@10':>8s} {'R@10':>7s} {'R@100':>7s} {'MRR@10':>7s} {'p50 ms':>8s} {'p95 ms':>8s}"

@@ -96,7 +96,11 @@ def evaluate(
 ) -> Report:
     kb_id, aliases = ingest_corpus(services, dataset, progress)
     report = Report(
-        dataset.name, split, len(dataset.queries), len(dataset.corpus), services.vectors.count(kb_id=kb_id)
+        dataset.name,
+        split,
+        len(dataset.queries),
+        len(dataset.corpus),
+        services.encoders.snapshot(kb_id).vectors.count(kb_id=kb_id),
     )
     defaults = RetrievalSettings()
     for mode in modes:
@@ -116,9 +120,9 @@ def evaluate(
     if baseline:
         ranked, latencies = baselines.bm25(dataset)
         report.rows.append(_row("BM25 (bm25s, whole documents)", ranked, dataset, latencies))
-        model = getattr(services.embedder, "sentence_transformer", None)
+        model = getattr(services.encoders.snapshot(kb_id).embedder, "sentence_transformer", None)
         if model is not None:
             ranked, latencies = baselines.raw_encoder(dataset, model)
             report.rows.append(_row("raw sentence-transformers (exact)", ranked, dataset, latencies))
-    kbs.delete(services.sessions, services.vectors, kb_id)
+    kbs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id)
     return report

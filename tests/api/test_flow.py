@@ -23,7 +23,9 @@ def _search(client: TestClient, kb_id: str, query: str, **extra: object) -> list
 
 
 def _vector_count(client: TestClient, kb_id: str, document_id: str | None = None) -> int:
-    return client.app.state.services.vectors.count(kb_id=kb_id, document_id=document_id)  # type: ignore[attr-defined]
+    return client.app.state.services.encoders.snapshot(kb_id).vectors.count(
+        kb_id=kb_id, document_id=document_id
+    )  # type: ignore[attr-defined]
 
 
 def test_upload_search_chat_delete(client: TestClient) -> None:

@@ -25,7 +25,7 @@ SOURCES = [
 
 @pytest.fixture(scope="module")
 def provider(embedder: SentenceTransformerEmbedder) -> ExtractiveProvider:
-    return ExtractiveProvider(_cosine_scorer(lambda: embedder))
+    return ExtractiveProvider(_cosine_scorer(lambda kb_id: embedder))
 
 
 def test_quotes_the_best_sentence_and_cites_it(provider: ExtractiveProvider) -> None:

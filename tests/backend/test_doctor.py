@@ -17,7 +17,8 @@ from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
 
 def test_doctor_finds_and_repairs_every_kind_of_drift(client: TestClient) -> None:
     services = client.app.state.services  # type: ignore[attr-defined]
-    vectors, sessions = services.vectors, services.sessions
+    vectors, sessions = services.encoders.base.vectors, services.sessions
+    stores, home = [vectors], lambda _kb_id: vectors.collection
     kb_id = create_kb(client)
     ingest(
         client,
@@ -27,7 +28,7 @@ def test_doctor_finds_and_repairs_every_kind_of_drift(client: TestClient) -> Non
     documents = client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]
     guide = next(d for d in documents if d["filename"] == "guide.md")
     billing = next(d for d in documents if d["filename"] == "billing.html")
-    assert diagnose(sessions, vectors).healthy
+    assert diagnose(sessions, stores, home).healthy
 
     # 1. Orphans: points of a document the database never finished (a crash after upsert).
     ghost = "00000000-0000-0000-0000-000000000042"
@@ -54,18 +55,22 @@ def test_doctor_finds_and_repairs_every_kind_of_drift(client: TestClient) -> Non
             update(Document).where(Document.id == billing["id"]).values(status=DocumentStatus.PROCESSING)
         )
 
-    found = diagnose(sessions, vectors)
+    found = diagnose(sessions, stores, home)
     assert found.orphaned == {f"{kb_id}/{ghost}": 3}
     assert found.missing == {guide["id"]: (guide["chunk_count"], 0)}
     assert found.stuck == [billing["id"]]
     assert not found.healthy
 
-    assert repair(sessions, vectors, found) == {"orphaned_deleted": 1, "documents_requeued": 2}
+    assert repair(sessions, stores, home, found) == {
+        "orphaned_deleted": 1,
+        "stale_deleted": 0,
+        "documents_requeued": 2,
+    }
     services.wake_workers()
     for document in (guide, billing):
         job = client.get(f"/v1/knowledge-bases/{kb_id}/documents/{document['id']}").json()["job"]
         assert wait_for_job(client, job["id"])["status"] == "succeeded"
-    assert diagnose(sessions, vectors).healthy
+    assert diagnose(sessions, stores, home).healthy
     assert vectors.count(kb_id=kb_id, document_id=guide["id"]) == guide["chunk_count"]
     assert vectors.count(kb_id=kb_id, document_id=ghost) == 0
 
@@ -81,7 +86,8 @@ def test_points_of_a_failed_document_are_orphans(client: TestClient) -> None:
             .where(Document.id == document_id)
             .values(status=DocumentStatus.FAILED, error="boom")
         )
-    found = diagnose(services.sessions, services.vectors)
+    stores, home = services.encoders.collections_in_use()
+    found = diagnose(services.sessions, stores, home)
     assert list(found.orphaned) == [f"{kb_id}/{document_id}"]
-    repair(services.sessions, services.vectors, found)
-    assert services.vectors.count(kb_id=kb_id) == 0
+    repair(services.sessions, stores, home, found)
+    assert services.encoders.base.vectors.count(kb_id=kb_id) == 0

@@ -14,6 +14,7 @@ from backend.retrieval import LexicalEncoder, RetrievalSettings, Retriever
 from backend.retrieval.fusion import convex, rrf
 from backend.retrieval.metrics import all_metrics, mrr_at_k, ndcg_at_k, recall_at_k
 from backend.retrieval.tuning import JudgedQuery, tune
+from backend.serving.snapshot import single
 from backend.vectorstore import ChunkRecord, Hit, SearchMode, point_id
 from backend.vectorstore.base import Fusion
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
@@ -87,7 +88,7 @@ def world(embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPa
             for (doc, text, idx, s, e), vec in zip(texts, vectors, strict=True)
         ]
     )
-    yield Retriever(embedder, lexical, store), long_doc
+    yield Retriever(single(embedder, store), lexical), long_doc
     store.close()
 
 
@@ -171,7 +172,7 @@ def test_relevance_is_comparable_and_scores_say_what_they_are(world) -> None:
 
 def test_rrf_replay_matches_qdrant(world, embedder: SentenceTransformerEmbedder) -> None:
     retriever, _ = world
-    store, lexical = retriever.vectors, retriever.lexical
+    store, lexical = retriever.encoders(KB).vectors, retriever.lexical
     for query in ("E1021 disk", "refund card business days", "screw bracket"):
         dense, sparse = embedder.embed_queries([query])[0], lexical.encode_query(query)
         pool = {
@@ -223,7 +224,7 @@ def test_tuning_picks_keywords_for_identifier_queries_and_never_regresses(world,
     args = {
         "embedder": embedder,
         "lexical": retriever.lexical,
-        "vectors": retriever.vectors,
+        "vectors": retriever.encoders(KB).vectors,
         "kb_id": KB,
         "judged": judged,
     }
@@ -242,7 +243,7 @@ def test_positive_text_pairs_are_matched_to_passages(world, embedder) -> None:
     report = tune(
         embedder=embedder,
         lexical=retriever.lexical,
-        vectors=retriever.vectors,
+        vectors=retriever.encoders(KB).vectors,
         kb_id=KB,
         judged=judged,
         current=RetrievalSettings(),
@@ -265,7 +266,7 @@ def test_cross_encoder_reranks_a_fixed_pool(world, embedder, tmp_path: Path) -> 
     )
     reranker = CrossEncoderReranker(str(tmp_path / "ce"), device="cpu", pool=12)
     base, _ = world
-    retriever = Retriever(embedder, base.lexical, base.vectors, reranker)
+    retriever = Retriever(base.encoders, base.lexical, reranker)
     passages = retriever.search(kb_id=KB, query="refund", top_k=5).passages
     scores = [p.rerank_score for p in passages]
     assert all(p.score_kind == "rerank" for p in passages)

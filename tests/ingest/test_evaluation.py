@@ -50,7 +50,7 @@ def test_evaluate_gives_exact_figures(tmp_path: Path, embedder) -> None:
     services = Services.build(Settings(data_dir=tmp_path / "data", admin_token="x" * 20), embedder=embedder)
     try:
         report = evaluate(services, dataset, split="test", modes=[SearchMode.DENSE, SearchMode.HYBRID])
-        assert services.vectors.count(kb_id="any") == 0
+        assert services.encoders.base.vectors.count(kb_id="any") == 0
     finally:
         services.close()
     rows = {r.name: r for r in report.rows}

@@ -32,7 +32,7 @@ def _search_texts(client: TestClient, kb_id: str, query: str) -> list[str]:
 
 def test_an_edit_re_embeds_only_the_changed_chunk(client: TestClient) -> None:
     kb_id = create_kb(client)
-    vectors = client.app.state.services.vectors  # type: ignore[attr-defined]
+    vectors = client.app.state.services.encoders.base.vectors  # type: ignore[attr-defined]
     first = upload(client, kb_id, [("guide.md", _guide(TOPICS), "text/markdown")])[0]
     job = wait_for_job(client, first["job_id"])
     assert job["status"] == "succeeded", job
@@ -61,7 +61,7 @@ def test_an_edit_re_embeds_only_the_changed_chunk(client: TestClient) -> None:
 
 def test_a_shorter_version_deletes_the_stale_chunks(client: TestClient) -> None:
     kb_id = create_kb(client)
-    vectors = client.app.state.services.vectors  # type: ignore[attr-defined]
+    vectors = client.app.state.services.encoders.base.vectors  # type: ignore[attr-defined]
     body = {"text": _guide(TOPICS).decode(), "title": "Guide", "source": "https://help.example/guide"}
     first = client.post(f"/v1/knowledge-bases/{kb_id}/documents", json={**body, "format": "markdown"})
     wait_for_job(client, first.json()["documents"][0]["job_id"])

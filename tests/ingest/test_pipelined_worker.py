@@ -50,6 +50,6 @@ def test_batches_are_prepared_ahead_and_handed_back_on_stop(make_settings, embed
             assert {d.status for d in documents} == {DocumentStatus.READY}
             jobs = session.scalars(select(Job).where(Job.kb_id == kb_id)).all()
             assert all(j.status == JobStatus.SUCCEEDED and j.attempts == 1 for j in jobs)
-        assert services.vectors.size() == sum(d.chunk_count for d in documents)  # exactly once
+        assert services.encoders.base.vectors.size() == sum(d.chunk_count for d in documents)  # exactly once
     finally:
         services.close()

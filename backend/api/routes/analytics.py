@@ -29,7 +29,12 @@ REPORTS = ("summary", "top-questions", "content-gaps", "sources", "feedback", "l
 
 
 def _groups(services: Services, kb_id: str, window: Window, *, gaps: bool, options: dict[str, Any]) -> list:
-    embedder = services.retriever.embedder
+    snapshot = services.encoders.snapshot(kb_id)
+    embedder = snapshot.embedder  # vectors of other encoders are never compared with its own
+    if options["confidence"] is None:  # the cut measured for the knowledge base's encoder
+        options["confidence"] = next(
+            c for c in (snapshot.confidence_threshold, qs.DEFAULT_CONFIDENCE) if c is not None
+        )
     with services.sessions() as session:
         kbs.get(session, kb_id)
         asked = qs.load(session, kb_id, window.since, window.until, embedder.model_id)
@@ -104,12 +109,13 @@ async def analytics(
     similarity: float = Query(
         default=0.8, ge=0.5, le=1.0, description="Cosine at which two questions count as the same."
     ),
-    confidence: float = Query(
-        default=0.4,
+    confidence: float | None = Query(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Best passage relevance under which an answer counts as unsure (the default suits "
-        "all-MiniLM-L6-v2: its relevant passages mostly score 0.4-0.7, unrelated ones under 0.2).",
+        description="Best passage relevance under which an answer counts as unsure. Empty: the value "
+        "calibrated for the knowledge base's encoder when it was trained, or 0.4 for the base "
+        "all-MiniLM-L6-v2 (its relevant passages mostly score 0.4-0.7, unrelated ones under 0.2).",
     ),
     format: Literal["json", "csv"] = "json",
 ) -> Any:

@@ -208,4 +208,4 @@ def get_document(kb_id: str, document_id: str, session: SessionDep) -> DocumentD
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_document(kb_id: str, document_id: str, services: ServicesDep) -> None:
-    docs.delete(services.sessions, services.vectors, kb_id, document_id)
+    docs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id, document_id)

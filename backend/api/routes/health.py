@@ -27,11 +27,11 @@ def readyz(services: ServicesDep, response: Response) -> Health:
     except Exception as exc:
         checks["database"] = f"unavailable: {exc.__class__.__name__}"
     try:
-        services.vectors.ping()
+        services.encoders.base.vectors.ping()
         checks["vector_store"] = "ok"
     except KbchatError as exc:
         checks["vector_store"] = f"unavailable: {exc.message}"
-    checks["encoder"] = services.embedder.model_id
+    checks["encoder"] = services.encoders.base.model_id  # the base; each knowledge base may have its own
     ok = all(v == "ok" for k, v in checks.items() if k != "encoder")
     if not ok:
         response.status_code = 503

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from backend.api.deps import ServicesDep, SessionDep
+from backend.api.encoder_schemas import KbEncoderPublic
 from backend.api.schemas import (
     KnowledgeBaseCreate,
     KnowledgeBasePublic,
@@ -14,6 +15,7 @@ from backend.api.schemas import (
     TuneRequest,
 )
 from backend.catalog import knowledge_bases as kbs
+from backend.catalog.encoders import BASE
 from backend.catalog.tuning import TUNE_JOB
 from backend.catalog.widget import widget_settings
 from backend.db.models import KnowledgeBase
@@ -32,7 +34,9 @@ def _chain_checker(services: ServicesDep):
 
 
 def _public(kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBasePublic:
+    version = kb.encoder_version
     return KnowledgeBasePublic(
+        encoder=KbEncoderPublic(version=version.name if version else BASE, version_id=kb.encoder_version_id),
         id=kb.id,
         name=kb.name,
         description=kb.description,
@@ -107,4 +111,4 @@ def tune_knowledge_base(kb_id: str, body: TuneRequest, services: ServicesDep) ->
 
 @router.delete("/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_knowledge_base(kb_id: str, services: ServicesDep) -> None:
-    kbs.delete(services.sessions, services.vectors, kb_id)
+    kbs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id)

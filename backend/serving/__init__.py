@@ -1,0 +1,1 @@
+"""Which encoder serves each knowledge base: resolved to immutable snapshots, loaded on demand."""

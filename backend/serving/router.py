@@ -1,0 +1,243 @@
+"""The one owner of "which encoder serves this knowledge base": knowledge base → :class:`EncoderSnapshot`.
+
+Search, chat, ingestion, tuning, analytics and fine-tuning all ask here, and nothing else keeps a
+copy to swap. The mapping lives in the database (``knowledge_bases.encoder_version_id``), so every
+process (API replicas, workers) follows it: this process learns of its own switches at once
+(:meth:`assign`) and of other processes' switches at its next :meth:`refresh` (API processes every
+``KBCHAT_ENCODER__FOLLOW_INTERVAL_S``, workers before each batch); the old points outlive that
+delay by the activation's grace period. A knowledge base not seen yet is read on first use.
+
+Encoders load on first use and are bounded by :class:`~backend.serving.loaded.LoadedEncoders`; the
+base model is loaded at start and stays. Collections are opened once per encoder and kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import EncoderVersion, KnowledgeBase
+from backend.encoder.base import Embedder
+from backend.errors import NotFound
+from backend.serving.loaded import LoadedEncoders
+from backend.serving.snapshot import BASE, EncoderSnapshot
+from backend.vectorstore.base import VectorStore, collection_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSpec:
+    """What loading a version needs; immutable once the version is trained."""
+
+    id: str
+    name: str
+    path: str
+    """Resolved for this process (the registry stores it relative to the shared artifact folder)."""
+    model_id: str
+    relevance_threshold: float | None
+    confidence_threshold: float | None
+
+
+LoadEncoder = Callable[[VersionSpec], Embedder]
+ModelIdOf = Callable[[str], str]
+
+
+class EncoderRouter:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        base: Embedder,
+        base_vectors: VectorStore,
+        load: LoadEncoder,
+        artifacts: Path,
+        legacy_model_id: ModelIdOf,
+        max_loaded: int = 4,
+    ) -> None:
+        """``load`` builds an encoder for a version; ``legacy_model_id`` finds the id of a version
+        registered before ids were stored (from its folder, without loading it)."""
+        self.sessions = sessions
+        self._base = EncoderSnapshot(None, BASE, base, base_vectors)
+        self._load = load
+        self._artifacts = artifacts
+        self._legacy_model_id = legacy_model_id
+        self.loaded: LoadedEncoders[Embedder] = LoadedEncoders(max_loaded=max_loaded)
+        self._lock = threading.Lock()
+        self._kbs: dict[str, str | None] = {}
+        self._assigned: dict[str, int] = {}
+        """Knowledge base → the :meth:`assign` count when this process last switched it: a refresh
+        that read the database before that switch committed must not undo it."""
+        self._assigns = 0
+        self._specs: dict[str, VersionSpec] = {}
+        self._stores: dict[str, VectorStore] = {base_vectors.collection: base_vectors}
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def base(self) -> EncoderSnapshot:
+        return self._base
+
+    def snapshot(self, kb_id: str) -> EncoderSnapshot:
+        """The encoder and collection serving ``kb_id`` now; take it once per operation."""
+        with self._lock:
+            known = kb_id in self._kbs
+            version_id = self._kbs.get(kb_id)
+        if not known:
+            with self.sessions() as session:
+                version_id = session.scalar(
+                    select(KnowledgeBase.encoder_version_id).where(KnowledgeBase.id == kb_id)
+                )
+                exists = version_id is not None or session.get(KnowledgeBase, kb_id) is not None
+            if exists:
+                with self._lock:
+                    self._kbs.setdefault(kb_id, version_id)
+        return self.version(version_id)
+
+    def version(self, version_id: str | None) -> EncoderSnapshot:
+        """The snapshot of a version (None: base), loading its encoder if it is not in memory."""
+        if version_id is None:
+            return self._base
+        spec = self.spec(version_id)
+        embedder = self.loaded.get(spec.id, lambda: self._load(spec))
+        return EncoderSnapshot(
+            spec.id,
+            spec.name,
+            embedder,
+            self.store(spec.model_id, embedder.dimension),
+            spec.relevance_threshold,
+            spec.confidence_threshold,
+        )
+
+    def spec(self, version_id: str) -> VersionSpec:
+        with self._lock:
+            spec = self._specs.get(version_id)
+        if spec is not None:
+            return spec
+        with self.sessions() as session:
+            version = session.get(EncoderVersion, version_id)
+            if version is None:
+                raise NotFound(f"encoder version {version_id} does not exist; GET /v1/encoders lists them")
+            path = self.resolve_path(version.path)
+            spec = VersionSpec(
+                version.id,
+                version.name,
+                path,
+                version.model_id or self._legacy_model_id(path),
+                version.relevance_threshold,
+                (version.metrics or {}).get("confidence_threshold"),
+            )
+        with self._lock:
+            self._specs[version_id] = spec
+        return spec
+
+    def resolve_path(self, stored: str) -> str:
+        """A registry path for this process: relative ones live in the shared artifact folder."""
+        path = Path(stored)
+        return str(path if path.is_absolute() else self._artifacts / path)
+
+    def store(self, encoder_id: str, dimension: int, *, create: bool = True) -> VectorStore:
+        """The collection of ``encoder_id``, opened once (and created if missing, unless not ``create``)."""
+        probe = self._base.vectors.sibling(encoder_id=encoder_id, dimension=dimension)
+        with self._lock:
+            existing = self._stores.get(probe.collection)
+            if existing is None:
+                self._stores[probe.collection] = probe
+        if existing is not None:
+            probe.close()
+            return existing
+        if create:
+            probe.prepare()
+        return probe
+
+    def registered_collections(self) -> dict[str, VectorStore]:
+        """Every existing collection of the base model and of registered versions, by name, without
+        loading any encoder: what a sweep looks through for a knowledge base's stale points."""
+        with self.sessions() as session:
+            versions = session.execute(
+                select(EncoderVersion.id, EncoderVersion.model_id, EncoderVersion.path).where(
+                    EncoderVersion.path != ""  # still training: nothing written yet
+                )
+            ).all()
+        out = {self._base.vectors.collection: self._base.vectors}
+        for _, model_id, path in versions:
+            model_id = model_id or self._legacy_model_id(self.resolve_path(path))
+            name = collection_name(self._base.vectors.prefix, model_id)
+            if name not in out and self._base.vectors.collection_exists(name):
+                out[name] = self.store(model_id, self._base.vectors.dimension, create=False)
+        return out
+
+    def collection_of(self, version_id: str | None) -> str:
+        """The collection a version's vectors live in, without loading it."""
+        if version_id is None:
+            return self._base.vectors.collection
+        return collection_name(self._base.vectors.prefix, self.spec(version_id).model_id)
+
+    def dropped(self, collection: str) -> None:
+        """``collection`` was deleted: forget the open store (a later use prepares it again)."""
+        with self._lock:
+            store = self._stores.pop(collection, None)
+        if store is not None and store is not self._base.vectors:
+            store.close()
+
+    def stores(self) -> list[VectorStore]:
+        """Every collection this process has opened (the base one first)."""
+        with self._lock:
+            return list(self._stores.values())
+
+    def collections_in_use(self) -> tuple[list[VectorStore], Callable[[str], str]]:
+        """Every collection some knowledge base uses (encoders loaded as needed), and knowledge base →
+        its collection's name: what ``kbchat doctor`` compares with the database."""
+        self.refresh()
+        with self._lock:
+            kb_ids = list(self._kbs)
+        homes = {kb_id: self.snapshot(kb_id).vectors.collection for kb_id in kb_ids}
+        base = self._base.vectors.collection
+        return self.stores(), lambda kb_id: homes.get(kb_id, base)
+
+    def stores_of(self, kb_id: str) -> list[VectorStore]:
+        """Collections that may hold ``kb_id``'s points: its encoder's first, then every other one this
+        process has open (the one it is leaving or moving to while an activation runs). For deletes."""
+        own = self.snapshot(kb_id).vectors
+        return [own, *(s for s in self.stores() if s is not own)]
+
+    # -- following switches ---------------------------------------------------------------------
+    def assign(self, kb_id: str, version_id: str | None) -> None:
+        """This process switched ``kb_id`` (after committing it): use the new encoder from now on."""
+        with self._lock:
+            self._assigns += 1
+            self._kbs[kb_id] = version_id
+            self._assigned[kb_id] = self._assigns
+
+    def refresh(self) -> list[str]:
+        """Re-read every knowledge base's encoder; returns the ones that changed since last time."""
+        with self._lock:
+            started = self._assigns
+        with self.sessions() as session:
+            rows = dict(session.execute(select(KnowledgeBase.id, KnowledgeBase.encoder_version_id)).all())
+        with self._lock:
+            for kb_id, assigned in self._assigned.items():
+                if assigned > started and kb_id in rows:  # switched here after the read began
+                    rows[kb_id] = self._kbs[kb_id]
+            changed = [kb for kb, version in rows.items() if kb in self._kbs and self._kbs[kb] != version]
+            self._kbs = dict(rows)
+        for kb_id in changed:
+            log.info("knowledge base %s switched encoders elsewhere; following", kb_id)
+        return changed
+
+    def forget(self, version_id: str) -> None:
+        """A deleted version: unload it and drop its cached description."""
+        self.loaded.discard(version_id)
+        with self._lock:
+            self._specs.pop(version_id, None)
+
+    def close(self) -> None:
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()
