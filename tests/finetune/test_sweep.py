@@ -52,3 +52,33 @@ def test_the_sweep_requeues_documents_finished_on_the_old_encoder(make_settings,
         requeued = client.get(f"/v1/knowledge-bases/{kb_id}/documents/{document['id']}").json()["job"]
         assert wait_for_job(client, requeued["id"])["status"] == "succeeded"
         assert home.count(kb_id=kb_id, document_id=document["id"]) == document["chunk_count"] > 0
+
+
+def test_a_failed_activation_leaves_the_knowledge_base_on_its_encoder(make_settings, embedder) -> None:
+    """A version whose weights are gone (a volume not mounted): the job fails with a message saying so,
+    and the knowledge base keeps searching on the encoder it had."""
+    from backend.api.app import create_app
+
+    with TestClient(create_app(make_settings(), embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        kb_id = create_kb(client)
+        ingest(client, kb_id, DOCS[2:])
+        services = client.app.state.services  # type: ignore[attr-defined]
+        with services.sessions.begin() as session:
+            session.add(
+                EncoderVersion(
+                    name="lost",
+                    base_model="",
+                    kb_id=kb_id,
+                    data_hash="",
+                    path="encoders/lost/model",
+                    model_id="lost@test",
+                )
+            )
+        before = client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": "shipping"}).json()
+        job = client.post(f"/v1/knowledge-bases/{kb_id}/encoder", json={"version": "lost"})
+        failed = wait_for_job(client, job.json()["id"], timeout=120)
+        assert failed["status"] == "failed" and "cannot load encoder" in failed["error"], failed
+        assert client.get(f"/v1/knowledge-bases/{kb_id}").json()["encoder"]["version"] == "base"
+        after = client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": "shipping"}).json()
+        assert after["results"] == before["results"] and after["results"]
