@@ -141,6 +141,25 @@ class IngestSettings(BaseModel):
     url_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout when fetching URLs.")
 
 
+class LimitsSettings(BaseModel):
+    """Request bodies, bounded before they are read (backend/api/body_limits.py)."""
+
+    json_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON body on the authenticated API (fine-tuning pairs are the big ones).",
+    )
+    widget_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest body on the public widget routes."
+    )
+    upload_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Largest document upload request, all files together (each file is also held to "
+        "KBCHAT_INGEST__MAX_UPLOAD_BYTES). Cut off as soon as it is passed.",
+    )
+
+
 class WorkerSettings(BaseModel):
     embedded: bool = Field(default=True, description="Run the job worker inside the API process.")
     poll_interval_s: float = Field(default=1.0, gt=0)
@@ -211,6 +230,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
     worker: WorkerSettings = WorkerSettings()
+    limits: LimitsSettings = LimitsSettings()
     chat: ChatSettings = ChatSettings()
     finetune: FinetuneSettings = FinetuneSettings()
     llm: LLMSettings = LLMSettings()

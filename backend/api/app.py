@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.api.auth import authenticate
+from backend.api.body_limits import BodyLimitMiddleware, BodyLimits
 from backend.api.errors import install_error_handlers
 from backend.api.ratelimit import make_limiter
 from backend.api.routes import (
@@ -101,6 +102,14 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     for module in (widget, widget_contact):  # public keys: authorised per origin, not by bearer
         app.include_router(module.router, prefix="/v1")
     app.state.rate_limiter = make_limiter(settings.rate_limit_redis_url)
+    # Bodies are bounded (and a big one's bearer checked) before the route reads them. Innermost of
+    # the middlewares, none of which reads a body: an error raised while the route reads must reach
+    # FastAPI as it is, not wrapped by BaseHTTPMiddleware's task group.
+    limits = settings.limits
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimits(limits.json_bytes, limits.widget_bytes, limits.upload_bytes),
+    )
     # Behind a reverse proxy, the visitor is the last address the trusted proxies appended to
     # X-Forwarded-For (uvicorn's well-tested middleware; `kbchat serve` turns uvicorn's own off).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
