@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.encoder_schemas import KbEncoderPublic
+from backend.api.window import bounded
 from backend.catalog.tuning import Pair
 from backend.catalog.widget import WidgetSettings
 from backend.llm.config import ChainStep, ChatSettings
@@ -174,12 +175,13 @@ class Filters(_In):
     created_before: datetime | None = None
 
     def to_search_filters(self) -> SearchFilters:
+        after, before = self.created_after, self.created_before
         return SearchFilters(
             document_ids=self.document_ids,
             content_types=self.content_types,
             tags=self.tags,
-            created_after=self.created_after.timestamp() if self.created_after else None,
-            created_before=self.created_before.timestamp() if self.created_before else None,
+            created_after=bounded(after, "filters.created_after").timestamp() if after else None,
+            created_before=bounded(before, "filters.created_before").timestamp() if before else None,
         )
 
 

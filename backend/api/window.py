@@ -17,8 +17,23 @@ class Window:
     until: datetime
 
 
-def _aware(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)  # bare times are UTC
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Times a request may name: every database stores them, and arithmetic on them cannot overflow
+(year 1 or 9999 made SQLite and ``timedelta`` fail with a 500)."""
+
+
+def bounded(value: datetime, name: str) -> datetime:
+    """``value`` in UTC (a bare time is UTC), or InvalidInput when it is outside what is stored."""
+    try:
+        aware = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        aware = None
+    if aware is None or not EARLIEST <= aware <= LATEST:
+        raise InvalidInput(
+            f"{name} is {value.isoformat()}; give a time between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+        )
+    return aware
 
 
 def time_window(
@@ -26,8 +41,8 @@ def time_window(
     until: datetime | None = Query(default=None, description="End, exclusive (default: now)."),
     days: int = Query(default=30, ge=1, le=3660, description="Length when since is not given."),
 ) -> Window:
-    end = _aware(until) if until else datetime.now(UTC)
-    start = _aware(since) if since else end - timedelta(days=days)
+    end = bounded(until, "until") if until else datetime.now(UTC)
+    start = bounded(since, "since") if since else end - timedelta(days=days)
     if start >= end:
         raise InvalidInput(f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
     return Window(start, end)

@@ -70,7 +70,10 @@ def verify(token: str, secret: str, *, kb_id: str, now: float | None = None) -> 
         ) from None
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"visitor token is not a valid HS256 JWT: {exc}") from None
-    if claims["exp"] > now + MAX_LIFETIME_S + LEEWAY_S:
+    expires = claims["exp"]
+    if isinstance(expires, bool) or not isinstance(expires, int | float):  # PyJWT accepts "123"
+        raise Unauthorized("visitor token's 'exp' must be a number: seconds since 1970 (UTC)")
+    if expires > now + MAX_LIFETIME_S + LEEWAY_S:
         raise Unauthorized(
             f"visitor token lives too long; sign tokens that expire within {MAX_LIFETIME_S // 3600} h"
         )

@@ -94,3 +94,14 @@ def consume_budget(session: Session, kb_id: str, budget: int) -> bool:
         except IntegrityError:
             continue
     return False
+
+
+def refund_budget(session: Session, kb_id: str) -> None:
+    """Give back the message :func:`consume_budget` counted for a turn that was refused (bad input):
+    only answered messages spend a knowledge base's daily budget."""
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    session.execute(
+        update(WidgetUsage)
+        .where(WidgetUsage.kb_id == kb_id, WidgetUsage.day == day, WidgetUsage.messages > 0)
+        .values(messages=WidgetUsage.messages - 1)
+    )

@@ -14,11 +14,29 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.errors import InvalidInput
+
+
+def _refuse_nul(params: Any) -> None:
+    """PostgreSQL cannot store or compare text holding NUL (U+0000) and fails the statement; SQLite
+    stores it. Refuse it the same way on both, before the statement runs, with a 4xx that says what
+    to fix, wherever the text came from (a body, a query string, a file name)."""
+    rows = params if isinstance(params, list) else [params]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row if isinstance(row, tuple | list) else ()
+        for value in values:
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidInput(
+                    f"text may not contain NUL characters (U+0000): {value[:60]!r}; remove them and retry"
+                )
+
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        event.listen(engine, "before_cursor_execute", _check_params)
+        return engine
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +56,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    event.listen(engine, "before_cursor_execute", _check_params)
     return engine
+
+
+def _check_params(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> None:
+    _refuse_nul(parameters)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -188,7 +188,10 @@ def ingest_url(kb_id: str, body: UrlCreate, services: ServicesDep) -> JobPublic:
 
 @router.get("", response_model=DocumentsPublic)
 def list_documents(
-    kb_id: str, session: SessionDep, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
+    kb_id: str,
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
 ) -> DocumentsPublic:
     kbs.get(session, kb_id)
     data = [

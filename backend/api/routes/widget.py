@@ -29,10 +29,10 @@ from backend.api.schemas import ChatRequest, ChatResponse, FeedbackCreate, Feedb
 from backend.catalog import identity, keys
 from backend.catalog import knowledge_bases as kbs
 from backend.catalog.identity import Visitor
-from backend.catalog.widget import WidgetSettings, consume_budget, widget_settings
+from backend.catalog.widget import WidgetSettings, consume_budget, refund_budget, widget_settings
 from backend.chat import conversations, feedback
 from backend.db.models import Conversation, Message
-from backend.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
+from backend.errors import Forbidden, InvalidInput, KbchatError, RateLimited, Unauthorized
 from backend.services import Services
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
@@ -183,7 +183,16 @@ async def chat(
             f"{widget.settings.max_message_chars}"
         )
     await anyio.to_thread.run_sync(_admit, services, widget, request)
-    return await run_chat(services, widget.kb_id, body, channel="widget", visitor_id=widget.visitor_id)
+    try:
+        return await run_chat(services, widget.kb_id, body, channel="widget", visitor_id=widget.visitor_id)
+    except KbchatError:  # refused before answering (bad input, unknown conversation): costs nothing
+        await anyio.to_thread.run_sync(_refund, services, widget.kb_id)
+        raise
+
+
+def _refund(services: Services, kb_id: str) -> None:
+    with services.sessions.begin() as session:
+        refund_budget(session, kb_id)
 
 
 @router.post(

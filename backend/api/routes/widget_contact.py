@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from backend.api.contact_schemas import HandoffRequest, HandoffState, LeadPublic, WidgetMessage
 from backend.api.deps import ServicesDep
 from backend.api.routes.widget import WidgetDep, limit_rate
+from backend.api.window import bounded
 from backend.catalog import leads
 from backend.catalog.leads import LeadCreate
 from backend.chat import conversations
@@ -51,6 +52,7 @@ def read_messages(
     since: datetime | None = Query(default=None, description="Only messages after this time (ISO 8601)."),
 ) -> list[WidgetMessage]:
     """The conversation's messages (at most 200), e.g. polled for a person's replies after a handoff."""
+    since = bounded(since, "since") if since else None
     with services.sessions() as session:
         conversation = widget.conversation(session, conversation_id)
         return [
