@@ -50,6 +50,28 @@ class ResolvedUrl:
         )
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible
+    (``::a.b.c.d``), NAT64 (``64:ff9b::/96``, ``64:ff9b:1::/48``), 6to4 (``2002::/16``) and Teredo
+    (``2001::/32``: its server and its client). Empty for an IPv4 address or a plain IPv6 one."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in network for network in (*_NAT64, _IPV4_COMPATIBLE)):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 class UrlPolicy:
     def __init__(self, allowlist: Sequence[str] = ()) -> None:
         self.hosts: set[str] = set()
@@ -61,9 +83,12 @@ class UrlPolicy:
                 self.hosts.add(entry.strip().lower().rstrip("."))
 
     def _allowed(self, host: str, address: IPAddress) -> bool:
-        if address.is_global and not address.is_multicast:
+        if host in self.hosts or any(address in network for network in self.networks):
             return True
-        return host in self.hosts or any(address in network for network in self.networks)
+        carried = embedded_ipv4(address)
+        if carried:  # reached through a translator or tunnel: only as public as what it carries
+            return all(self._allowed(host, inner) for inner in carried)
+        return address.is_global and not address.is_multicast
 
     def resolve(self, url: str) -> ResolvedUrl:
         """Check ``url`` and pick the address to connect to; :class:`InvalidInput` says why not."""
@@ -87,8 +112,10 @@ class UrlPolicy:
         refused = [a for a in addresses if not self._allowed(host, a)]
         if refused:
             # All or nothing: a name that also points inside the network is not fetched at all.
+            carried = embedded_ipv4(refused[0])
+            via = f" (which carries {', '.join(map(str, carried))})" if carried else ""
             raise InvalidInput(
-                f"{host} resolves to {refused[0]}, a private, loopback or link-local address; such "
+                f"{host} resolves to {refused[0]}{via}, a private, loopback or link-local address; such "
                 "addresses are refused unless KBCHAT_INGEST__URL_ALLOWLIST names the host or its network"
             )
         return ResolvedUrl(url.strip(), parts.scheme, host, port, str(addresses[0]))

@@ -29,14 +29,27 @@ PAGES: dict[str, tuple[str, bytes]] = {
     "/c.txt": ("text/plain", b"Spare lids can be ordered from the parts shop for 4 euros."),
     "/big.txt": ("text/plain", b"x " * 6000),
 }
-REDIRECTS = {"/redirect": "/c.txt", "/metadata": "http://169.254.169.254/latest/meta-data/"}
+REDIRECTS = {
+    "/redirect": "/c.txt",
+    "/metadata": "http://169.254.169.254/latest/meta-data/",
+    "/metadata6": "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 of the same address
+}
 
 
 class Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
         if self.path == "/sitemap.xml":
-            paths = ["/a.html", "/b.md", "/redirect", "/metadata", "/missing", "/big.txt", "/a.html"]
+            paths = [
+                "/a.html",
+                "/b.md",
+                "/redirect",
+                "/metadata",
+                "/metadata6",
+                "/missing",
+                "/big.txt",
+                "/a.html",
+            ]
             body = (
                 '<?xml version="1.0" encoding="UTF-8"?>'
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -91,7 +104,7 @@ def test_a_sitemap_is_ingested_page_by_page(site: str, make_settings, embedder) 
         job = wait_for_job(client, response.json()["id"])
         assert job["status"] == "succeeded", job
         result = job["result"]
-        assert result["pages"] == 6  # the duplicate entry is fetched once
+        assert result["pages"] == 7  # the duplicate entry is fetched once
         assert sorted(d["url"] for d in result["documents"]) == [
             f"{site}/a.html",
             f"{site}/b.md",
@@ -99,6 +112,7 @@ def test_a_sitemap_is_ingested_page_by_page(site: str, make_settings, embedder) 
         ]
         errors = {f["url"].rsplit("/", 1)[-1]: f["error"] for f in result["failed"]}
         assert "169.254.169.254" in errors["metadata"] and "URL_ALLOWLIST" in errors["metadata"]
+        assert "64:ff9b::a9fe:a9fe" in errors["metadata6"]  # refused on the redirect, after resolving
         assert "HTTP 404" in errors["missing"]
         assert "the limit is 5,000" in errors["big.txt"]
         for document in result["documents"]:
@@ -126,6 +140,12 @@ def test_a_sitemap_is_ingested_page_by_page(site: str, make_settings, embedder) 
         ("http://localhost:9/", "loopback"),
         ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
         ("http://[::1]/", "::1"),
+        ("http://[64:ff9b::a9fe:a9fe]/", "64:ff9b::a9fe:a9fe"),  # NAT64 → 169.254.169.254
+        ("http://[64:ff9b:1::a00:1]/", "64:ff9b:1::a00:1"),  # local-use NAT64 → 10.0.0.1
+        ("http://[2002:7f00:1::]/", "2002:7f00:1::"),  # 6to4 → 127.0.0.1
+        ("http://[::127.0.0.1]/", "::7f00:1"),  # IPv4-compatible
+        ("http://[::ffff:10.0.0.1]/", "::ffff:a00:1"),  # IPv4-mapped
+        ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "2001:0:4136:e378"),  # Teredo
         ("ftp://example.com/file", "not an http(s) URL"),
         ("http://user:secret@example.com/", "credentials"),
         ("http://no-such-host.invalid/", "could not be resolved"),
@@ -141,6 +161,13 @@ def test_private_addresses_are_refused_without_the_allowlist(
         )
         assert response.status_code == 422, response.text
         assert message in response.json()["error"]["message"]
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_are_allowed() -> None:
+    """Only what they carry decides: NAT64 and 6to4 of a public IPv4 address are fetched."""
+    for literal in ("64:ff9b::5db8:d70e", "2002:5db8:d70e::1"):  # 93.184.215.14
+        assert UrlPolicy().resolve(f"http://[{literal}]/").address == literal
+    assert UrlPolicy(["10.0.0.0/8"]).resolve("http://[::ffff:10.0.0.1]/").address == "::ffff:a00:1"
 
 
 def test_allowlist_entries_are_networks_or_host_names() -> None:
