@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.analytics.questions import DEFAULT_CONFIDENCE
 from backend.catalog import encoders
+from backend.catalog.names import contained, folder_name
 from backend.db.models import EncoderVersion, EncoderVersionStatus, utcnow
 from backend.encoder.sentence_transformer import pick_device, resolve_model_path
 from backend.errors import Conflict, InvalidInput
@@ -190,12 +191,8 @@ def run_finetune(
 
 
 def _folder(services: Services, name: str) -> Path:
-    """``<artifacts>/encoders/<name>``: names are validated ([A-Za-z0-9._-], not dots alone)."""
-    root = (services.settings.artifacts_path / "encoders").resolve()
-    folder = (root / name).resolve()
-    if folder.parent != root:
-        raise InvalidInput(f"version name {name!r} is not a plain folder name")
-    return folder
+    """``<artifacts>/encoders/<name>``: a plain folder name, checked to stay inside the artifact folder."""
+    return contained(services.settings.artifacts_path / "encoders", folder_name(name, what="version name"))
 
 
 def _train(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _In(BaseModel):
@@ -54,6 +54,13 @@ class FinetuneCreate(_In):
     options: TrainingOptions = Field(default_factory=TrainingOptions)
     activate: bool = Field(default=False, description="Activate the new version if it beats the active one.")
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+
+    @field_validator("name")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        if value is not None and set(value) == {"."}:
+            raise ValueError("a version name cannot be dots alone: it names a folder")
+        return value
 
 
 class EncoderPublic(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.catalog.names import display_name
 from backend.catalog.widget import WidgetSettings
 from backend.db.models import Document, EncoderVersion, KnowledgeBase
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -33,9 +34,7 @@ def chat_settings(kb: KnowledgeBase) -> ChatSettings:
 def create(
     session: Session, *, name: str, description: str = "", retrieval: RetrievalSettings | None = None
 ) -> KnowledgeBase:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("name is empty; give the knowledge base a name")
+    name = display_name(name, what="knowledge base name")
     if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)):
         raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
     default = session.scalar(select(EncoderVersion.id).where(EncoderVersion.active.is_(True)))

@@ -25,6 +25,7 @@ from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
 from backend.catalog import urls
 from backend.catalog.formats import detect_format
+from backend.catalog.names import file_name
 from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 from backend.services import Services
 
@@ -102,7 +103,7 @@ async def _items_from_request(request: Request, services: Services) -> list[_Upl
         tags = tuple(t for field in form.getlist("tags") if isinstance(field, str) for t in field.split(","))
         out = []
         for upload in files:
-            name = upload.filename or "upload"
+            name = file_name(upload.filename)  # the client's path, if it sent one, is not ours to keep
             fmt = detect_format(name, upload.content_type)
             data = await _read_limited(upload, limits.max_upload_bytes)
             out.append(_Upload(data, fmt, name, filename=name, tags=tags))
