@@ -218,7 +218,7 @@ class Settings(BaseSettings):
         "process counts on its own (right for one process).",
     )
     trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"],
+        default_factory=list,
         description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are believed: the visitor address that per-visitor limits count. A direct "
         "client's forwarded headers are ignored, so nobody can pick their own address. '*' trusts all.",

@@ -112,7 +112,8 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     )
     # Behind a reverse proxy, the visitor is the last address the trusted proxies appended to
     # X-Forwarded-For (uvicorn's well-tested middleware; `kbchat serve` turns uvicorn's own off).
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    if settings.trusted_proxies:  # none by default: a direct client cannot name its own address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     @app.middleware("http")
     async def widget_cors(request: Request, call_next):  # noqa: ANN001 - Starlette's signature

@@ -34,7 +34,8 @@ class Accepted:
     document: Document
     job: Job | None
     unchanged: bool
-    """True when the same content was already in the knowledge base: nothing to do, no job."""
+    """True when the same content is already stored and searchable: nothing to do, no job. While the
+    first copy is still being ingested, an identical upload gets that copy's live job instead."""
     replaced: bool = False
     """True when the upload is a new version of an existing document (the same source)."""
 
@@ -68,9 +69,19 @@ def accept_upload(
             Document.kb_id == kb_id, Document.content_hash == digest, Document.status != DocumentStatus.FAILED
         )
     )
-    if existing is not None:
+    if existing is not None and existing.status == DocumentStatus.READY:
         log.info("upload %s to kb %s is identical to document %s; nothing to do", name, kb_id, existing.id)
         return Accepted(existing, None, unchanged=True)
+    if existing is not None:  # the same bytes are on their way in: follow that work, do not repeat it
+        live = session.scalar(
+            select(Job)
+            .where(Job.document_id == existing.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+            .order_by(Job.created_at.desc())
+            .limit(1)
+        )
+        if live is not None:
+            log.info("upload %s to kb %s is document %s, still being ingested", name, kb_id, existing.id)
+            return Accepted(existing, live, unchanged=False)
     source = (source or name)[:2000]
     meta = {"format": format, "title_given": title is not None, "tags": clean_tags(tags or [])}
     document = (

@@ -71,9 +71,9 @@ def make_fetch_handler(services: Services) -> JobHandler:
                 ctx.result = {"pages": 1, "documents": [store(ctx, first, tags)], "failed": []}
                 services.wake_workers()
                 return
-            pages = _sitemap_pages(fetcher, first, limit=limits.url_max_pages)
             stored: list[dict[str, Any]] = []
-            failed: list[dict[str, str]] = []
+            failed: list[dict[str, str]] = []  # a refused child sitemap or page fails alone
+            pages = _sitemap_pages(fetcher, first, limit=limits.url_max_pages, failed=failed)
             for i, page_url in enumerate(pages):
                 ctx.report("fetching", i / len(pages))
                 try:
@@ -96,16 +96,26 @@ def make_fetch_handler(services: Services) -> JobHandler:
     return handle
 
 
-def _sitemap_pages(fetcher: SafeFetcher, first: Page, *, limit: int) -> list[str]:
-    """Page URLs from a sitemap, following a sitemap index, de-duplicated, at most ``limit``."""
+def _sitemap_pages(
+    fetcher: SafeFetcher, first: Page, *, limit: int, failed: list[dict[str, str]]
+) -> list[str]:
+    """Page URLs from a sitemap, following a sitemap index, de-duplicated, at most ``limit``. A child
+    sitemap that is refused or cannot be fetched is recorded in ``failed``; the others still count."""
     try:
         pages, pending = parse_sitemap(first.data)
     except ValueError as exc:
         raise InvalidInput(f"{first.url}: {exc}") from None
     seen_files = 1
     while pending and len(pages) < limit and seen_files < MAX_SITEMAP_FILES:
-        child = fetcher.get(pending.pop(0))
+        child_url = pending.pop(0)
         seen_files += 1
+        try:
+            child = fetcher.get(child_url)
+        except (InvalidInput, FetchError) as exc:
+            message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+            log.warning("sitemap %s: child sitemap %s skipped: %s", first.url, child_url, message)
+            failed.append({"url": child_url, "error": message})
+            continue
         try:
             more, nested = parse_sitemap(child.data)
         except ValueError as exc:

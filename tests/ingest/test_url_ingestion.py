@@ -57,6 +57,15 @@ class Site(BaseHTTPRequestHandler):
                 + "</urlset>"
             ).encode()
             self._answer(200, "application/xml", body)
+        elif self.path == "/index.xml":  # a sitemap index: one good child, one refused, one missing
+            children = [f"{base}/sitemap.xml", "http://169.254.169.254/sitemap.xml", f"{base}/nope.xml"]
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                + "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
+                + "</sitemapindex>"
+            ).encode()
+            self._answer(200, "application/xml", body)
         elif self.path in REDIRECTS:
             self.send_response(302)
             self.send_header("Location", REDIRECTS[self.path])
@@ -177,3 +186,17 @@ def test_allowlist_entries_are_networks_or_host_names() -> None:
     assert UrlPolicy().resolve("https://93.184.215.14/page").address == "93.184.215.14"
     with pytest.raises(InvalidInput, match=r"10\.1\.2\.3"):
         UrlPolicy(["127.0.0.0/8"]).resolve("http://10.1.2.3/")
+
+
+def test_a_refused_child_sitemap_fails_alone(site: str, make_settings, embedder) -> None:
+    with _client(make_settings, embedder, url_allowlist=["127.0.0.1/32"]) as client:
+        kb_id = create_kb(client)
+        response = client.post(
+            f"/v1/knowledge-bases/{kb_id}/documents/from-url", json={"url": f"{site}/index.xml"}
+        )
+        job = wait_for_job(client, response.json()["id"])
+        assert job["status"] == "succeeded", job
+        failed = {f["url"]: f["error"] for f in job["result"]["failed"]}
+        assert "169.254.169.254" in failed["http://169.254.169.254/sitemap.xml"]
+        assert "HTTP 404" in failed[f"{site}/nope.xml"]
+        assert len(job["result"]["documents"]) == 3  # the good child's pages
