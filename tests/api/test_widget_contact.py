@@ -282,9 +282,9 @@ def test_hostile_strings_in_every_new_field_are_refused_or_stored_inert(
         },
     )
     assert token.status_code == 401
-    assert statuses[2] == 422  # never an email
+    assert statuses[2] in (413, 422)  # never an email (a 1 MB body is over the widget's body limit)
     if len(value) > 20_000 or value == "\udcff":
-        assert set(statuses) == {422}, statuses
+        assert set(statuses) <= {413, 422}, statuses
     # Whatever was stored comes back as data, escaped, from its own knowledge base only.
     for report in ("summary", "top-questions", "content-gaps", "sources"):
         assert client.get(f"/v1/knowledge-bases/{kb_id}/analytics/{report}").status_code == 200

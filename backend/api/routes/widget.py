@@ -142,12 +142,15 @@ def config(widget: WidgetDep) -> WidgetConfig:
     return WidgetConfig(**widget.settings.model_dump(include=set(WidgetConfig.model_fields)))
 
 
-def limit_rate(widget: Widget, request: Request) -> None:
-    """The per-visitor and per-key limits (429 with the seconds to wait)."""
+def limit_rate(widget: Widget, request: Request, *, action: str = "chat") -> None:
+    """The per-visitor and per-key limits (429 with the seconds to wait). Chat messages and the other
+    public writes (``action="write"``: ratings, leads, handoff requests) are counted apart, so rating
+    answers never uses up a visitor's questions, and neither can be used to flood the other."""
     limiter = request.app.state.rate_limiter
+    suffix = "" if action == "chat" else f":{action}"
     for scope, limit in (
-        (f"{widget.key_id}:{widget.caller}", widget.settings.messages_per_minute),
-        (widget.key_id, widget.settings.key_messages_per_minute),
+        (f"{widget.key_id}:{widget.caller}{suffix}", widget.settings.messages_per_minute),
+        (f"{widget.key_id}{suffix}", widget.settings.key_messages_per_minute),
     ):
         wait = limiter.hit(scope, limit)
         if wait is not None:
@@ -199,13 +202,20 @@ def _refund(services: Services, kb_id: str) -> None:
     "/messages/{message_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackPublic
 )
 def give_feedback(
-    widget: WidgetDep, message_id: str, body: FeedbackCreate, services: ServicesDep
+    widget: WidgetDep, message_id: str, body: FeedbackCreate, request: Request, services: ServicesDep
 ) -> FeedbackPublic:
+    """Rate an answer; rating it again changes the rating (one per answer)."""
+    limit_rate(widget, request, action="write")
     with services.sessions.begin() as session:
         message = session.get(Message, message_id)
         if message is not None:  # an unknown id gets feedback.record's own 404
             widget.conversation(session, message.conversation_id)
         record = feedback.record(
-            session, kb_id=widget.kb_id, message_id=message_id, rating=body.rating, comment=body.comment
+            session,
+            kb_id=widget.kb_id,
+            message_id=message_id,
+            rating=body.rating,
+            comment=body.comment,
+            one_per_message=True,
         )
         return FeedbackPublic.model_validate(record)

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
 @router.post("/leads", status_code=status.HTTP_201_CREATED, response_model=LeadPublic)
 def leave_contact(widget: WidgetDep, body: LeadCreate, request: Request, services: ServicesDep) -> LeadPublic:
     """Name and email (validated) and what the visitor wants; the KB's webhook hears ``lead.created``."""
-    limit_rate(widget, request)
+    limit_rate(widget, request, action="write")
     with services.sessions.begin() as session:
         if body.conversation_id is not None:
             widget.conversation(session, body.conversation_id)
@@ -37,7 +37,7 @@ def ask_for_a_person(
     widget: WidgetDep, conversation_id: str, body: HandoffRequest, request: Request, services: ServicesDep
 ) -> HandoffState:
     """Automatic answers stop and the KB's webhook hears ``handoff.requested`` with the transcript."""
-    limit_rate(widget, request)
+    limit_rate(widget, request, action="write")
     with services.sessions.begin() as session:
         conversation = widget.conversation(session, conversation_id)
         conversations.request_handoff(session, conversation, body.reason)
