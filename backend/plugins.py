@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import typer
@@ -24,18 +24,23 @@ log = logging.getLogger(__name__)
 GROUP = "kbchat.plugins"
 
 HandlerFactory = Callable[["Services"], "JobHandler | BatchHandler"]
+Lane = Literal["compute", "io"]
+"""Where a job kind runs: "compute" (the encoder: embedding, training; one at a time per process) or
+"io" (waiting on other servers: fetching pages, delivering webhooks; several at once)."""
 
 
 @dataclass
 class PluginRegistry:
     job_handlers: dict[str, HandlerFactory] = field(default_factory=dict)
+    lanes: dict[str, Lane] = field(default_factory=dict)
     cli_extensions: list[Callable[[typer.Typer], None]] = field(default_factory=list)
     loaded: list[str] = field(default_factory=list)
 
-    def add_job_handler(self, kind: str, factory: HandlerFactory) -> None:
+    def add_job_handler(self, kind: str, factory: HandlerFactory, *, lane: Lane = "compute") -> None:
         if kind in self.job_handlers:
             raise ValueError(f"two plugins register a handler for job kind {kind!r}")
         self.job_handlers[kind] = factory
+        self.lanes[kind] = lane
 
     def add_cli(self, extend: Callable[[typer.Typer], None]) -> None:
         self.cli_extensions.append(extend)

@@ -133,6 +133,23 @@ class Services:
             load_plugins(),
         )
 
+    def lanes(self) -> dict[str, str]:
+        """Job kind → lane ("compute" or "io") for every kind this process can run."""
+        return {TUNE_JOB: "compute", WEBHOOK_JOB: "io", **self.plugins.lanes}
+
+    def start_workers(self) -> list[Worker]:
+        """One compute worker (the encoder is the bottleneck: batches run one at a time) and
+        ``KBCHAT_WORKER__IO_CONCURRENCY`` I/O workers (URL fetches, webhook deliveries), so a slow site
+        or a hanging webhook receiver never holds up embedding, nor more than one I/O lane."""
+        lanes = self.lanes()
+        compute = [kind for kind, lane in lanes.items() if lane == "compute"]
+        io = [kind for kind, lane in lanes.items() if lane == "io"]
+        workers = [self.make_worker(kinds=compute)]
+        workers += [self.make_worker(kinds=io) for _ in range(self.settings.worker.io_concurrency)]
+        for worker in workers:
+            worker.start()
+        return workers
+
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
         built_in = {TUNE_JOB: make_tune_handler, WEBHOOK_JOB: WebhookDelivery}
         factories = {**built_in, **self.plugins.job_handlers}
@@ -153,6 +170,8 @@ class Services:
             worker.wake()
 
     def close(self) -> None:
+        for worker in self.workers:  # every lane finishes its current job at the same time
+            worker.request_stop()
         for worker in self.workers:
             worker.stop()
         for closer in self.closers:

@@ -166,6 +166,13 @@ class WorkerSettings(BaseModel):
     lease_s: float = Field(
         default=60.0, gt=1, description="A job whose worker is silent this long is retaken."
     )
+    io_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Jobs that wait on other servers (URL and sitemap fetches, webhook deliveries) run in "
+        "this many lanes of their own per process, so a slow site never holds up embedding.",
+    )
 
 
 class LLMSettings(BaseModel):

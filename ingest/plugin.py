@@ -13,5 +13,5 @@ def register(registry: PluginRegistry) -> None:
     from ingest.web.handler import make_fetch_handler
 
     registry.add_job_handler(INGEST_JOB, make_ingest_handler)
-    registry.add_job_handler(FETCH_URL_JOB, make_fetch_handler)
+    registry.add_job_handler(FETCH_URL_JOB, make_fetch_handler, lane="io")  # a slow site waits alone
     registry.add_cli(extend_cli)

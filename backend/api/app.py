@@ -57,7 +57,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         services = await anyio.to_thread.run_sync(lambda: Services.build(settings, embedder=embedder))
         app.state.services = services
         if settings.worker.embedded:
-            services.make_worker().start()
+            services.start_workers()
         log.info(
             "kbchat ready: database %s, vectors %s (%s), base encoder %s",
             services.engine.url.render_as_string(hide_password=True),

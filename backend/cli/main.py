@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -63,14 +64,16 @@ def serve(
 def worker() -> None:
     """Run the job worker as its own process (production: several, against PostgreSQL + a Qdrant server)."""
     services = services_for_cli()
-    w = services.make_worker()
-    signal.signal(signal.SIGTERM, lambda *_: w.stop(timeout=0))
+    services.start_workers()  # a compute lane and the I/O lanes (KBCHAT_WORKER__IO_CONCURRENCY)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        w.run_forever()
+        while not stopping.wait(1.0):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
-        services.close()
+        services.close()  # stops every lane; a batch claimed ahead goes back to the queue
 
 
 @app.command()

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, new_id, utcnow
@@ -96,22 +96,41 @@ class JobQueue:
             sibling.status == JobStatus.RUNNING,
             sibling.lease_expires_at >= now,
         )
+        runnable = and_(
+            Job.kind.in_(list(kinds)),
+            or_(
+                (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+                (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
+            ),
+            or_(Job.document_id.is_(None), ~busy_document),
+        )
+        # Fair across knowledge bases: every knowledge base's oldest job comes before any one's
+        # second, so a tenant's one small document waits at most one batch behind another tenant's
+        # thousand. (Ranked first, then locked by id: PostgreSQL allows no FOR UPDATE beside a window.)
+        turn = (
+            func.row_number()
+            .over(partition_by=func.coalesce(Job.kb_id, ""), order_by=(Job.run_after, Job.created_at))
+            .label("turn")
+        )
+        ranked = select(Job.id, turn, Job.run_after, Job.created_at).where(runnable).subquery()
         claimed: list[Job] = []
         with self.sessions.begin() as session:
-            candidates = session.scalars(
-                select(Job)
-                .where(
-                    Job.kind.in_(list(kinds)),
-                    or_(
-                        (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
-                        (Job.status == JobStatus.RUNNING) & (Job.lease_expires_at < now),
-                    ),
-                    or_(Job.document_id.is_(None), ~busy_document),
+            order = (
+                session.execute(
+                    select(ranked.c.id)
+                    .order_by(ranked.c.turn, ranked.c.run_after, ranked.c.created_at)
+                    .limit(limit)
                 )
-                .order_by(Job.run_after, Job.created_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+                .scalars()
+                .all()
+            )
+            position = {job_id: i for i, job_id in enumerate(order)}
+            candidates = sorted(
+                session.scalars(
+                    select(Job).where(Job.id.in_(order), runnable).with_for_update(skip_locked=True)
+                ).all(),
+                key=lambda job: position[job.id],
+            )
             sizes: dict[str, int] = {}
             if max_bytes is not None:
                 ids = [c.document_id for c in candidates if c.document_id is not None]

@@ -285,9 +285,13 @@ class Worker:
         self._thread = threading.Thread(target=self.run_forever, name="kbchat-worker", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def request_stop(self) -> None:
+        """Stop after the current job, without waiting (several workers stop together this way)."""
         self._stop.set()
         self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._thread is None or not self._thread.is_alive():
