@@ -114,17 +114,23 @@ class IngestHandler:
         self.services.follow_encoders()  # another process may have switched a knowledge base's encoder
         loaded = batch.prepared if batch.prepared is not None else self._prepared(batch)
         work = [w for w in loaded.values() if w is not None]
-        groups: dict[str, list[_Work]] = {}
+        groups: dict[tuple[str, str], list[_Work]] = {}
         for w in work:
             current = self.services.encoders.snapshot(w.ref.kb_id)
             if w.snapshot is None or w.snapshot.embedder is not current.embedder:
                 self._chunk(w, current)  # switched since it was prepared: cut for the new tokenizer
             w.snapshot = current
             if w.error is None:
-                groups.setdefault(current.vectors.collection, []).append(w)
-        for group in groups.values():
+                groups.setdefault((current.vectors.collection, w.ref.kb_id), []).append(w)
+        # One group per knowledge base, the smallest first, each stored, finished and its jobs
+        # recorded before the next: a tenant's few documents never wait for another's hundreds in
+        # the same batch.
+        for group in sorted(groups.values(), key=lambda g: sum(len(w.chunks) for w in g)):
             self._embed_and_store(group, batch)
-        self._finish(work, batch.lost)
+            stored = [w for w in group if w.error is None]
+            self._finish(stored, batch.lost)
+            batch.complete([w.ctx for w in stored])
+        self._finish([w for w in work if w.error is not None], batch.lost)
         log.info(
             "ingest batch: %d documents, %d chunks (%d embedded, %d encoder(s)) in %.2fs",
             len(work),

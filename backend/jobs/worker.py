@@ -69,14 +69,29 @@ class JobBatch:
         """Jobs taken over or cancelled meanwhile: their results must not be written."""
         self.prepared: Any = None
         """What the handler's ``prepare`` made of this batch ahead of its turn (None: not prepared)."""
+        self.completed: set[str] = set()
+        """Jobs the handler recorded as succeeded before the batch ended (:meth:`complete`)."""
         self._last_report = time.monotonic()
+
+    def complete(self, contexts: Sequence[JobContext]) -> None:
+        """Record these jobs as succeeded now, before the rest of the batch: a small knowledge base's
+        documents, stored first, do not wait for a big one's in the same batch."""
+        results = {
+            c.job.id: c.result
+            for c in contexts
+            if c.job.id not in self.lost and c.job.id not in self.completed
+        }
+        if results:
+            done = self.queue.complete_many(results, worker_id=self.worker_id)
+            self.completed |= done
+            self.lost |= set(results) - done
 
     def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_report < 0.5:
             return
         self._last_report = now
-        ids = [c.job.id for c in self.contexts if c.job.id not in self.lost]
+        ids = [c.job.id for c in self.contexts if c.job.id not in self.lost | self.completed]
         if ids:
             held = self.queue.heartbeat_many(ids, worker_id=self.worker_id, stage=stage, progress=progress)
             self.lost.update(set(ids) - held)
@@ -213,6 +228,8 @@ class Worker:
                     else outcome
                     for c, outcome in zip(contexts, outcomes, strict=True)
                 ]
+                kept = [i for i, c in enumerate(contexts) if c.job.id not in batch.completed]
+                contexts, outcomes = [contexts[i] for i in kept], [outcomes[i] for i in kept]
             else:
                 outcomes = [self._run_one(handler, contexts[0])]  # type: ignore[arg-type]
             self._record(contexts, outcomes, started)
