@@ -47,6 +47,29 @@ def heading_prefix(title: str | None, heading: tuple[str, ...]) -> str:
     return " > ".join(parts)
 
 
+BLOCK_CHARS = 64_000
+"""A section is tokenized this much at a time: the tokenizer's offsets for a whole 10 MB text without
+headings (millions of Python tuples) took the worker past a gigabyte; a block costs a few MB."""
+
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into spans of at most ``BLOCK_CHARS``, each ending at a paragraph or line
+    break (else a space) when there is one in its second half, so no sentence is cut for memory."""
+    spans = []
+    while end - start > BLOCK_CHARS:
+        limit = start + BLOCK_CHARS
+        cut = limit
+        for separator in ("\n\n", "\n", " "):
+            found = text.rfind(separator, start + BLOCK_CHARS // 2, limit)
+            if found != -1:
+                cut = found + len(separator)
+                break
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, end))
+    return spans
+
+
 class Chunker:
     def __init__(self, tokenizer: Tokenizer, *, max_tokens: int, overlap_tokens: int = 32) -> None:
         if max_tokens < MIN_BUDGET:
@@ -60,20 +83,21 @@ class Chunker:
         for section in doc.sections:
             context, context_tokens = self._context(heading_prefix(doc.title, section.heading))
             budget = self.max_tokens - context_tokens
-            text = doc.text[section.start : section.end]
-            for start, end, count in self._windows(text, budget, context):
-                chunks.append(
-                    Chunk(
-                        ordinal=len(chunks),
-                        text=text[start:end],
-                        heading=section.heading,
-                        char_start=section.start + start,
-                        char_end=section.start + end,
-                        token_count=count,
-                        context=context,
-                        location=doc.locate(section.start + start, section.start + end),
+            for block_start, block_end in _blocks(doc.text, section.start, section.end):
+                text = doc.text[block_start:block_end]
+                for start, end, count in self._windows(text, budget, context):
+                    chunks.append(
+                        Chunk(
+                            ordinal=len(chunks),
+                            text=text[start:end],
+                            heading=section.heading,
+                            char_start=block_start + start,
+                            char_end=block_start + end,
+                            token_count=count,
+                            context=context,
+                            location=doc.locate(block_start + start, block_start + end),
+                        )
                     )
-                )
         return chunks
 
     def _context(self, prefix: str) -> tuple[str, int]:

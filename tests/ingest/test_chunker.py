@@ -129,3 +129,20 @@ def test_one_giant_word_is_still_split(tokenizer) -> None:
 def test_rejects_a_budget_too_small(tokenizer) -> None:
     with pytest.raises(ValueError, match="at least"):
         Chunker(tokenizer, max_tokens=4)
+
+
+def test_a_long_section_is_cut_into_blocks_at_line_breaks_and_keeps_exact_offsets(embedder) -> None:
+    """A 10 MB text without headings is tokenized a block at a time (bounded memory); the chunks still
+    point at exactly their text, and no chunk crosses a block edge in the middle of a line."""
+    from ingest.chunking.chunker import BLOCK_CHARS, _blocks
+
+    line = "Refunds reach the card within five business days of the return scan.\n"
+    text = line * (3 * BLOCK_CHARS // len(line))
+    spans = _blocks(text, 0, len(text))
+    assert len(spans) >= 3 and spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a[1] == b[0] and text[a[1] - 1] == "\n" for a, b in itertools.pairwise(spans))
+    assert all(end - start <= BLOCK_CHARS for start, end in spans)
+    chunker = Chunker(embedder.tokenizer, max_tokens=embedder.max_tokens)
+    chunks = chunker.split(ParsedDocument(text=text, sections=[Section(0, len(text))], title="Returns"))
+    assert all(text[c.char_start : c.char_end] == c.text for c in chunks)
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
