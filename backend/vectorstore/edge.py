@@ -28,7 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 import qdrant_edge as qe
 
-from backend.errors import Conflict, KbchatError, Unavailable
+from backend.errors import KbchatError, Unavailable
+from backend.vectorstore.alias import ensure_base_alias
 from backend.vectorstore.base import (
     DENSE,
     SPARSE,
@@ -207,27 +208,7 @@ class EdgeVectorStore:
         return shard
 
     def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
-        target = self._home.aliases().get(self.alias)
-        if target is not None and target in adopt:
-            log.info(
-                "alias %s named %s (a registered version's); it now names the base %s",
-                self.alias,
-                target,
-                self.collection,
-            )
-            self.prepare()
-            self.make_active()
-            return
-        if target is not None and target != self.collection:
-            raise Conflict(
-                f"the active collection {target!r} was built by another encoder than the configured "
-                f"{self.encoder_id!r}. Set KBCHAT_ENCODER__MODEL back, or activate it through the "
-                "encoder registry (kbchat encoders activate)."
-            )
-        self.prepare()
-        if target is None:
-            self._home.set_alias(self.alias, self.collection)
-            log.info("alias %s -> %s", self.alias, self.collection)
+        ensure_base_alias(self, adopt=adopt)
 
     def prepare(self) -> None:
         _ = self._shard

@@ -24,7 +24,8 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from backend.errors import Conflict, KbchatError, Unavailable
+from backend.errors import KbchatError, Unavailable
+from backend.vectorstore.alias import ensure_base_alias
 from backend.vectorstore.base import (
     DENSE,
     SPARSE,
@@ -123,37 +124,7 @@ class QdrantVectorStore:
     # -- lifecycle ---------------------------------------------------------------------------
     def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
         with _translated("prepare the collection"):
-            aliases = {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
-            target = aliases.get(self.alias)
-            if target is not None and target in adopt:
-                log.info(
-                    "alias %s named %s (a registered version's); it now names the base %s",
-                    self.alias,
-                    target,
-                    self.collection,
-                )
-                self.prepare()
-                self.make_active()
-                return
-            if target is not None and target != self.collection:
-                raise Conflict(
-                    f"the active collection {target!r} was built by another encoder than the configured "
-                    f"{self.encoder_id!r}. Set KBCHAT_ENCODER__MODEL back, or re-index into "
-                    f"{self.collection!r} and switch the alias {self.alias!r} to it."
-                )
-            if not self.client.collection_exists(self.collection):
-                self._create_collection()
-            if target is None:
-                self.client.update_collection_aliases(
-                    change_aliases_operations=[
-                        qm.CreateAliasOperation(
-                            create_alias=qm.CreateAlias(
-                                collection_name=self.collection, alias_name=self.alias
-                            )
-                        )
-                    ]
-                )
-                log.info("alias %s -> %s", self.alias, self.collection)
+            ensure_base_alias(self, adopt=adopt)
 
     def sibling(self, *, encoder_id: str, dimension: int) -> QdrantVectorStore:
         """A store for another encoder's collection on the same client (a re-index target)."""

@@ -7,10 +7,10 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from backend.db.models import EncoderVersion
 from finetune.cli import extend_cli
 from tests.conftest import AUTH, TOKEN, create_kb, ingest
 from tests.finetune.test_rollout import DOCS
+from tests.finetune.versions import register_copy
 
 
 def test_encoders_activate_switches_one_knowledge_base_or_all(make_settings, embedder, monkeypatch) -> None:
@@ -22,18 +22,7 @@ def test_encoders_activate_switches_one_knowledge_base_or_all(make_settings, emb
         kb_a, kb_b = create_kb(client, "alpha"), create_kb(client, "beta")
         ingest(client, kb_a, DOCS[2:])
         ingest(client, kb_b, DOCS[2:])
-        embedder.sentence_transformer.save(str(settings.artifacts_path / "encoders" / "cli-v1" / "model"))
-        with client.app.state.services.sessions.begin() as session:  # type: ignore[attr-defined]
-            session.add(
-                EncoderVersion(
-                    name="cli-v1",
-                    base_model=embedder.model_id,
-                    kb_id=kb_a,
-                    data_hash="",
-                    path="encoders/cli-v1/model",
-                    model_id="cli-v1@test",
-                )
-            )
+        register_copy(client, embedder, "cli-v1", kb_id=kb_a)
     monkeypatch.setenv("KBCHAT_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("KBCHAT_DATABASE__URL", settings.database_url)
     monkeypatch.setenv("KBCHAT_ADMIN_TOKEN", TOKEN)

@@ -16,6 +16,7 @@ from backend.api.app import create_app
 from backend.catalog import encoders
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus
 from tests.conftest import AUTH, create_kb, ingest, wait_for_job
+from tests.finetune.versions import register_copy
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
 
 TOPICS = [
@@ -202,20 +203,7 @@ def test_activating_for_every_knowledge_base_is_the_operators_switch(make_settin
         kb_a = create_kb(client, "a")
         ingest(client, kb_a, DOCS[:1])
         services = client.app.state.services  # type: ignore[attr-defined]
-        model = embedder.sentence_transformer
-        folder = settings.artifacts_path / "encoders" / "ops-v1" / "model"
-        model.save(str(folder))  # the same weights under another identity: its own collection
-        with services.sessions.begin() as session:
-            session.add(
-                EncoderVersion(
-                    name="ops-v1",
-                    base_model=embedder.model_id,
-                    kb_id=None,
-                    data_hash="",
-                    path="encoders/ops-v1/model",
-                    model_id="ops-v1@test",
-                )
-            )
+        register_copy(client, embedder, "ops-v1", kb_id=None)  # the same weights, another identity
         job = client.post("/v1/encoders/ops-v1/activate")
         assert job.status_code == 202, job.text
         finished = wait_for_job(client, job.json()["id"], timeout=300)

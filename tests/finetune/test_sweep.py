@@ -6,10 +6,11 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from backend.db.models import Document, EncoderVersion, utcnow
+from backend.db.models import Document, utcnow
 from finetune.rollout import sweep
 from tests.conftest import AUTH, create_kb, ingest, wait_for_job
 from tests.finetune.test_rollout import DOCS
+from tests.finetune.versions import register_copy
 
 
 def test_the_sweep_requeues_documents_finished_on_the_old_encoder(make_settings, embedder) -> None:
@@ -22,18 +23,7 @@ def test_the_sweep_requeues_documents_finished_on_the_old_encoder(make_settings,
         ingest(client, kb_id, DOCS[:2])
         ingest(client, other, DOCS[:1])
         services = client.app.state.services  # type: ignore[attr-defined]
-        embedder.sentence_transformer.save(str(settings.artifacts_path / "encoders" / "own" / "model"))
-        with services.sessions.begin() as session:
-            session.add(
-                EncoderVersion(
-                    name="own",
-                    base_model=embedder.model_id,
-                    kb_id=kb_id,
-                    data_hash="",
-                    path="encoders/own/model",
-                    model_id="own@test",
-                )
-            )
+        register_copy(client, embedder, "own", kb_id=kb_id)
         job = client.post(f"/v1/knowledge-bases/{kb_id}/encoder", json={"version": "own"})
         assert wait_for_job(client, job.json()["id"], timeout=300)["status"] == "succeeded"
         switched_at = utcnow()
@@ -63,18 +53,7 @@ def test_a_failed_activation_leaves_the_knowledge_base_on_its_encoder(make_setti
         client.headers.update(AUTH)
         kb_id = create_kb(client)
         ingest(client, kb_id, DOCS[2:])
-        services = client.app.state.services  # type: ignore[attr-defined]
-        with services.sessions.begin() as session:
-            session.add(
-                EncoderVersion(
-                    name="lost",
-                    base_model="",
-                    kb_id=kb_id,
-                    data_hash="",
-                    path="encoders/lost/model",
-                    model_id="lost@test",
-                )
-            )
+        register_copy(client, embedder, "lost", kb_id=kb_id, weights=False)
         before = client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": "shipping"}).json()
         job = client.post(f"/v1/knowledge-bases/{kb_id}/encoder", json={"version": "lost"})
         failed = wait_for_job(client, job.json()["id"], timeout=120)
