@@ -4,6 +4,7 @@ local mode); the server path by configuration."""
 from __future__ import annotations
 
 import socket
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def _vec(seed: int) -> np.ndarray:
 def _record(kb: str, doc: str, i: int, text: str) -> ChunkRecord:
     return ChunkRecord(
         id=point_id(doc, i, text),
-        dense=_vec(hash((doc, i)) % 10_000),
+        dense=_vec(zlib.crc32(f"{doc}:{i}".encode())),  # hash() differs per process; crc32 does not
         sparse=lexical.encode_document(text),
         payload={
             "kb_id": kb,
