@@ -201,6 +201,13 @@ class ChatSettings(BaseModel):
     min_score: float = Field(
         default=0.3, description="Dense cosine under which a passage counts as not relevant to the question."
     )
+    keepalive_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="A streamed answer sends an SSE comment this often while it waits for retrieval or "
+        "the model, so proxies do not close a quiet connection.",
+    )
 
 
 class Settings(BaseSettings):

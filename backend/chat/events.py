@@ -6,6 +6,9 @@ done       {"conversation_id", "message_id", "provider", "model", "usage", "timi
 error      {"code", "message"}                 instead of citations/done when every provider failed
 handoff    {"conversation_id", "message_id"}   alone: a person handles the conversation; the message
                                                was stored and forwarded, nothing is answered
+accepted   {"conversation_id", "message_id"}   first, internal: the question is valid and stored, an answer
+                                               follows; the API starts its response here (and keeps it
+                                               alive), and does not send this event itself
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True, slots=True)

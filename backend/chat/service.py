@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.chat import conversations
 from backend.chat.citations import citations_for
-from backend.chat.events import ChatEvent
+from backend.chat.events import ACCEPTED, ChatEvent
 from backend.chat.rewrite import standalone_query
 from backend.db.models import Citation, Conversation, Message, QuestionVector
 from backend.errors import InvalidInput, UpstreamError, UpstreamTimeout
@@ -197,6 +197,7 @@ class ChatService:
         if turn.handoff:
             yield ChatEvent("handoff", {"conversation_id": conversation_id, "message_id": turn.message_id})
             return
+        yield ChatEvent(ACCEPTED, {"conversation_id": conversation_id, "message_id": turn.message_id})
         first = chain[0]
         rewriter = None if first.provider == EXTRACTIVE else self.providers.providers[first.provider]
         query = await standalone_query(message, history, rewriter, first.model)

@@ -284,3 +284,38 @@ def test_the_official_openai_package_gets_a_cited_answer(chat_client: TestClient
 
     with pytest.raises(NotFoundError):
         client.chat.completions.create(model="no-such-kb", messages=messages)
+
+
+def test_a_slow_answer_keeps_its_stream_alive(make_settings, embedder, llm: LLMServer) -> None:
+    """While the model has not sent its first token, SSE comments keep proxies from closing the quiet
+    connection; the events themselves are unchanged, on /chat and on the OpenAI-compatible endpoint
+    (the official client ignores the comments)."""
+    from openai import OpenAI
+
+    llm.script.reset()
+    providers = {"oa": {"kind": "openai", "base_url": f"{llm.url}/v1", "api_key": SECRET, "timeout_s": 5.0}}
+    settings = make_settings(llm={"providers": providers}, chat={"keepalive_s": 0.05})
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        kb_id = _kb(client, [{"provider": "oa", "model": "m"}])
+        llm.script.delay_s, llm.script.stall_headers = 0.5, True  # the model is silent for 0.5 s
+        with client.stream(
+            "POST", f"/v1/knowledge-bases/{kb_id}/chat", json={**QUESTION, "stream": True}
+        ) as response:
+            lines = list(response.iter_lines())
+        first_event = next(i for i, line in enumerate(lines) if line.startswith("event:"))
+        assert ": keep-alive" in lines[:first_event], lines[:first_event]
+        kinds = [line[6:].strip() for line in lines if line.startswith("event:")]
+        assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"token"}
+
+        llm.script.stall_requests = 1
+        name = client.get(f"/v1/knowledge-bases/{kb_id}").json()["name"]
+        openai = OpenAI(
+            base_url="http://testserver/v1", api_key=AUTH["Authorization"].split()[1], http_client=client
+        )
+        chunks = list(
+            openai.chat.completions.create(
+                model=name, messages=[{"role": "user", "content": QUESTION["message"]}], stream=True
+            )
+        )
+        assert "business days" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

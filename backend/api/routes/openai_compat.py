@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from backend.api.deps import ServicesDep
+from backend.api.sse import with_keepalive
 from backend.chat.events import ChatEvent
 from backend.db.models import KnowledgeBase
 from backend.errors import InvalidInput, NotFound
@@ -105,7 +106,10 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
     if body.stream:
         events = services.chat.stream(**request)
         first = await anext(events)  # input errors become a 4xx before the stream starts
-        return StreamingResponse(_stream(first, events, name, created), media_type="text/event-stream")
+        return StreamingResponse(
+            with_keepalive(_stream(first, events, name, created), services.settings.chat.keepalive_s),
+            media_type="text/event-stream",
+        )
     answer = await services.chat.answer(**request)
     usage = answer.usage
     return {

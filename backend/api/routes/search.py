@@ -18,9 +18,10 @@ from backend.api.schemas import (
     SearchRequest,
     SearchResponse,
 )
+from backend.api.sse import with_keepalive
 from backend.catalog import knowledge_bases as kbs
 from backend.chat import feedback
-from backend.chat.events import ChatEvent
+from backend.chat.events import ACCEPTED, ChatEvent
 from backend.llm.config import ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.services import Services
@@ -54,7 +55,8 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResp
 
 
 async def _sse(first: ChatEvent, rest: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
-    yield first.sse()
+    if first.type != ACCEPTED:
+        yield first.sse()
     async for event in rest:
         yield event.sse()
 
@@ -96,7 +98,7 @@ async def run_chat(
         # proper 4xx, not an error inside a 200 stream. A client that disconnects cancels the rest.
         first = await anext(events)
         return StreamingResponse(
-            _sse(first, events),
+            with_keepalive(_sse(first, events), services.settings.chat.keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
