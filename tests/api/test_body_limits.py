@@ -107,6 +107,7 @@ def _rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow  # a kbchat process of its own
 def test_a_real_server_stays_small_under_big_unauthenticated_bodies(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from backend.retrieval.lexical import LexicalEncoder
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
@@ -144,6 +145,7 @@ def test_same_writes_same_answers_on_small_data(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.slow  # builds an HNSW index over enough points to need one
 def test_indexed_search_finds_the_exact_top_ten(tmp_path: Path) -> None:
     edge, local = _pair(tmp_path, indexing_threshold_kb=100)
     records = _records(4000, seed=1)
