@@ -62,7 +62,8 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run the job worker as its own process (production: several, against PostgreSQL + a Qdrant server)."""
+    """Run the job workers as their own process: one compute lane and the I/O lanes (production: several
+    processes, against PostgreSQL, a Qdrant server and a shared KBCHAT_ARTIFACTS_DIR)."""
     services = services_for_cli()
     services.start_workers()  # a compute lane and the I/O lanes (KBCHAT_WORKER__IO_CONCURRENCY)
     stopping = threading.Event()
