@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -70,6 +71,7 @@ def _wait_for_sweeps(client: TestClient, timeout: float = 60) -> None:
     raise AssertionError("the sweep of old points did not finish")
 
 
+@pytest.mark.slow  # real training, then two activations under load (the service-wide one stays fast)
 def test_fine_tuning_one_knowledge_base_never_touches_another(make_settings, embedder) -> None:
     settings = make_settings(encoder={"drop_old_after_s": 0.2, "follow_interval_s": 0.5})
     with TestClient(create_app(settings, embedder=embedder)) as client:

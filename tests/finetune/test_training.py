@@ -36,6 +36,7 @@ PAIRS = [
 ]
 
 
+@pytest.mark.slow  # real training
 @pytest.mark.parametrize("loss", ["mnrl", "moco"])  # "cached" equals "mnrl" (test_losses.py)
 def test_training_improves_what_it_trains_for(fresh_model: SentenceTransformer, loss: str) -> None:
     data = retrieval_set(PAIRS)
