@@ -18,7 +18,6 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.catalog import encoders
 from backend.catalog.tuning import TUNE_JOB, make_tune_handler
 from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
@@ -94,7 +93,8 @@ class Services:
             legacy_model_id=model_id_of,
             max_loaded=settings.encoder.max_loaded,
         )
-        vectors.ensure_ready(adopt=_version_collections(router))
+        # An alias left on a version's collection (the service-wide encoder of earlier releases) moves.
+        vectors.ensure_ready(adopt={collection_name(vectors.prefix, m) for m in router.version_model_ids()})
         lexical = LexicalEncoder()
         reranker = None
         if settings.reranker.model:
@@ -183,20 +183,6 @@ class Services:
         """Close the HTTP client on the event loop that used it, then everything else."""
         await self.http.aclose()
         await anyio.to_thread.run_sync(self.close)
-
-
-def _version_collections(router: EncoderRouter) -> set[str]:
-    """Collections of registered versions: where the alias pointed when a version was active
-    service-wide (before encoders were chosen per knowledge base)."""
-    names = set()
-    with router.sessions() as session:
-        versions = encoders.list_all(session)
-    for v in versions:
-        if not v.path:  # still training
-            continue
-        model_id = v.model_id or model_id_of(router.resolve_path(v.path))
-        names.add(collection_name(router.base.vectors.prefix, model_id))
-    return names
 
 
 def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.catalog import encoders
-from backend.catalog.documents import INGEST_JOB
+from backend.catalog.documents import requeue
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import Conflict
 from backend.jobs.queue import enqueue
@@ -225,15 +225,7 @@ def _requeue_lagging(services: Services, kb_id: str, home: Any, switched_at: dat
         return 0
     with services.sessions.begin() as session:
         for document in session.scalars(select(Document).where(Document.id.in_(lagging))):
-            document.status = DocumentStatus.QUEUED
-            enqueue(
-                session,
-                kind=INGEST_JOB,
-                kb_id=kb_id,
-                document_id=document.id,
-                payload={"reconcile": True},
-                max_attempts=services.settings.ingest.max_attempts,
-            )
+            requeue(session, document, max_attempts=services.settings.ingest.max_attempts)
     log.warning(
         "kb %s: %d document(s) were finished on the old encoder after the switch; queued again",
         kb_id,
@@ -259,9 +251,7 @@ def drop_unused(services: Services, collections: dict[str, Any] | None = None) -
     }
     dropped = []
     for name, store in collections.items():
-        if name not in in_use:
-            store.drop()
-            services.encoders.dropped(name)
+        if name not in in_use and services.encoders.drop(store.encoder_id):
             dropped.append(name)
             log.info("collection %s dropped: no knowledge base uses its encoder", name)
     return dropped
@@ -276,13 +266,5 @@ def _queue_changed_documents(session: Session, services: Services, kb_id: str, s
         )
     ).all()
     for document in changed:
-        document.status = DocumentStatus.QUEUED
-        enqueue(
-            session,
-            kind=INGEST_JOB,
-            kb_id=document.kb_id,
-            document_id=document.id,
-            payload={"reconcile": True},
-            max_attempts=services.settings.ingest.max_attempts,
-        )
+        requeue(session, document, max_attempts=services.settings.ingest.max_attempts)
     return len(changed)

@@ -64,25 +64,17 @@ class IngestHandler:
             isolated = IsolatedParser(timeout_s=limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
             services.closers.append(isolated.close)
             self.parser = isolated.parse
-        self._pipelines: dict[int, IngestPipeline] = {}
 
     def _pipeline(self, snapshot: EncoderSnapshot) -> IngestPipeline:
-        """A pipeline on ``snapshot``'s encoder (its tokenizer sets the chunk limits), built once per
-        loaded encoder; pipelines of encoders no longer loaded are dropped with them."""
+        """A pipeline on ``snapshot``'s encoder (its tokenizer sets the chunk limits). Built per use: it
+        only holds references, and keeping none means an evicted encoder is never kept alive here."""
         embedder = snapshot.embedder
-        pipeline = self._pipelines.get(id(embedder))
-        if pipeline is None or pipeline.embedder is not embedder:
-            chunker = Chunker(
-                embedder.tokenizer,
-                max_tokens=embedder.max_tokens,
-                overlap_tokens=self.services.settings.chunking.overlap_tokens,
-            )
-            pipeline = IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
-            self._pipelines = {k: p for k, p in self._pipelines.items() if p.embedder is not embedder}
-            if len(self._pipelines) > self.services.settings.encoder.max_loaded + 1:
-                self._pipelines.clear()  # never keep an evicted encoder alive through its pipeline
-            self._pipelines[id(embedder)] = pipeline
-        return pipeline
+        chunker = Chunker(
+            embedder.tokenizer,
+            max_tokens=embedder.max_tokens,
+            overlap_tokens=self.services.settings.chunking.overlap_tokens,
+        )
+        return IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
 
     def prepare(self, batch: JobBatch) -> None:
         """Read, parse and chunk the batch's documents (the worker runs this for the next batch while
@@ -101,11 +93,12 @@ class IngestHandler:
 
     def _chunk(self, w: _Work, snapshot: EncoderSnapshot) -> None:
         w.snapshot, w.error = snapshot, None
+        pipeline = self._pipeline(snapshot)
         try:
-            parsed = self._pipeline(snapshot).parse(w.data, format=w.format, name=w.name)
+            parsed = pipeline.parse(w.data, format=w.format, name=w.name)
             if w.use_parsed_title and parsed.title:
                 w.ref = replace(w.ref, title=parsed.title[:500])
-            w.chunks = self._pipeline(snapshot).chunk(parsed)
+            w.chunks = pipeline.chunk(parsed)
         except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails
             w.error = exc
 

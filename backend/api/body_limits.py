@@ -15,7 +15,6 @@ The route's own authentication and scope checks still run afterwards, unchanged.
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +23,9 @@ import anyio
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api.auth import MISSING, principal_for
 from backend.api.errors import error_response
-from backend.catalog import keys
+from backend.errors import KbchatError, Unauthorized
 
 AUTH_FIRST_BYTES = 64 * 1024
 """Bodies up to this size are read before authentication, as FastAPI does: checking the token here
@@ -82,11 +82,10 @@ class BodyLimitMiddleware:
             return
         may_be_large = (length is None and "transfer-encoding" in headers) or (length or 0) > AUTH_FIRST_BYTES
         if may_be_large and family != "widget" and path.startswith("/v1/"):
-            problem = await _bearer_problem(scope["app"].state, headers.get("authorization", ""))
-            if problem is not None:
-                await _send(
-                    scope, receive, send, 401, "unauthorized", problem, {"WWW-Authenticate": "Bearer"}
-                )
+            refused = await _refusal(scope["app"].state, headers.get("authorization", ""))
+            if refused is not None:
+                challenge = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else {}
+                await _send(scope, receive, send, refused.status, refused.code, refused.message, challenge)
                 return
         received = 0
 
@@ -104,22 +103,16 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-async def _bearer_problem(state: Any, authorization: str) -> str | None:
-    """Why the bearer cannot be let in (None: it is the admin token or a live key)."""
+async def _refusal(state: Any, authorization: str) -> KbchatError | None:
+    """Why the bearer cannot be let in, checked as the route will check it (None: it may)."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return "missing bearer token: send 'Authorization: Bearer <admin token or API key>'"
-    token = token.strip()
-    if hmac.compare_digest(token.encode(), state.admin_token.encode()):
-        return None
-
-    def lookup() -> bool:
-        with state.services.sessions() as session:
-            return keys.find(session, token) is not None
-
-    if await anyio.to_thread.run_sync(lookup):
-        return None
-    return "wrong bearer token: not the admin token and not a live API key"
+        return Unauthorized(MISSING)
+    try:
+        await anyio.to_thread.run_sync(principal_for, token.strip(), state)
+    except KbchatError as exc:
+        return exc
+    return None
 
 
 async def _send(

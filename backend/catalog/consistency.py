@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.catalog.documents import INGEST_JOB
+from backend.catalog.documents import INGEST_JOB, requeue
 from backend.catalog.encoders import ACTIVATE_JOB, SWEEP_JOB
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
-from backend.jobs.queue import enqueue
 from backend.vectorstore.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -142,16 +141,7 @@ def repair(
             document = session.get(Document, document_id)
             if document is None:
                 continue
-            document.status = DocumentStatus.QUEUED
-            document.error = None
-            enqueue(
-                session,
-                kind=INGEST_JOB,
-                kb_id=document.kb_id,
-                document_id=document.id,
-                payload={"reconcile": True},  # stored points may exist: reuse them, drop the extra ones
-                max_attempts=max_attempts,
-            )
+            requeue(session, document, max_attempts=max_attempts)
             requeued += 1
             log.info("doctor: document %s queued for ingestion again", document_id)
     return {

@@ -185,3 +185,18 @@ def delete(
     for vectors in stores:
         vectors.delete_document(kb_id=kb_id, document_id=document_id)
     log.info("document %s deleted from kb %s", document_id, kb_id)
+
+
+def requeue(session: Session, document: Document, *, max_attempts: int = 3) -> Job:
+    """Queue a stored document for ingestion again, from its stored upload. Its points may exist
+    already (a repair, an encoder switch): the job reuses the vectors it finds and drops the extras."""
+    document.status = DocumentStatus.QUEUED
+    document.error = None
+    return enqueue(
+        session,
+        kind=INGEST_JOB,
+        kb_id=document.kb_id,
+        document_id=document.id,
+        payload={"reconcile": True},
+        max_attempts=max_attempts,
+    )

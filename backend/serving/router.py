@@ -90,11 +90,13 @@ class EncoderRouter:
             version_id = self._kbs.get(kb_id)
         if not known:
             with self.sessions() as session:
-                version_id = session.scalar(
-                    select(KnowledgeBase.encoder_version_id).where(KnowledgeBase.id == kb_id)
-                )
-                exists = version_id is not None or session.get(KnowledgeBase, kb_id) is not None
-            if exists:
+                row = session.execute(
+                    select(KnowledgeBase.id, KnowledgeBase.encoder_version_id).where(
+                        KnowledgeBase.id == kb_id
+                    )
+                ).first()
+            if row is not None:  # an unknown knowledge base is not remembered: it may be created later
+                version_id = row.encoder_version_id
                 with self._lock:
                     self._kbs.setdefault(kb_id, version_id)
         return self.version(version_id)
@@ -142,34 +144,41 @@ class EncoderRouter:
         return str(path if path.is_absolute() else self._artifacts / path)
 
     def store(self, encoder_id: str, dimension: int, *, create: bool = True) -> VectorStore:
-        """The collection of ``encoder_id``, opened once (and created if missing, unless not ``create``)."""
-        probe = self._base.vectors.sibling(encoder_id=encoder_id, dimension=dimension)
+        """The collection of ``encoder_id``, opened once (and created if missing, unless not ``create``).
+        On every search of a fine-tuned knowledge base: a dictionary look-up once it is open."""
+        name = collection_name(self._base.vectors.prefix, encoder_id)
         with self._lock:
-            existing = self._stores.get(probe.collection)
-            if existing is None:
-                self._stores[probe.collection] = probe
+            existing = self._stores.get(name)
         if existing is not None:
-            probe.close()
+            return existing
+        opened = self._base.vectors.sibling(encoder_id=encoder_id, dimension=dimension)
+        with self._lock:
+            existing = self._stores.setdefault(name, opened)
+        if existing is not opened:  # another thread opened it meanwhile
+            opened.close()
             return existing
         if create:
-            probe.prepare()
-        return probe
+            opened.prepare()
+        return opened
+
+    def version_model_ids(self) -> list[str]:
+        """The model id of every registered version that has weights (not one still training),
+        without loading any: they name the collections versions write to."""
+        with self.sessions() as session:
+            versions = session.execute(
+                select(EncoderVersion.model_id, EncoderVersion.path).where(EncoderVersion.path != "")
+            ).all()
+        return [model_id or self._legacy_model_id(self.resolve_path(path)) for model_id, path in versions]
 
     def registered_collections(self) -> dict[str, VectorStore]:
         """Every existing collection of the base model and of registered versions, by name, without
         loading any encoder: what a sweep looks through for a knowledge base's stale points."""
-        with self.sessions() as session:
-            versions = session.execute(
-                select(EncoderVersion.id, EncoderVersion.model_id, EncoderVersion.path).where(
-                    EncoderVersion.path != ""  # still training: nothing written yet
-                )
-            ).all()
-        out = {self._base.vectors.collection: self._base.vectors}
-        for _, model_id, path in versions:
-            model_id = model_id or self._legacy_model_id(self.resolve_path(path))
-            name = collection_name(self._base.vectors.prefix, model_id)
-            if name not in out and self._base.vectors.collection_exists(name):
-                out[name] = self.store(model_id, self._base.vectors.dimension, create=False)
+        base = self._base.vectors
+        out = {base.collection: base}
+        for model_id in self.version_model_ids():
+            name = collection_name(base.prefix, model_id)
+            if name not in out and base.collection_exists(name):
+                out[name] = self.store(model_id, base.dimension, create=False)
         return out
 
     def collection_of(self, version_id: str | None) -> str:
@@ -178,12 +187,19 @@ class EncoderRouter:
             return self._base.vectors.collection
         return collection_name(self._base.vectors.prefix, self.spec(version_id).model_id)
 
-    def dropped(self, collection: str) -> None:
-        """``collection`` was deleted: forget the open store (a later use prepares it again)."""
+    def drop(self, encoder_id: str) -> bool:
+        """Delete ``encoder_id``'s collection if it exists (never the base model's) and forget the open
+        store (a later use prepares it again). True when there was one to delete."""
+        base = self._base.vectors
+        name = collection_name(base.prefix, encoder_id)
+        if name == base.collection or not base.collection_exists(name):
+            return False
+        store = self.store(encoder_id, base.dimension, create=False)
+        store.drop()
         with self._lock:
-            store = self._stores.pop(collection, None)
-        if store is not None and store is not self._base.vectors:
-            store.close()
+            self._stores.pop(name, None)
+        store.close()
+        return True
 
     def stores(self) -> list[VectorStore]:
         """Every collection this process has opened (the base one first)."""

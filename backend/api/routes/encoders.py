@@ -106,15 +106,11 @@ def delete_encoder(version: str, services: ServicesDep) -> None:
         found = encoders.get(session, version)
         version_id, stored_path = found.id, found.path
     folder = Path(services.encoders.resolve_path(stored_path)).parent if stored_path else None
-    collection = services.encoders.collection_of(version_id) if stored_path else None
+    model_id = services.encoders.spec(version_id).model_id if stored_path else None
     with services.sessions.begin() as session:  # reads nothing else inside: SQLite holds the write lock
         encoders.delete(session, encoders.get(session, version_id))
-    stores = services.encoders.registered_collections() | {
-        s.collection: s for s in services.encoders.stores()
-    }
-    if collection in stores and collection != services.encoders.base.vectors.collection:
-        stores[collection].drop()
-        services.encoders.dropped(collection)
+    if model_id is not None:
+        services.encoders.drop(model_id)
     services.encoders.forget(version_id)
     artifacts = (services.settings.artifacts_path / "encoders").resolve()
     if folder is not None and folder.resolve().parent == artifacts:  # never outside the artifact folder
