@@ -29,7 +29,7 @@ from backend.jobs.worker import Worker
 from backend.llm.extractive import ExtractiveProvider, ScoreFn
 from backend.llm.registry import ProviderRegistry
 from backend.notify.webhooks import WEBHOOK_JOB, WebhookDelivery
-from backend.plugins import PluginRegistry, load_plugins
+from backend.plugins import HandlerFactory, Lane, PluginRegistry, load_plugins
 from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
@@ -56,6 +56,13 @@ def admin_token(settings: Settings) -> str:
     # Printed once, on purpose: the operator needs it, and it is never logged again.
     print(f"\n  kbchat admin token (stored in {path}):\n\n    {token}\n", flush=True)
     return token
+
+
+BUILT_IN_JOBS: dict[str, tuple[HandlerFactory, Lane]] = {
+    TUNE_JOB: (make_tune_handler, "compute"),
+    WEBHOOK_JOB: (WebhookDelivery, "io"),
+}
+"""Job kinds the service runs without plugins: each one's handler factory and lane."""
 
 
 @dataclass
@@ -133,15 +140,11 @@ class Services:
             load_plugins(),
         )
 
-    def lanes(self) -> dict[str, str]:
-        """Job kind → lane ("compute" or "io") for every kind this process can run."""
-        return {TUNE_JOB: "compute", WEBHOOK_JOB: "io", **self.plugins.lanes}
-
     def start_workers(self) -> list[Worker]:
         """One compute worker (the encoder is the bottleneck: batches run one at a time) and
         ``KBCHAT_WORKER__IO_CONCURRENCY`` I/O workers (URL fetches, webhook deliveries), so a slow site
         or a hanging webhook receiver never holds up embedding, nor more than one I/O lane."""
-        lanes = self.lanes()
+        lanes = {**{kind: lane for kind, (_, lane) in BUILT_IN_JOBS.items()}, **self.plugins.lanes}
         compute = [kind for kind, lane in lanes.items() if lane == "compute"]
         io = [kind for kind, lane in lanes.items() if lane == "io"]
         workers = [self.make_worker(kinds=compute)]
@@ -151,7 +154,7 @@ class Services:
         return workers
 
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
-        built_in = {TUNE_JOB: make_tune_handler, WEBHOOK_JOB: WebhookDelivery}
+        built_in = {kind: factory for kind, (factory, _) in BUILT_IN_JOBS.items()}
         factories = {**built_in, **self.plugins.job_handlers}
         handlers = {k: f(self) for k, f in factories.items() if kinds is None or k in kinds}
         worker = Worker(self.queue, handlers, poll_interval_s=self.settings.worker.poll_interval_s)
