@@ -125,6 +125,7 @@ class Services:
             default_chain=settings.llm.chain,
             top_k=settings.chat.top_k,
             min_score=settings.chat.min_score,
+            min_confidence=settings.chat.min_confidence,
         )
 
         return cls(

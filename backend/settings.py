@@ -198,8 +198,21 @@ class FinetuneSettings(BaseModel):
 
 class ChatSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, le=50, description="Passages handed to the answerer.")
-    min_score: float = Field(
-        default=0.3, description="Dense cosine under which a passage counts as not relevant to the question."
+    min_score: float | None = Field(
+        default=None,
+        description=(
+            "An extra floor on the dense cosine of the passages chat answers from. Empty (the default): "
+            "the calibrated confidence alone decides (earlier releases gated on cosine 0.3 only)."
+        ),
+    )
+    min_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            'Confidence under which chat answers "I couldn\'t find it". Empty: the calibrated threshold '
+            "of the knowledge base's confidence model (2 % false refusals on its fitting questions)."
+        ),
     )
     keepalive_s: float = Field(
         default=5.0,

@@ -4,7 +4,9 @@ For each test query of a BEIR dataset (ingested through the real pipeline into t
 Qdrant Edge by default, ``--backend local`` for qdrant-client's local mode):
 - baseline: raw ``SentenceTransformer.encode(query)`` + the engine's own dense query with the ``kb_id``
   filter (``EdgeShard.query`` or ``client.query_points``);
-- kbchat ``Retriever.search`` in dense, sparse and hybrid mode;
+- kbchat ``Retriever.search`` in dense, sparse and hybrid mode (each passage's confidence scored, as
+  chat and the search API do), and hybrid without confidence scoring and with a cold sentence cache,
+  to show what the confidence costs;
 - the HTTP endpoint ``POST /v1/knowledge-bases/{id}/search`` (dense) through the ASGI app.
 Prints p50/p95 and the ratio of medians to the baseline; also nDCG@10 and Recall@10 per mode,
 with corpus ids matched back from the chunk payloads (a document counts once, at its best rank).
@@ -57,6 +59,7 @@ def main() -> None:
     from backend.retrieval.beir import load_beir
     from backend.retrieval.config import RetrievalSettings
     from backend.retrieval.metrics import ndcg_at_k, recall_at_k
+    from backend.retrieval.sentences import SentenceVectors
     from backend.services import Services
     from backend.vectorstore.base import SearchMode
     from ingest.evaluation.ranking import documents_in_order
@@ -93,6 +96,20 @@ def main() -> None:
             relevant = dataset.qrels[qid]
             ranked = documents_in_order(result.passages, aliases, relevant)
             quality[mode.value].append((ndcg_at_k(ranked, relevant, 10), recall_at_k(ranked, relevant, 10)))
+    hybrid = RetrievalSettings()
+    for label, cold, score in (
+        ("kbchat hybrid, no confidence", False, False),
+        ("kbchat hybrid, cold sentence cache", True, True),
+    ):
+        timings[label] = []
+        for _, text in items:
+            if cold:
+                services.retriever.sentences = SentenceVectors()
+            t = time.perf_counter()
+            services.retriever.search(
+                kb_id=kb_id, query=text, top_k=10, config=hybrid, score_confidence=score
+            )
+            timings[label].append((time.perf_counter() - t) * 1000)
     services.close()
 
     with TestClient(create_app(settings, embedder=services.encoders.base.embedder)) as http:

@@ -8,7 +8,8 @@ For one knowledge base, with zero downtime and without touching any other knowle
    follow within ``KBCHAT_ENCODER__FOLLOW_INTERVAL_S``. A search in flight finishes on the snapshot
    it took, so a query vector never meets vectors of another model;
 4. its documents ingested into the old collection while 2. ran are queued again, and points of
-   documents deleted meanwhile are taken back from the new collection;
+   documents deleted meanwhile are taken back from the new collection; its last tune runs again with
+   the same pairs, so its fusion weights and confidence model fit the new encoder's scores;
 5. after ``KBCHAT_ENCODER__DROP_OLD_AFTER_S`` a sweep job deletes the knowledge base's points from
    every other collection and drops the collections that no knowledge base uses any more.
 
@@ -30,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.catalog import encoders
+from backend.catalog import encoders, tuning
 from backend.catalog.documents import requeue
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import Conflict
@@ -120,9 +121,10 @@ def activate_for_kb(
             session.scalars(select(Document.id).where(Document.kb_id == kb_id, Document.id.in_(copied)))
         )
         _schedule_sweep(session, services, kb_id, switched_at=utcnow())
+        retuned = tuning.retune(session, kb_id)  # its fusion weights and confidence model, on the new scores
     for document_id in gone:  # deleted while it was being copied: its points must not come back
         target.vectors.delete_document(kb_id=kb_id, document_id=document_id)
-    if requeued:
+    if requeued or retuned:
         services.wake_workers()
     return {
         "knowledge_base": kb_id,
@@ -133,6 +135,7 @@ def activate_for_kb(
         "collection": target.vectors.collection,
         "chunks": done,
         "requeued_documents": requeued,
+        "retune_job_id": retuned.id if retuned else None,
         "seconds": round(time.perf_counter() - t0, 1),
     }
 

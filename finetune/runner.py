@@ -35,6 +35,7 @@ from backend.catalog.names import contained, folder_name
 from backend.db.models import EncoderVersion, EncoderVersionStatus, utcnow
 from backend.encoder.sentence_transformer import pick_device, resolve_model_path
 from backend.errors import Conflict, InvalidInput
+from backend.retrieval.confidence import LEGACY_COSINE_CUT
 from backend.services import Services
 from backend.vectorstore.base import embedding_text
 from finetune.data.beir import load_beir_split
@@ -126,7 +127,10 @@ class _Baseline:
 
 
 def _baseline(services: Services, kb_id: str | None) -> _Baseline:
-    default_threshold = services.settings.chat.min_score
+    # The cosine floor it had: the operator's, else the gate of earlier releases (which the version's
+    # own relevance threshold is carried over from).
+    configured = services.settings.chat.min_score
+    default_threshold = configured if configured is not None else LEGACY_COSINE_CUT
     snapshot = services.encoders.snapshot(kb_id) if kb_id else services.encoders.base
     if snapshot.version_id is None:
         path = resolve_model_path(services.settings.encoder.model)

@@ -45,3 +45,37 @@ Orders placed before noon ship the same day from our warehouse in Rotterdam.
 International shipping to Canada and Australia takes between seven and twelve days.
 Error code E4471 on the tracking page means the customs declaration is incomplete.
 """
+
+
+RETURNS = (
+    "Customers may return unworn shoes within 45 days of delivery for a full refund. Sale items can be "
+    "exchanged but not refunded. Refunds reach the original card within 5 business days after the "
+    "parcel is scanned at our warehouse in Leeds."
+)
+"""Three topics in one passage; only its last sentence says where the warehouse is (issue 15)."""
+SHOP_ARTICLES = {
+    "returns.txt": RETURNS,
+    "shipping.txt": "Orders ship from Rotterdam within two working days. Parcels to Canada take seven to "
+    "twelve days. Express delivery costs 9 euros and arrives the next day in the Netherlands.",
+    "sizes.txt": "Our shoes run half a size small, so order one size up. Wide fits are marked W on the "
+    "product page. Children's sizes start at EU 24.",
+    "care.txt": "Clean leather shoes with a damp cloth and let them dry away from heaters. Suede needs a "
+    "brush and a protective spray. Never put shoes in the washing machine.",
+    "accounts.txt": "Reset your password from the sign-in page with the link we email you. Two-factor "
+    "sign-in uses an authenticator app. Delete your account under Settings, Privacy.",
+    "payments.txt": "We accept Visa, Mastercard, PayPal and iDEAL. Invoices are emailed after dispatch. "
+    "Klarna lets you pay within 30 days at no extra cost.",
+}
+SHOP_QUESTIONS = {
+    "returns.txt": ["How many days do I have to return shoes?", "Can sale items be refunded?"],
+    "shipping.txt": ["Where do orders ship from?", "How long does delivery to Canada take?"],
+    "sizes.txt": ["Do your shoes run small?", "Do you sell wide fit shoes?"],
+    "care.txt": ["How do I clean leather shoes?", "Can shoes go in the washing machine?"],
+    "accounts.txt": ["How do I reset my password?", "How do I delete my account?"],
+    "payments.txt": ["Which payment methods do you accept?", "Can I pay later with Klarna?"],
+}
+
+
+def shop_pairs() -> list[dict[str, str]]:
+    """Tune pairs for the shop articles: two questions per article, answered by its source name."""
+    return [{"query": q, "source": name} for name, questions in SHOP_QUESTIONS.items() for q in questions]

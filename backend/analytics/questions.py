@@ -21,13 +21,17 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from backend.analytics.grouping import Group, Phrasing, group, phrasings
 from backend.db.models import Feedback, Message, QuestionVector
 from backend.encoder.base import Embedder
+from backend.retrieval.confidence import ConfidenceModel, serving
 
 log = logging.getLogger(__name__)
 MAX_BACKFILL = 20_000
+UNSURE_FACTOR = 2.0
+"""An answered question counts as unsure when its confidence is under this many times the no-answer
+threshold: it was answered, but close to being refused."""
 DEFAULT_CONFIDENCE = 0.4
-"""Best-passage relevance under which an answer counts as unsure, for the base all-MiniLM-L6-v2 (its
-relevant passages mostly score 0.4-0.7, unrelated ones under 0.2). A fine-tuned encoder carries its
-own, calibrated when it was trained (``EncoderSnapshot.confidence_threshold``)."""
+"""For answers stored before confidence was kept: the best-passage cosine under which one counts as
+unsure, for the base all-MiniLM-L6-v2 (relevant passages mostly score 0.4-0.7, unrelated ones under
+0.2). A fine-tuned encoder carries its own (``EncoderSnapshot.confidence_threshold``)."""
 
 
 @dataclass(slots=True)
@@ -40,6 +44,7 @@ class Question:
     answered: bool
     relevance: float | None
     grounded: bool | None
+    confidence: float | None = None
     up: int = 0
     down: int = 0
 
@@ -57,6 +62,7 @@ def load(session: Session, kb_id: str, since: datetime, until: datetime, model_i
             answer.id,
             answer.relevance,
             answer.grounded,
+            answer.confidence,
         )
         .outerjoin(stored, stored.message_id == Message.id)
         .outerjoin(answer, and_(answer.reply_to == Message.id, answer.role == "assistant"))
@@ -68,8 +74,10 @@ def load(session: Session, kb_id: str, since: datetime, until: datetime, model_i
         )
     ).all()
     questions, answer_of = [], {}
-    for qid, text, asked, model, aid, relevance, grounded in rows:
-        questions.append(Question(qid, text, asked, model == model_id, aid is not None, relevance, grounded))
+    for qid, text, asked, model, aid, relevance, grounded, confidence in rows:
+        questions.append(
+            Question(qid, text, asked, model == model_id, aid is not None, relevance, grounded, confidence)
+        )
         if aid is not None:
             answer_of[aid] = questions[-1]
     ratings = session.execute(
@@ -143,14 +151,24 @@ def grouped(
     return [(g, [questions[i] for i in g.members]) for g in group(items, threshold)]
 
 
-def gap_reasons(question: Question, confidence: float) -> list[str]:
-    """Why an answered question counts as a content gap (empty: it does not)."""
+def unsure_below(own: ConfidenceModel | None, model_id: str) -> float:
+    """The confidence under which an answer counts as unsure, for the model that scored it."""
+    return min(1.0, serving(own, model_id).threshold * UNSURE_FACTOR)
+
+
+def gap_reasons(question: Question, confidence: float, relevance: float = DEFAULT_CONFIDENCE) -> list[str]:
+    """Why an answered question counts as a content gap (empty: it does not). ``confidence`` is the
+    cut on the answer's calibrated confidence; ``relevance`` the cosine cut for answers stored before
+    confidence was kept."""
     if not question.answered:
         return []  # every provider failed: an outage, not missing content
     reasons = []
     if not question.grounded:
         reasons.append("no_relevant_passage")
-    elif question.relevance is not None and question.relevance < confidence:
+    elif question.confidence is not None:
+        if question.confidence < confidence:
+            reasons.append("low_confidence")
+    elif question.relevance is not None and question.relevance < relevance:
         reasons.append("low_confidence")
     if question.down > question.up:
         reasons.append("downvoted")

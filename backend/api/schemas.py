@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.api.encoder_schemas import KbEncoderPublic
 from backend.api.window import bounded
@@ -192,6 +193,9 @@ class SearchRequest(_In):
     min_relevance: float | None = Field(
         default=None, ge=-1, le=1, description="Default: the knowledge base's."
     )
+    min_confidence: float | None = Field(
+        default=None, ge=0, le=1, description="Drop passages under this confidence. Default: the KB's."
+    )
     neighbours: int | None = Field(default=None, ge=0, le=3, description="Adjacent chunks added as context.")
     filters: Filters | None = None
 
@@ -215,6 +219,19 @@ class PassagePublic(_Out):
     context_before: str
     context_after: str
     location: dict[str, Any] = Field(description="page/page_end, row/row_end or start_s/end_s, by format.")
+    confidence: float | None = Field(
+        description="Calibrated probability (0–1) that this passage answers the query: chat's gate."
+    )
+    evidence: dict[str, float] | None = Field(
+        description="What the confidence was computed from: cosine, sentence_cosine, coverage, keyword, "
+        "rerank (the weights: backend/retrieval/confidence_default.json, or the knowledge base's "
+        "retrieval.calibration once `tune` refitted them)."
+    )
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _evidence(cls, value: Any) -> Any:
+        return {k: round(v, 4) for k, v in asdict(value).items()} if is_dataclass(value) else value
 
 
 class SearchResponse(BaseModel):
@@ -246,6 +263,11 @@ class ChatResponse(BaseModel):
         default=False,
         description="A person handles this conversation: the message was stored and forwarded, "
         "no automatic answer is given (message_id is the question's).",
+    )
+    confidence: float | None = Field(
+        default=None,
+        description="Calibrated probability that the best passage answers the question; under the "
+        "knowledge base's threshold the answer is \"I couldn't find it\".",
     )
 
 

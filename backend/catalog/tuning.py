@@ -1,9 +1,10 @@
-"""Tune a knowledge base's retrieval settings on its own question–passage pairs.
+"""Tune a knowledge base's retrieval settings and confidence model on its own question–passage pairs.
 
 A pair names its answer by ``document_id`` (kbchat's), by ``source`` (as uploaded), or by the
 ``positive`` passage text itself. Runs inline from ``kbchat tune`` or as the "tune" job behind
-``POST /v1/knowledge-bases/{id}/tune``; either way the winner is stored on the knowledge base only
-when it measurably beats the current settings.
+``POST /v1/knowledge-bases/{id}/tune``; either way the winning search settings are stored on the
+knowledge base only when they measurably beat the current ones, and the confidence model (chat's "I
+don't know" gate) is refitted on the same pairs, with the tuned settings, when they can support it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import select
 
 from backend.catalog import knowledge_bases as kbs
-from backend.db.models import Document
+from backend.db.models import Document, Job, JobStatus
 from backend.errors import InvalidInput
+from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
+from backend.retrieval.calibration import Calibration, calibrate
 from backend.retrieval.tuning import JudgedQuery, TuneReport, tune
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,9 @@ def judged_queries(session: Any, kb_id: str, pairs: list[Pair]) -> list[JudgedQu
     ]
 
 
-def run_tuning(services: Any, kb_id: str, pairs: list[Pair], *, apply: bool = True) -> TuneReport:
+def run_tuning(
+    services: Any, kb_id: str, pairs: list[Pair], *, apply: bool = True
+) -> tuple[TuneReport, Calibration]:
     with services.sessions() as session:
         current = kbs.retrieval_settings(kbs.get(session, kb_id))
         judged = judged_queries(session, kb_id, pairs)
@@ -95,21 +100,31 @@ def run_tuning(services: Any, kb_id: str, pairs: list[Pair], *, apply: bool = Tr
         )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
-    if apply and report.best.update:
+    settings = current.with_(**report.best.update)
+    calibration = calibrate(
+        services.retriever, kb_id=kb_id, model_id=snapshot.model_id, judged=judged, config=settings
+    )
+    changes = dict(report.best.update)
+    if calibration.model is not None:
+        changes["calibration"] = calibration.model.model_dump(mode="json")
+    if apply and changes:
         with services.sessions.begin() as session:
-            kbs.update(session, kb_id, retrieval=report.best.update)
+            kbs.update(session, kb_id, retrieval=changes)
         log.info(
-            "kb %s retrieval tuned: %s (nDCG@10 %.3f → %.3f on %d queries)",
+            "kb %s tuned: %s (nDCG@10 %.3f → %.3f on %d queries); confidence model %s",
             kb_id,
             report.best.label,
             report.current.ndcg,
             report.best.ndcg,
             report.queries,
+            "refitted" if calibration.model else "kept: " + calibration.report.get("reason", ""),
         )
-    return report
+    return report, calibration
 
 
-def report_dict(report: TuneReport, applied: bool) -> dict[str, Any]:
+def report_dict(report: TuneReport, calibration: Calibration, applied: bool) -> dict[str, Any]:
+    confidence = dict(calibration.report)
+    confidence["applied"] = applied and confidence.get("applied", False)
     return {
         "queries": report.queries,
         "skipped": report.skipped,
@@ -121,7 +136,23 @@ def report_dict(report: TuneReport, applied: bool) -> dict[str, Any]:
         },
         "applied": applied and bool(report.best.update),
         "top": [{"label": c.label, "ndcg@10": round(c.ndcg, 4)} for c in report.candidates[:10]],
+        "confidence": confidence,
     }
+
+
+def retune(session: Any, kb_id: str) -> Job | None:
+    """Queue the knowledge base's last successful tune again, with the same pairs: for after its encoder
+    changed, since both the fusion weights and the confidence model were fitted on the old encoder's
+    scores (a confidence model names its encoder and stops applying). None: it was never tuned."""
+    last = session.scalar(
+        select(Job)
+        .where(Job.kb_id == kb_id, Job.kind == TUNE_JOB, Job.status == JobStatus.SUCCEEDED)
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )
+    if last is None or not last.payload.get("pairs") or not last.payload.get("apply", True):
+        return None
+    return enqueue(session, kind=TUNE_JOB, kb_id=kb_id, max_attempts=1, payload=dict(last.payload))
 
 
 def make_tune_handler(services: Any) -> JobHandler:
@@ -129,7 +160,9 @@ def make_tune_handler(services: Any) -> JobHandler:
         payload = ctx.job.payload
         pairs = [Pair.model_validate(p) for p in payload.get("pairs", [])]
         ctx.report("tuning", 0.1, force=True)
-        report = run_tuning(services, ctx.job.kb_id or "", pairs, apply=payload.get("apply", True))
-        ctx.result = report_dict(report, payload.get("apply", True))
+        report, calibration = run_tuning(
+            services, ctx.job.kb_id or "", pairs, apply=payload.get("apply", True)
+        )
+        ctx.result = report_dict(report, calibration, payload.get("apply", True))
 
     return handle

@@ -2,7 +2,9 @@
 query, retrieve, keep the relevant passages, answer down the provider chain, cite, store.
 
 ``answer()`` is ``stream()`` collected, so streamed and non-streamed answers cannot differ.
-Relevance is judged on the dense cosine (``Passage.relevance``), never a fused score.
+Whether to answer is decided on each passage's calibrated confidence (backend/retrieval/confidence.py),
+never a raw cosine or a fused score: passages under the cut are not shown to the answerer, and with
+none left the answer is "I couldn't find it".
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class ChatAnswer:
     usage: dict[str, int] = field(default_factory=dict)
     fallbacks: list[dict[str, str]] = field(default_factory=list)
     handoff: bool = False
+    confidence: float | None = None
+    """The best passage's calibrated confidence (None: nothing retrieved)."""
 
 
 class ChatService:
@@ -73,10 +77,14 @@ class ChatService:
         *,
         default_chain: list[ChainStep],
         top_k: int = 5,
-        min_score: float = 0.3,
+        min_score: float | None = None,
+        min_confidence: float | None = None,
     ) -> None:
+        """``min_score``: an optional dense-cosine floor; ``min_confidence``: the service-wide answer cut
+        (None: each confidence model's calibrated threshold)."""
         self.sessions, self.retriever, self.providers = sessions, retriever, providers
-        self.default_chain, self.top_k, self.min_score = default_chain, top_k, min_score
+        self.default_chain, self.top_k = default_chain, top_k
+        self.min_score, self.min_confidence = min_score, min_confidence
 
     def _start_turn(
         self,
@@ -151,6 +159,7 @@ class ChatService:
                 reply_to=turn.message_id,
                 relevance=max((p.relevance for p in result.passages), default=None),
                 grounded=grounded,
+                confidence=result.confidence,
             )
             session.add(reply)
             session.flush()
@@ -206,16 +215,14 @@ class ChatService:
                 kb_id=kb_id, query=query, top_k=self.top_k, config=config, filters=filters
             )
         )
-        # The knowledge base's own override, else the threshold measured for its encoder, else the
-        # configured default (tuned for the base model: a fine-tuned encoder shifts the cosine scale).
-        threshold = next(
-            t for t in (config.min_relevance, result.relevance_threshold, self.min_score) if t is not None
-        )
-        passages = [p for p in result.passages if p.relevance >= threshold]
+        passages = self._answerable(result, config)
         retrieved = time.perf_counter()
         prompt = Prompt(
             message,
-            [Source(i, p.title, p.text) for i, p in enumerate(passages, start=1)],
+            [
+                Source(i, p.title, p.text, tuple((s.text, s.cosine) for s in p.sentences), p.confidence)
+                for i, p in enumerate(passages, start=1)
+            ],
             history,
             system_message(chat.system_prompt, chat.tone),
             scope=kb_id,
@@ -261,21 +268,37 @@ class ChatService:
             "timings_ms": timings,
             "fallbacks": run.failures,
             "search_query": query,
+            "confidence": None if result.confidence is None else round(result.confidence, 4),
         }
         message_id = await anyio.to_thread.run_sync(
             self._finish_turn, turn, answer, citations, meta, result, bool(passages)
         )
         log.info(
-            "chat kb=%s conversation=%s provider=%s passages=%d/%d cited=%d in %.0fms",
+            "chat kb=%s conversation=%s provider=%s confidence=%s passages=%d/%d cited=%d in %.0fms",
             kb_id,
             conversation_id,
             meta["provider"],
+            meta["confidence"],
             len(given),
             len(result.passages),
             len(citations),
             timings["total"],
         )
         yield ChatEvent("done", {"conversation_id": conversation_id, "message_id": message_id, **meta})
+
+    def _answerable(self, result: SearchResult, config: RetrievalSettings) -> list[Passage]:
+        """The passages the answer may use: those whose confidence clears the cut (the request's or
+        knowledge base's ``min_confidence``, else the service's, else the model's calibrated threshold),
+        and, when an operator set one, the cosine floor ``min_score``."""
+        if result.calibration is None:
+            return []
+        cut = next(
+            c
+            for c in (config.min_confidence, self.min_confidence, result.calibration.threshold)
+            if c is not None
+        )
+        floor = self.min_score if self.min_score is not None else -1.0
+        return [p for p in result.passages if (p.confidence or 0.0) >= cut and p.relevance >= floor]
 
     async def answer(self, **kwargs: Any) -> ChatAnswer:
         text, citations, done = [], [], {}
@@ -303,6 +326,7 @@ class ChatService:
             done["model"],
             done["usage"],
             done["fallbacks"],
+            confidence=done.get("confidence"),
         )
 
 

@@ -155,7 +155,8 @@ def tune(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Pick the search mode and fusion weights that maximise nDCG@10 on your own pairs."""
+    """Pick the search mode and fusion weights that maximise nDCG@10 on your own pairs, and refit the
+    confidence model that decides when chat answers "I couldn't find it"."""
     from backend.catalog import knowledge_bases as kbs
     from backend.catalog.tuning import parse_pairs_jsonl, report_dict, run_tuning
 
@@ -164,10 +165,10 @@ def tune(
     try:
         with services.sessions() as session:
             kb_id = kbs.get_by_name(session, kb).id
-        report = run_tuning(services, kb_id, judged, apply=not dry_run)
+        report, calibration = run_tuning(services, kb_id, judged, apply=not dry_run)
     finally:
         services.close()
-    summary = report_dict(report, applied=not dry_run)
+    summary = report_dict(report, calibration, applied=not dry_run)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -177,6 +178,18 @@ def tune(
     typer.echo(f"current settings: {report.current.ndcg:.3f} nDCG@10")
     verdict = "applied" if summary["applied"] else ("would apply" if report.best.update else "kept (no gain)")
     typer.echo(f"best: {report.best.label} at {report.best.ndcg:.3f}: {verdict}")
+    confidence = summary["confidence"]
+    if calibration.model is None:
+        typer.echo(f"confidence model: {confidence['reason']}")
+    else:
+        fitted = calibration.model.fitted
+        typer.echo(
+            f"confidence model refitted on {confidence['positive_passages']} answering and "
+            f"{confidence['negative_passages']} other passages: threshold {calibration.model.threshold:.3f}, "
+            f"false refusals {fitted['false_refusal']:.1%}, false answers with the answer's own document "
+            f"removed {fitted['false_answer_without_own_document']:.1%}"
+            f"{'' if confidence['applied'] else ' (dry run: not stored)'}"
+        )
 
 
 @app.command()

@@ -221,7 +221,10 @@ class Message(Base):
     relevance: Mapped[float | None] = mapped_column(Float)
     """Assistant turns: the best passage's dense cosine (None: nothing was retrieved at all)."""
     grounded: Mapped[bool | None] = mapped_column()
-    """Assistant turns: at least one passage cleared the relevance threshold."""
+    """Assistant turns: at least one passage cleared the confidence gate."""
+    confidence: Mapped[float | None] = mapped_column(Float)
+    """Assistant turns: the calibrated probability that the best passage answers the question
+    (backend/retrieval/confidence.py); None for turns stored before it existed."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

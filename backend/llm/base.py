@@ -19,6 +19,11 @@ class Source:
     """1-based number the answer cites as ``[index]``."""
     title: str
     text: str
+    sentences: tuple[tuple[str, float], ...] = ()
+    """The text's sentences with their relevance to the question, when retrieval scored them: the
+    offline answerer quotes from these instead of encoding the text again."""
+    confidence: float | None = None
+    """Retrieval's calibrated confidence that this source answers the question (None: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.retrieval.confidence import ConfidenceModel
 from backend.vectorstore.base import Fusion, SearchMode
 
 
@@ -33,6 +34,19 @@ class RetrievalSettings(BaseModel):
         ge=-1,
         le=1,
         description="Drop passages whose dense cosine to the query is lower (applied after fusion).",
+    )
+    min_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Drop passages whose calibrated confidence is lower. Chat's no-answer cut: empty means the "
+            "calibration's own threshold."
+        ),
+    )
+    calibration: ConfidenceModel | None = Field(
+        default=None,
+        description="This knowledge base's confidence model, fitted by `kbchat tune` (empty: shipped).",
     )
     collapse_threshold: float | None = Field(
         default=0.97,

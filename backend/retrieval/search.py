@@ -7,8 +7,9 @@ switched encoders finishes on the pair it started with.
 Order of operations, each step independent of ``top_k`` so the first results never change with it:
 search a fixed candidate pool (dense, sparse, or both fused: backend/retrieval/fusion.py) → optional
 cross-encoder rerank of a fixed pool → collapse near-duplicates → drop passages under
-``min_relevance`` (dense cosine, never a fused score) → cut to ``top_k`` → optionally attach
-neighbouring chunks as context.
+``min_relevance`` (dense cosine, never a fused score) → cut to ``top_k`` → score each passage's
+calibrated confidence (backend/retrieval/confidence.py) and drop those under ``min_confidence`` →
+optionally attach neighbouring chunks as context.
 """
 
 from __future__ import annotations
@@ -22,15 +23,21 @@ from typing import Any, Protocol
 import numpy as np
 
 from backend.errors import InvalidInput
+from backend.retrieval.confidence import ConfidenceModel, Evidence, serving
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.dedupe import collapse
+from backend.retrieval.evidence import gather, rarest_idf
 from backend.retrieval.fusion import convex
 from backend.retrieval.lexical import LexicalEncoder
+from backend.retrieval.sentences import ScoredSentence, SentenceVectors
 from backend.serving.snapshot import EncoderSnapshot
 from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVector, VectorStore
 
 MAX_QUERY_CHARS = 4000
 CONVEX_POOL = 100
+SIZE_TTL_S = 60.0
+"""How long a collection's point count (the keyword evidence's IDF unit) is reused: it moves the unit
+by its logarithm, so a minute-old count is as good as a fresh one and saves a count per search."""
 
 
 class Reranker(Protocol):
@@ -58,6 +65,12 @@ class Passage:
     context_after: str = ""
     location: dict[str, Any] = field(default_factory=dict)
     """Page (and page_end), rows, or start_s/end_s in the source, when the format has them."""
+    confidence: float | None = None
+    """Calibrated probability that this passage answers the query (None: not scored)."""
+    evidence: Evidence | None = None
+    """What ``confidence`` was computed from."""
+    sentences: tuple[ScoredSentence, ...] = ()
+    """The passage's sentences with their cosine to the query: what the offline answerer quotes."""
 
     @classmethod
     def from_hit(cls, hit: Hit, score_kind: str, rerank_score: float | None = None) -> Passage:
@@ -91,6 +104,13 @@ class SearchResult:
     """The encoder that made ``query_vector``."""
     relevance_threshold: float | None = None
     """The threshold measured for that encoder (None: the configured default applies)."""
+    calibration: ConfidenceModel | None = None
+    """The confidence model the passages were scored with (None: confidence was not scored)."""
+
+    @property
+    def confidence(self) -> float | None:
+        """The answer's confidence: that of the best passage (None: not scored, or nothing found)."""
+        return max((p.confidence for p in self.passages if p.confidence is not None), default=None)
 
 
 def _score_kind(config: RetrievalSettings) -> str:
@@ -119,9 +139,12 @@ class Retriever:
         encoders: Callable[[str], EncoderSnapshot],
         lexical: LexicalEncoder,
         reranker: Reranker | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         """``encoders``: knowledge base → the snapshot serving it (``EncoderRouter.snapshot``)."""
         self.encoders, self.lexical, self.reranker = encoders, lexical, reranker
+        self.sentences = sentences or SentenceVectors()
+        self._sizes: dict[str, tuple[float, int]] = {}
 
     def search(
         self,
@@ -131,7 +154,10 @@ class Retriever:
         top_k: int = 5,
         config: RetrievalSettings | None = None,
         filters: SearchFilters | None = None,
+        score_confidence: bool = True,
     ) -> SearchResult:
+        """``score_confidence``: False skips the sentence and confidence scoring (a ranking-only caller,
+        such as an nDCG evaluation asking for hundreds of passages)."""
         config = config or RetrievalSettings()
         query = query.strip()
         if not query:
@@ -144,8 +170,8 @@ class Retriever:
         dense = embedder.embed_queries([query])[0]
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, 10)
-        hits = self._candidates(
-            vectors, kb_id, dense, self.lexical.encode_query(query), config, fetch, filters
+        hits, bm25 = self._candidates(
+            vectors, kb_id, dense, self.lexical.encode_query(query), config, fetch, filters, score_confidence
         )
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
@@ -157,13 +183,52 @@ class Retriever:
         if config.min_relevance is not None:
             hits = [h for h in hits if h.relevance >= config.min_relevance]
         kind = "rerank" if rerank_scores else _score_kind(config)
-        passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits[:top_k]]
+        hits = hits[:top_k]
+        passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits]
+        calibration = None
+        if score_confidence and passages:
+            calibration = serving(config.calibration, embedder.model_id)
+            scored = gather(
+                embedder=embedder,
+                sentences=self.sentences,
+                query=query,
+                query_vector=dense,
+                hits=hits,
+                bm25=bm25,
+                rerank=rerank_scores,
+                idf_unit=rarest_idf(self._size(vectors)),
+            )
+            passages = [
+                replace(
+                    p,
+                    confidence=calibration.probability(s.evidence),
+                    evidence=s.evidence,
+                    sentences=tuple(s.sentences),
+                )
+                for p, s in zip(passages, scored, strict=True)
+            ]
+            if config.min_confidence is not None:
+                passages = [p for p in passages if (p.confidence or 0.0) >= config.min_confidence]
         if config.neighbours:
             passages = [self._with_neighbours(vectors, kb_id, p, config.neighbours) for p in passages]
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(
-            passages, config.mode, took_ms, dense, embedder.model_id, snapshot.relevance_threshold
+            passages,
+            config.mode,
+            took_ms,
+            dense,
+            embedder.model_id,
+            snapshot.relevance_threshold,
+            calibration,
         )
+
+    def _size(self, vectors: VectorStore) -> int:
+        """Points in the collection (Qdrant's IDF counts the whole collection), at most a minute old."""
+        now = time.monotonic()
+        cached = self._sizes.get(vectors.collection)
+        if cached is None or now - cached[0] > SIZE_TTL_S:
+            cached = self._sizes[vectors.collection] = (now, vectors.size())
+        return cached[1]
 
     def _candidates(
         self,
@@ -174,14 +239,26 @@ class Retriever:
         config: RetrievalSettings,
         limit: int,
         filters: SearchFilters | None,
-    ) -> list[Hit]:
+        keyword_scores: bool,
+    ) -> tuple[list[Hit], dict[str, float]]:
+        """The ranked candidates, and BM25 scores by point id when ``keyword_scores`` (the confidence
+        model reads them; a passage outside the keyword pool scores 0)."""
         search = partial(vectors.search, kb_id=kb_id, dense=dense, sparse=sparse, filters=filters)
-        if config.mode is not SearchMode.HYBRID or config.fusion == "rrf":
-            return search(mode=config.mode, limit=limit, fusion=config.rrf)
-        # Convex fusion over a fixed pool per list, so the first results never depend on ``limit``.
         pool = max(limit, CONVEX_POOL)
-        dense_hits = search(mode=SearchMode.DENSE, limit=pool)
-        return convex(dense_hits, search(mode=SearchMode.SPARSE, limit=pool), config.alpha)[:limit]
+        if config.mode is SearchMode.HYBRID and config.fusion == "convex":
+            # Convex fusion over a fixed pool per list, so the first results never depend on ``limit``.
+            dense_hits, sparse_hits = (
+                search(mode=SearchMode.DENSE, limit=pool),
+                search(mode=SearchMode.SPARSE, limit=pool),
+            )
+            fused = convex(dense_hits, sparse_hits, config.alpha)[:limit]
+            return fused, {h.id: h.score for h in sparse_hits}
+        hits = search(mode=config.mode, limit=limit, fusion=config.rrf)
+        if not keyword_scores:
+            return hits, {}
+        if config.mode is SearchMode.SPARSE:
+            return hits, {h.id: h.score for h in hits}
+        return hits, {h.id: h.score for h in search(mode=SearchMode.SPARSE, limit=pool)}
 
     def _with_neighbours(self, vectors: VectorStore, kb_id: str, passage: Passage, n: int) -> Passage:
         chunks = vectors.neighbours(

@@ -72,14 +72,22 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def answers(judged: JudgedQuery, document_id: str, text: str) -> bool:
+    """The passage (of ``document_id``, reading ``text``) answers the judged query: its document is
+    named, or it contains the positive passage (or, being long enough, is contained in it)."""
+    if document_id in judged.relevant_documents:
+        return True
+    if not judged.positive_text:
+        return False
+    needle, text = _normal(judged.positive_text), _normal(text)
+    return needle in text or (len(text) > 40 and text in needle)
+
+
 def _relevant(judged: JudgedQuery, hits: Sequence[Hit]) -> dict[str, int]:
     relevant = set(judged.relevant_documents)
-    if judged.positive_text:
-        needle = _normal(judged.positive_text)
-        for hit in hits:
-            text = _normal(hit.payload.get("text", ""))
-            if needle in text or (len(text) > 40 and text in needle):
-                relevant.add(hit.payload["document_id"])
+    for hit in hits:
+        if answers(judged, hit.payload["document_id"], hit.payload.get("text", "")):
+            relevant.add(hit.payload["document_id"])
     return dict.fromkeys(relevant, 1)
 
 

@@ -25,6 +25,16 @@ def eval_command(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where the scratch knowledge base lives. Default: a temporary folder.")
     ] = None,
+    unanswerable: Annotated[
+        Path | None,
+        typer.Option(
+            help="Another BEIR dataset whose questions this corpus cannot answer: reports false answers."
+        ),
+    ] = None,
+    curve: Annotated[
+        Path | None,
+        typer.Option(help="Write the refusal trade-off curve of each mode and gate to this PNG."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ingest a BEIR dataset into a scratch knowledge base and score every query through real search."""
@@ -38,6 +48,9 @@ def eval_command(
     except ValueError:
         raise typer.BadParameter("modes are dense, sparse, hybrid", param_hint="--modes") from None
     dataset = load_beir(dataset_dir, split)
+    outside = load_beir(unanswerable, split) if unanswerable else None
+    if curve is not None and not curve.parent.is_dir():
+        raise typer.BadParameter(f"{curve.parent} is not a folder", param_hint="--curve")
     scratch = data_dir or Path(tempfile.mkdtemp(prefix="kbchat-eval-"))
     configured = settings()
     # A scratch store: never the service's database or collection.
@@ -64,11 +77,23 @@ def eval_command(
         bar.refresh()
 
     try:
-        report = evaluate(services, dataset, split=split, modes=chosen, baseline=baseline, progress=progress)
+        report = evaluate(
+            services,
+            dataset,
+            split=split,
+            modes=chosen,
+            baseline=baseline,
+            unanswerable=outside,
+            progress=progress,
+        )
     finally:
         for bar in bars.values():
             bar.close()
         services.close()
+    if curve is not None:
+        from ingest.evaluation.curve import plot
+
+        plot(report, curve)
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report), indent=2))
         return
@@ -85,3 +110,26 @@ def eval_command(
             f"{row.name:36s} {m['ndcg@10']:8.3f} {m['recall@10']:7.3f} {m['recall@100']:7.3f} "
             f"{m['mrr@10']:7.3f} {row.latency_p50_ms:8.1f} {row.latency_p95_ms:8.1f}"
         )
+    typer.echo("")
+    typer.echo(
+        f"when to answer (top 5 passages; {next(iter(report.gates.values())).found if report.gates else 0} "
+        f"questions with a relevant passage retrieved"
+        + (
+            f", {report.gates[next(iter(report.gates))].unanswerable} unanswerable from {report.unanswerable}"
+            if report.unanswerable and report.gates
+            else ""
+        )
+        + ")"
+    )
+    typer.echo(
+        f"{'':36s} {'cut':>6s} {'false refusals':>15s} {'false answers':>14s} {'quote precision':>16s}"
+    )
+    for mode, gate in report.gates.items():
+        for name, figures in (("confidence", gate.confidence), ("cosine", gate.cosine)):
+            false_answer = f"{figures['false_answer']:14.1%}" if report.unanswerable else f"{'-':>14s}"
+            typer.echo(
+                f"{'kbchat ' + mode + ' · ' + name:36s} {figures['threshold']:6.3f} "
+                f"{figures['false_refusal']:15.1%} {false_answer} {figures['quote_precision']:16.1%}"
+            )
+    if curve is not None:
+        typer.echo(f"trade-off curve: {curve}")

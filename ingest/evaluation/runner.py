@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
+from backend.llm.extractive import ExtractiveProvider
 from backend.retrieval.beir import BeirDataset
+from backend.retrieval.confidence import shipped
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.metrics import all_metrics
 from backend.services import Services
 from backend.vectorstore.base import SearchMode
 from ingest.evaluation import baselines
+from ingest.evaluation.gate import GateReport, ask, gate_report
 from ingest.evaluation.ranking import documents_in_order
 
 Progress = Callable[[str, int, int], None]
@@ -44,6 +47,10 @@ class Report:
     documents: int
     chunks: int
     rows: list[Row] = field(default_factory=list)
+    gates: dict[str, GateReport] = field(default_factory=dict)
+    """Per search mode: when chat answers and what it quotes (ingest/evaluation/gate.py)."""
+    unanswerable: str | None = None
+    """The dataset whose questions were asked as unanswerable ones."""
 
 
 def _p95(values: list[float]) -> float:
@@ -92,8 +99,10 @@ def evaluate(
     split: str,
     modes: Iterable[SearchMode],
     baseline: bool = True,
+    unanswerable: BeirDataset | None = None,
     progress: Progress | None = None,
 ) -> Report:
+    """``unanswerable``: a dataset whose questions this corpus cannot answer (for false answers)."""
     kb_id, aliases = ingest_corpus(services, dataset, progress)
     report = Report(
         dataset.name,
@@ -112,11 +121,15 @@ def evaluate(
             started = time.perf_counter()
             services.retriever.search(kb_id=kb_id, query=text, top_k=10, config=config)
             latencies.append((time.perf_counter() - started) * 1000)
-            result = services.retriever.search(kb_id=kb_id, query=text, top_k=PASSAGES, config=config)
+            result = services.retriever.search(
+                kb_id=kb_id, query=text, top_k=PASSAGES, config=config, score_confidence=False
+            )
             ranked[qid] = documents_in_order(result.passages, aliases, dataset.qrels[qid])[: baselines.TOP]
             if progress:
                 progress(f"kbchat {mode.value}", i, len(dataset.queries))
         report.rows.append(_row(f"kbchat {mode.value}", ranked, dataset, latencies))
+        report.gates[mode.value] = _gate(services, kb_id, aliases, dataset, unanswerable, config, progress)
+    report.unanswerable = unanswerable.name if unanswerable else None
     if baseline:
         ranked, latencies = baselines.bm25(dataset)
         report.rows.append(_row("BM25 (bm25s, whole documents)", ranked, dataset, latencies))
@@ -126,3 +139,42 @@ def evaluate(
             report.rows.append(_row("raw sentence-transformers (exact)", ranked, dataset, latencies))
     kbs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id)
     return report
+
+
+def _gate(
+    services: Services,
+    kb_id: str,
+    aliases: dict[str, list[str]],
+    dataset: BeirDataset,
+    unanswerable: BeirDataset | None,
+    config: RetrievalSettings,
+    progress: Progress | None,
+) -> GateReport:
+    def relevant(qid: str, passage) -> bool:  # noqa: ANN001 - a Passage
+        grades = dataset.qrels.get(qid, {})
+        return any(grades.get(i, 0) > 0 for i in aliases.get(passage.document_id, [passage.source]))
+
+    label = f"gate {config.mode.value}"
+    asked = ask(
+        services.retriever,
+        kb_id,
+        dataset.queries,
+        relevant,
+        answerable=True,
+        config=config,
+        progress=progress,
+        label=label,
+    )
+    if unanswerable is not None:
+        asked += ask(
+            services.retriever,
+            kb_id,
+            unanswerable.queries,
+            relevant,
+            answerable=False,
+            config=config,
+            progress=progress,
+            label=f"{label} (unanswerable)",
+        )
+    model = config.calibration or shipped()
+    return gate_report(asked, model, ExtractiveProvider(lambda _q, sentences, _kb: [0.0] * len(sentences)))

@@ -10,8 +10,9 @@ from backend.chat.citations import cited_indices
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
 from backend.llm import ExtractiveProvider, Prompt, Source
 from backend.llm.base import Generation
-from backend.llm.extractive import NOTHING_FOUND, split_sentences
+from backend.llm.extractive import NOTHING_FOUND
 from backend.services import _cosine_scorer
+from backend.text.sentences import split_sentences
 
 SOURCES = [
     Source(

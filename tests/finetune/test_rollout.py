@@ -18,7 +18,7 @@ from backend.catalog import encoders
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus
 from tests.conftest import AUTH, create_kb, ingest, wait_for_job
 from tests.finetune.versions import register_copy
-from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
+from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT, SHOP_ARTICLES, shop_pairs
 
 TOPICS = [
     ("reset the admin password", "Hold the reset button on the back for ten seconds with a paperclip."),
@@ -219,3 +219,28 @@ def test_activating_for_every_knowledge_base_is_the_operators_switch(make_settin
         assert status == 200 and hits
         assert services.encoders.snapshot(kb_new).vectors.count(kb_id=kb_new) > 0
         assert client.post("/v1/encoders/ops-v1/activate").status_code == 409  # already everywhere
+
+
+def test_an_activation_refits_the_tuned_confidence_model_on_the_new_encoder(make_settings, embedder) -> None:
+    """A knowledge base's confidence model names the encoder it was fitted with; moving the knowledge
+    base to another encoder queues its last tune again, so the gate is refitted on the new scores."""
+    settings = make_settings(encoder={"drop_old_after_s": 0})
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        kb = create_kb(client, "shop")
+        ingest(client, kb, [(name, text.encode(), "text/plain") for name, text in SHOP_ARTICLES.items()])
+        tuned = client.post(f"/v1/knowledge-bases/{kb}/tune", json={"pairs": shop_pairs()})
+        assert wait_for_job(client, tuned.json()["job_id"])["status"] == "succeeded"
+        before = client.get(f"/v1/knowledge-bases/{kb}").json()["retrieval"]["calibration"]
+        assert before["encoder"] == embedder.model_id
+
+        register_copy(client, embedder, "shop-v1", kb_id=kb)
+        job = client.post(f"/v1/knowledge-bases/{kb}/encoder", json={"version": "shop-v1"})
+        activated = wait_for_job(client, job.json()["id"], timeout=300)
+        assert activated["status"] == "succeeded", activated
+        retune = wait_for_job(client, activated["result"]["retune_job_id"])
+        assert retune["status"] == "succeeded" and retune["result"]["confidence"]["applied"], retune
+        after = client.get(f"/v1/knowledge-bases/{kb}").json()["retrieval"]["calibration"]
+        assert after["encoder"] == "shop-v1@test"
+        # The same weights under another identity: the refit finds the same model.
+        assert after["coefficients"] == before["coefficients"]

@@ -31,15 +31,15 @@ REPORTS = ("summary", "top-questions", "content-gaps", "sources", "feedback", "l
 def _groups(services: Services, kb_id: str, window: Window, *, gaps: bool, options: dict[str, Any]) -> list:
     snapshot = services.encoders.snapshot(kb_id)
     embedder = snapshot.embedder  # vectors of other encoders are never compared with its own
-    if options["confidence"] is None:  # the cut measured for the knowledge base's encoder
-        options["confidence"] = next(
-            c for c in (snapshot.confidence_threshold, qs.DEFAULT_CONFIDENCE) if c is not None
-        )
+    # Answers stored before confidence was kept: the cosine cut measured for the encoder.
+    relevance = next(c for c in (snapshot.confidence_threshold, qs.DEFAULT_CONFIDENCE) if c is not None)
     with services.sessions() as session:
-        kbs.get(session, kb_id)
+        kb = kbs.get(session, kb_id)
+        if options["confidence"] is None:
+            options["confidence"] = qs.unsure_below(kbs.retrieval_settings(kb).calibration, embedder.model_id)
         asked = qs.load(session, kb_id, window.since, window.until, embedder.model_id)
     if gaps:
-        asked = [q for q in asked if qs.gap_reasons(q, options["confidence"])]
+        asked = [q for q in asked if qs.gap_reasons(q, options["confidence"], relevance)]
     groups = qs.grouped(services.sessions, embedder, asked, options["similarity"])
     out = []
     for group, members in groups[: options["limit"]]:
@@ -56,7 +56,7 @@ def _groups(services: Services, kb_id: str, window: Window, *, gaps: bool, optio
         if gaps:
             reasons: dict[str, int] = {}
             for q in members:
-                for reason in qs.gap_reasons(q, options["confidence"]):
+                for reason in qs.gap_reasons(q, options["confidence"], relevance):
                     reasons[reason] = reasons.get(reason, 0) + 1
             row["reasons"] = reasons
         out.append(row)
@@ -113,9 +113,10 @@ async def analytics(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Best passage relevance under which an answer counts as unsure. Empty: the value "
-        "calibrated for the knowledge base's encoder when it was trained, or 0.4 for the base "
-        "all-MiniLM-L6-v2 (its relevant passages mostly score 0.4-0.7, unrelated ones under 0.2).",
+        description="Answer confidence (calibrated, 0-1) under which an answered question counts as "
+        "unsure. Empty: twice the knowledge base's no-answer threshold. Answers stored before confidence "
+        "was kept are judged on their best passage's cosine against the cut calibrated for the encoder "
+        "(0.4 for all-MiniLM-L6-v2).",
     ),
     format: Literal["json", "csv"] = "json",
 ) -> Any:

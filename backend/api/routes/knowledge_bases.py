@@ -95,7 +95,8 @@ def update_knowledge_base(
 
 @router.post("/{kb_id}/tune", status_code=status.HTTP_202_ACCEPTED, response_model=TuneAccepted)
 def tune_knowledge_base(kb_id: str, body: TuneRequest, services: ServicesDep) -> TuneAccepted:
-    """Fit mode and fusion to question–passage pairs (a background job; GET /v1/jobs/{id} for the report)."""
+    """Fit mode, fusion and the confidence model to question–passage pairs (a background job; GET
+    /v1/jobs/{id} for the report)."""
     with services.sessions.begin() as session:
         kbs.get(session, kb_id)
         job = enqueue(

@@ -127,6 +127,7 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
         },
         "citations": answer.citations,
         "conversation_id": answer.conversation_id,
+        "confidence": answer.confidence,
     }
 
 
@@ -156,6 +157,7 @@ async def _stream(
                 "stop",
                 citations=citations,
                 conversation_id=event.data["conversation_id"],
+                confidence=event.data.get("confidence"),
             )
         elif event.type == "error":
             error = {"error": {"message": event.data["message"], "code": event.data["code"]}}

@@ -38,7 +38,9 @@ def kb_settings(services: Services, kb_id: str) -> tuple[RetrievalSettings, Chat
 
 @router.post("/search", response_model=SearchResponse)
 def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
-    overrides = body.model_dump(include={"mode", "min_relevance", "neighbours"}, exclude_none=True)
+    overrides = body.model_dump(
+        include={"mode", "min_relevance", "min_confidence", "neighbours"}, exclude_none=True
+    )
     config = kb_settings(services, kb_id)[0].with_(**overrides)
     result = services.retriever.search(
         kb_id=kb_id,
@@ -114,6 +116,7 @@ async def run_chat(
         timings_ms=answer.timings_ms,
         fallbacks=answer.fallbacks,
         handoff=answer.handoff,
+        confidence=answer.confidence,
     )
 
 

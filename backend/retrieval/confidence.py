@@ -1,0 +1,164 @@
+"""A calibrated probability that a retrieved passage answers the question, and the "I don't know" cut.
+
+The raw dense cosine is a poor gate: a chunk covering three topics scores low against a question about
+one of them, and an unrelated FAQ scores high against a question phrased like its own. The pipeline
+already holds better evidence, so the model reads all of it (:class:`Evidence`): the passage cosine,
+its best sentence's cosine, the share of the question's keywords it contains, its BM25 score and the
+reranker's score when there is one. Every signal is absolute, none relative to the other passages:
+the best passage of *any* question ranks first, so its rank (or its lead over the runners-up) cannot
+tell a question the knowledge base answers from one it cannot. Measured on the shared sets, adding
+the fused rank doubled the false answers at the same false refusals (docs/benchmarks.md).
+
+The model is a logistic regression whose weights are all non-negative, so stronger evidence never
+lowers the confidence, and so each weight reads as "how much this signal counts". kbchat ships
+coefficients fitted on the shared benchmarks' *train* splits (bench/fit_confidence.py writes
+``confidence_default.json``); ``kbchat tune`` refits them on a knowledge base's own pairs. ``threshold``
+is the cut on the best passage's probability under which chat answers "I couldn't find it": chosen so
+that at most ``max_false_refusal`` of answerable questions are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank")
+DEFAULT_FILE = Path(__file__).with_name("confidence_default.json")
+MAX_FALSE_REFUSAL = 0.02
+LEGACY_COSINE_CUT = 0.3
+"""The gate of earlier releases: answer when the best passage's dense cosine reaches it (all-MiniLM)."""
+MIN_ROWS = 10
+"""Fewer positive or negative passages than this: keep the shipped model (a fit would be noise)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the pipeline knows about one passage for one question; the order is :data:`FEATURES`."""
+
+    cosine: float
+    """Dense cosine of the question and the whole passage."""
+    sentence_cosine: float
+    """The best sentence's cosine (max-sim): a passage that answers in one sentence of five."""
+    coverage: float
+    """Share of the question's distinct keywords (stemmed, stop words out) found in the passage."""
+    keyword: float
+    """``log(1 + BM25 / u)``: matched terms weighted by their rarity (Qdrant's IDF), in units ``u`` of
+    the IDF of a term found once (:func:`backend.retrieval.evidence.rarest_idf`), so the scale does not
+    grow with the collection."""
+    rerank: float = 0.0
+    """The cross-encoder's score through a sigmoid; 0 without a reranker."""
+
+    def vector(self) -> np.ndarray:
+        return np.asarray(astuple(self), dtype=np.float64)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+class ConfidenceModel(BaseModel):
+    """Logistic regression over :data:`FEATURES` with non-negative weights; stored as JSON per knowledge
+    base (``retrieval.calibration``) or shipped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    features: tuple[str, ...] = FEATURES
+    coefficients: tuple[float, ...] = Field(min_length=len(FEATURES), max_length=len(FEATURES))
+    intercept: float
+    threshold: float = Field(ge=0, le=1, description="Answer only when the best passage's confidence ≥ this.")
+    encoder: str | None = Field(
+        default=None, description="The encoder (model id) it was fitted with; None: any (the shipped model)."
+    )
+    fitted: dict[str, Any] = Field(
+        default_factory=dict, description="Where it came from and how it measured."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ConfidenceModel:
+        if tuple(self.features) != FEATURES:
+            raise ValueError(f"features must be {list(FEATURES)} in that order")
+        if any(c < 0 or not math.isfinite(c) for c in self.coefficients) or not math.isfinite(self.intercept):
+            raise ValueError(
+                "coefficients must be finite and non-negative (confidence is monotone in evidence)"
+            )
+        return self
+
+    def probability(self, evidence: Evidence) -> float:
+        return _sigmoid(self.intercept + float(np.dot(self.coefficients, evidence.vector())))
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros(0)
+        return 1.0 / (1.0 + np.exp(-(self.intercept + rows @ np.asarray(self.coefficients))))
+
+    def serves(self, model_id: str) -> bool:
+        return self.encoder is None or self.encoder == model_id
+
+
+@cache
+def shipped() -> ConfidenceModel:
+    """The coefficients fitted on the shared train splits (see the module docstring)."""
+    return ConfidenceModel.model_validate(json.loads(DEFAULT_FILE.read_text()))
+
+
+def serving(own: ConfidenceModel | None, model_id: str) -> ConfidenceModel:
+    """The model that scores a knowledge base's passages: its own fit (``retrieval.calibration``) when
+    made with the encoder serving it now (``model_id``), else the shipped one."""
+    return own if own is not None and own.serves(model_id) else shipped()
+
+
+def fit(rows: np.ndarray, labels: np.ndarray, *, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """Non-negative-weight logistic regression (L2 on the weights, free intercept): weights, intercept.
+
+    scipy's L-BFGS-B with bounds does what scikit-learn's LogisticRegression cannot: keep every weight
+    ≥ 0, so confidence stays monotone in each signal even when two signals are correlated."""
+    from scipy.optimize import minimize
+
+    x, y = np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    n, d = x.shape
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        z = x @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        # log(1 + e^z) - y z, computed stably
+        nll = np.sum(np.logaddexp(0.0, z) - y * z) / n + 0.5 * l2 * np.dot(w, w) / n
+        residual = (p - y) / n
+        return float(nll), np.concatenate([x.T @ residual + l2 * w / n, [residual.sum()]])
+
+    result = minimize(
+        loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=[(0, None)] * d + [(None, None)]
+    )
+    return result.x[:d], float(result.x[d])
+
+
+def refusal_threshold(
+    answerable_best: Sequence[float], max_false_refusal: float = MAX_FALSE_REFUSAL
+) -> float:
+    """The highest cut that refuses at most ``max_false_refusal`` of the answerable questions, given each
+    one's best-passage confidence."""
+    ordered = sorted(answerable_best)
+    if not ordered:
+        return 0.5
+    allowed = math.floor(max_false_refusal * len(ordered))  # questions we may refuse
+    return float(ordered[allowed]) if allowed < len(ordered) else float(ordered[-1])
+
+
+def rates(
+    answerable_best: Sequence[float], unanswerable_best: Sequence[float], threshold: float
+) -> dict[str, float]:
+    """False-refusal rate (answerable questions refused) and false-answer rate (unanswerable answered)."""
+    refused = sum(1 for c in answerable_best if c < threshold)
+    answered = sum(1 for c in unanswerable_best if c >= threshold)
+    return {
+        "false_refusal": refused / len(answerable_best) if answerable_best else 0.0,
+        "false_answer": answered / len(unanswerable_best) if unanswerable_best else 0.0,
+    }

@@ -1,0 +1,73 @@
+"""The evidence the confidence model reads, gathered for the passages one search returns.
+
+Everything here is either already computed by the search (dense cosine, BM25, rank, rerank score) or
+cheap and cached (sentence vectors, keyword sets), so scoring confidence adds one batched encode of
+the sentences not seen before, and nothing for a passage retrieved again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from backend.encoder.base import Embedder
+from backend.retrieval.confidence import Evidence
+from backend.retrieval.lexical import terms
+from backend.retrieval.sentences import ScoredSentence, SentenceVectors
+from backend.vectorstore.base import Hit, embedding_text
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    evidence: Evidence
+    sentences: list[ScoredSentence]
+
+
+def coverage(query_terms: set[str], text: str) -> float:
+    """Share of the question's keywords present in ``text`` (0 when the question has none)."""
+    if not query_terms:
+        return 0.0
+    return len(query_terms & set(terms(text))) / len(query_terms)
+
+
+def rarest_idf(points: int) -> float:
+    """The IDF Qdrant gives a term found in one point of ``points`` (its ``Modifier.IDF``:
+    ``ln(1 + (N - n + 0.5) / (n + 0.5))``): the unit BM25 is measured in, so that the keyword evidence
+    means the same in a knowledge base of one document as in one of a million."""
+    return math.log1p((max(points, 1) - 0.5) / 1.5)
+
+
+def _sigmoid(x: float) -> float:
+    return 0.5 * (1.0 + math.tanh(0.5 * x))
+
+
+def gather(
+    *,
+    embedder: Embedder,
+    sentences: SentenceVectors,
+    query: str,
+    query_vector: np.ndarray,
+    hits: Sequence[Hit],
+    bm25: Mapping[str, float],
+    rerank: Mapping[str, float],
+    idf_unit: float,
+) -> list[Scored]:
+    """Evidence for each of ``hits``, with its sentences scored."""
+    query_terms = set(terms(query))
+    scored_sentences = sentences.score(embedder, query_vector, [h.payload.get("text", "") for h in hits])
+    out = []
+    for hit, sents in zip(hits, scored_sentences, strict=True):
+        best = max((s.cosine for s in sents), default=hit.relevance)
+        rerank_score = rerank.get(hit.id)
+        evidence = Evidence(
+            cosine=hit.relevance,
+            sentence_cosine=best,
+            coverage=coverage(query_terms, embedding_text(hit.payload)),
+            keyword=math.log1p(max(0.0, bm25.get(hit.id, 0.0)) / idf_unit),
+            rerank=_sigmoid(rerank_score) if rerank_score is not None else 0.0,
+        )
+        out.append(Scored(evidence, sents))
+    return out

@@ -1,0 +1,89 @@
+"""Sentence-level evidence: which sentence of a passage answers the question, and how well.
+
+A help-centre chunk covers several topics, so the cosine of the question against the whole chunk
+understates a match that one sentence makes exactly ("Where is the warehouse?" against a refunds
+paragraph whose last sentence names the warehouse). Retrieval scores every sentence of the passages
+it returns (max-sim), the confidence model reads the best one, and the offline answerer quotes the
+best ones, so the answer is chosen from the same numbers that decided to answer.
+
+Sentence vectors are cached per encoder (``model_id`` + text): a passage retrieved again — the popular
+articles, every follow-up turn — costs no encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from backend.encoder.base import Embedder
+from backend.text.sentences import sentence_spans
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    start: int
+    end: int
+    """Character span in the passage's text."""
+    text: str
+    cosine: float
+
+
+class SentenceVectors:
+    """A bounded, thread-safe LRU of sentence vectors, keyed by encoder and text."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def _key(model_id: str, text: str) -> bytes:
+        return hashlib.blake2b(f"{model_id}\0{text}".encode(), digest_size=16).digest()
+
+    def embed(self, embedder: Embedder, sentences: Sequence[str]) -> np.ndarray:
+        """``(len(sentences), dimension)`` normalised vectors; the unseen ones are encoded in one batch."""
+        keys = [self._key(embedder.model_id, s) for s in sentences]
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for key in keys:
+                vector = self._cache.get(key)
+                if vector is not None:
+                    self._cache.move_to_end(key)
+                    found[key] = vector
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = dict(zip(keys, sentences, strict=True))
+            vectors = embedder.embed_documents([text_of[k] for k in missing])
+            with self._lock:
+                for key, vector in zip(missing, vectors, strict=True):
+                    found[key] = self._cache[key] = np.asarray(vector, dtype=np.float32)
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            self.hits += len(keys) - len(missing)
+            self.misses += len(missing)
+        if not keys:
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
+
+    def score(
+        self, embedder: Embedder, query_vector: np.ndarray, texts: Sequence[str]
+    ) -> list[list[ScoredSentence]]:
+        """Each text's sentences with their cosine to the query, in text order."""
+        spans = [sentence_spans(t) for t in texts]
+        flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
+        cosines = self.embed(embedder, flat) @ np.asarray(query_vector, dtype=np.float32) if flat else []
+        out: list[list[ScoredSentence]] = []
+        i = 0
+        for text, ss in zip(texts, spans, strict=True):
+            out.append(
+                [ScoredSentence(s, e, text[s:e], float(cosines[i + j])) for j, (s, e) in enumerate(ss)]
+            )
+            i += len(ss)
+        return out

@@ -1,0 +1,159 @@
+"""Fit the shipped confidence model on the TRAIN splits, report the gates on the TEST splits.
+
+Each shared FAQ set is a knowledge base; its own questions are answerable, the other set's questions
+are not. Passage evidence is collected once through the real search path (hybrid, top 5, as chat
+retrieves), the non-negative logistic regression is fitted on the train rows of both sets, and the
+threshold is the highest cut that refuses at most 2 % of either set's answerable train questions.
+The test figures are printed beside the fixed 0.3-cosine gate of earlier releases.
+
+    .venv/bin/python -m bench.fit_confidence            # report only
+    .venv/bin/python -m bench.fit_confidence --write    # also write backend/retrieval/confidence_default.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import time
+from pathlib import Path
+
+from bench.common import DATA, scratch_settings
+
+SETS = ("python-faq", "manpages")
+
+
+def collect(cache: Path | None) -> dict:
+    """{split: {dataset: [Asked, ...]}}, from ``cache`` when it exists."""
+    if cache and cache.exists():
+        return pickle.loads(cache.read_bytes())
+    from backend.retrieval.beir import load_beir
+    from backend.retrieval.config import RetrievalSettings
+    from backend.services import Services
+    from ingest.evaluation.gate import ask
+    from ingest.evaluation.runner import ingest_corpus
+
+    services = Services.build(scratch_settings())
+    config = RetrievalSettings()
+    out: dict = {"train": {}, "test": {}}
+    kbs = {}
+    for name in SETS:
+        dataset = load_beir(DATA / name, "test")
+        kbs[name] = ingest_corpus(services, dataset)
+    for split in ("train", "test"):
+        data = {name: load_beir(DATA / name, split) for name in SETS}
+        for name in SETS:
+            kb_id, aliases = kbs[name]
+            qrels = data[name].qrels
+
+            def relevant(qid: str, passage, qrels=qrels, aliases=aliases) -> bool:
+                ids = aliases.get(passage.document_id, [passage.source])
+                return any(qrels.get(qid, {}).get(i, 0) > 0 for i in ids)
+
+            started = time.perf_counter()
+            other = next(n for n in SETS if n != name)
+            asked = ask(
+                services.retriever, kb_id, data[name].queries, relevant, answerable=True, config=config
+            )
+            asked += ask(
+                services.retriever, kb_id, data[other].queries, relevant, answerable=False, config=config
+            )
+            out[split][name] = asked
+            print(
+                f"  collected {split}/{name}: {len(asked)} questions in {time.perf_counter() - started:.0f}s"
+            )
+    print(
+        f"  sentence cache: {services.retriever.sentences.hits} hits, {services.retriever.sentences.misses} misses"
+    )
+    services.close()
+    if cache:
+        cache.write_bytes(pickle.dumps(out))
+    return out
+
+
+def _line(label: str, figures: dict) -> str:
+    return (
+        f"  {label:34s} cut {figures['threshold']:6.3f}   false refusals {figures['false_refusal']:6.1%}   "
+        f"false answers {figures['false_answer']:6.1%}   quote precision {figures['quote_precision']:6.1%}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--write", action="store_true", help="write the shipped coefficients")
+    parser.add_argument("--cache", type=Path, help="keep the collected evidence here between runs")
+    args = parser.parse_args()
+
+    from backend.llm.extractive import ExtractiveProvider
+    from backend.retrieval.calibration import fit_questions
+    from backend.retrieval.confidence import DEFAULT_FILE, FEATURES, ConfidenceModel, refusal_threshold
+    from ingest.evaluation.gate import gate_report
+
+    collected = collect(args.cache)
+    answerer = ExtractiveProvider(lambda _q, sentences, _kb: [0.0] * len(sentences))
+    train = [(a.rows(), a.relevant) for asked in collected["train"].values() for a in asked if a.passages]
+    draft = fit_questions(train, model_id=None, source="").model
+    assert draft is not None
+    # One cut for every knowledge base: the strictest that refuses at most 2 % on either train set.
+    cuts = {
+        name: refusal_threshold([a.best(draft) for a in asked if a.answerable and a.found])
+        for name, asked in collected["train"].items()
+    }
+    model = draft.model_copy(update={"threshold": round(min(cuts.values()), 4)})
+    tuned: dict[str, ConfidenceModel] = {}
+    for name, asked in collected["train"].items():  # what `kbchat tune` fits from the train pairs
+        fitted = fit_questions(
+            [(a.rows(), a.relevant) for a in asked if a.passages and a.answerable], model_id=None
+        ).model
+        assert fitted is not None
+        tuned[name] = fitted
+    results = {}
+    for name, asked in collected["test"].items():
+        shipped_report = gate_report(asked, model, answerer)
+        tuned_report = gate_report(asked, tuned[name], answerer)
+        results[name] = {
+            "answerable_found": shipped_report.found,
+            "answerable": shipped_report.questions,
+            "unanswerable": shipped_report.unanswerable,
+            "shipped": shipped_report.confidence,
+            "tuned on train pairs": tuned_report.confidence,
+            "cosine 0.3 (earlier releases)": shipped_report.cosine,
+        }
+    model = model.model_copy(
+        update={
+            "fitted": {
+                "source": "bench/fit_confidence.py on the train splits of python-faq and manpages",
+                "encoder": "all-MiniLM-L6-v2 (the default)",
+                "rows": sum(len(r) for r, _ in train),
+                "train_cuts": {k: round(v, 4) for k, v in cuts.items()},
+                "test": {
+                    name: {k: v for k, v in r.items() if isinstance(v, dict)} for name, r in results.items()
+                },
+            }
+        }
+    )
+    print("shipped:", dict(zip(FEATURES, model.coefficients, strict=True)), "intercept", model.intercept)
+    print(f"  threshold {model.threshold} (train cuts {cuts})")
+    for name, m in tuned.items():
+        print(
+            f"tuned on {name} train:",
+            dict(zip(FEATURES, m.coefficients, strict=True)),
+            m.intercept,
+            m.threshold,
+        )
+    for name, r in results.items():
+        print(
+            f"{name} test: {r['answerable_found']}/{r['answerable']} answerable with a relevant passage "
+            f"in the top 5, {r['unanswerable']} unanswerable (the other set's test questions)"
+        )
+        for label in ("shipped", "tuned on train pairs", "cosine 0.3 (earlier releases)"):
+            print(_line(label, r[label]))
+    if args.write:
+        DEFAULT_FILE.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
+        print(f"wrote {DEFAULT_FILE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""How well chat decides *whether* to answer, and what the offline answer quotes.
+
+For every question the search path returns its top passages (as chat sees them) with their evidence;
+the figures are then computed offline for any gate:
+
+- **false refusals**: answerable questions (one of their relevant documents is among the passages)
+  that the gate refuses;
+- **false answers**: unanswerable questions (taken from another dataset, which this knowledge base
+  cannot answer) that the gate answers;
+- **quote precision**: of the answered answerable questions, the share whose offline (extractive)
+  answer quotes only sentences of relevant documents (and **quote hit**: at least one).
+
+Two gates side by side: the calibrated confidence at its threshold, and the fixed dense-cosine cut
+chat used before (0.3). ``curve`` gives both gates' whole trade-off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from backend.llm.base import Prompt, Source
+from backend.llm.extractive import ExtractiveProvider
+from backend.retrieval.confidence import LEGACY_COSINE_CUT, ConfidenceModel, rates
+from backend.retrieval.config import RetrievalSettings
+from backend.retrieval.search import Passage, Retriever
+
+TOP_K = 5
+"""Passages per question, as chat retrieves them (``KBCHAT_CHAT__TOP_K``'s default)."""
+COSINE_CUT = LEGACY_COSINE_CUT
+_CITE = re.compile(r"\[(\d+)\]")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(slots=True)
+class Asked:
+    """One question's passages, as chat would receive them."""
+
+    query: str
+    passages: list[Passage]
+    relevant: list[bool]
+    """Per passage: its document is judged relevant to the question."""
+    answerable: bool
+    """False: the question comes from another dataset."""
+
+    @property
+    def found(self) -> bool:
+        return any(self.relevant)
+
+    def rows(self) -> np.ndarray:
+        return np.stack([p.evidence.vector() for p in self.passages if p.evidence is not None])
+
+    def best(self, model: ConfidenceModel | None) -> float:
+        """The best passage's confidence under ``model`` (None: the dense cosine)."""
+        if not self.passages:
+            return 0.0
+        if model is None:
+            return max(p.relevance for p in self.passages)
+        return float(model.probabilities(self.rows()).max())
+
+
+def ask(
+    retriever: Retriever,
+    kb_id: str,
+    queries: Mapping[str, str],
+    relevant_of: Callable[[str, Passage], bool],
+    *,
+    answerable: bool,
+    config: RetrievalSettings,
+    progress: Progress | None = None,
+    label: str = "",
+) -> list[Asked]:
+    out = []
+    for i, (qid, text) in enumerate(queries.items(), start=1):
+        passages = retriever.search(kb_id=kb_id, query=text, top_k=TOP_K, config=config).passages
+        relevant = [answerable and relevant_of(qid, p) for p in passages]
+        out.append(Asked(text, passages, relevant, answerable))
+        if progress:
+            progress(label, i, len(queries))
+    return out
+
+
+def quote_precision(
+    asked: Sequence[Asked],
+    keep: Callable[[Asked], Sequence[float | bool]],
+    answerer: ExtractiveProvider,
+) -> dict[str, float]:
+    """Of the answered, answerable questions: the share whose extractive answer quotes only relevant
+    passages (``quote_precision``), and the share that quotes at least one (``quote_hit``).
+
+    ``keep`` gives, per passage, False when the gate drops it, else the confidence the answerer
+    weighs its sentences by (True: none, the cosine alone, as earlier releases did)."""
+    good = hit = answered = 0
+    for a in asked:
+        if not a.answerable or not a.found:
+            continue
+        kept = [(p, r, k) for p, r, k in zip(a.passages, a.relevant, keep(a), strict=True) if k is not False]
+        if not kept:
+            continue
+        sources = [
+            Source(
+                i,
+                p.title,
+                p.text,
+                tuple((s.text, s.cosine) for s in p.sentences),
+                None if k is True else float(k),
+            )
+            for i, (p, _, k) in enumerate(kept, start=1)
+        ]
+        cited = {int(n) for n in _CITE.findall(answerer.compose(Prompt("", sources)))}
+        relevant = [kept[n - 1][1] for n in cited if 0 < n <= len(kept)]
+        answered += 1
+        good += bool(relevant) and all(relevant)
+        hit += any(relevant)
+    return {
+        "quote_precision": good / answered if answered else 0.0,
+        "quote_hit": hit / answered if answered else 0.0,
+    }
+
+
+def _kept(model: ConfidenceModel | None, cut: float, asked: Asked) -> list[float | bool]:
+    if model is None:
+        return [p.relevance >= cut for p in asked.passages]
+    return [float(c) if c >= cut else False for c in model.probabilities(asked.rows())]
+
+
+@dataclass(slots=True)
+class GateReport:
+    questions: int
+    found: int
+    """Answerable questions with a relevant passage among the top ones (the false-refusal base)."""
+    unanswerable: int
+    confidence: dict[str, float] = field(default_factory=dict)
+    cosine: dict[str, float] = field(default_factory=dict)
+    curve: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
+    """Gate → (threshold, false refusal, false answer) over a grid of thresholds."""
+
+
+def gate_report(
+    asked: Sequence[Asked], model: ConfidenceModel, answerer: ExtractiveProvider | None = None
+) -> GateReport:
+    found = [a for a in asked if a.answerable and a.found]
+    outside = [a for a in asked if not a.answerable]
+    report = GateReport(sum(a.answerable for a in asked), len(found), len(outside))
+    for name, scorer, cut in (
+        ("confidence", model, model.threshold),
+        ("cosine", None, COSINE_CUT),
+    ):
+        positives = [a.best(scorer) for a in found]
+        negatives = [a.best(scorer) for a in outside]
+        figures = {"threshold": cut, **rates(positives, negatives, cut)}
+        if answerer is not None:
+            figures |= quote_precision(asked, partial(_kept, scorer, cut), answerer)
+        getattr(report, name).update(figures)
+        grid = np.linspace(0.0, 1.0, 101) if scorer is not None else np.linspace(-0.1, 0.9, 101)
+        report.curve[name] = [
+            (round(float(t), 3), *rates(positives, negatives, float(t)).values()) for t in grid
+        ]
+    return report

@@ -1,0 +1,166 @@
+"""The confidence model, its fit and threshold, sentence scoring, and the gate report's figures,
+checked against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from backend.llm import ExtractiveProvider, Prompt, Source
+from backend.retrieval.confidence import (
+    FEATURES,
+    ConfidenceModel,
+    Evidence,
+    fit,
+    rates,
+    refusal_threshold,
+    shipped,
+)
+from backend.retrieval.evidence import coverage
+from backend.retrieval.lexical import terms
+from backend.retrieval.search import Passage
+from backend.retrieval.sentences import SentenceVectors
+from backend.text.sentences import sentence_spans
+from ingest.evaluation.gate import Asked, gate_report
+
+unit = st.floats(min_value=-1, max_value=1, allow_nan=False)
+
+
+def _evidence(*values: float) -> Evidence:
+    return Evidence(*values)
+
+
+@given(values=st.tuples(unit, unit, unit, unit, unit), feature=st.sampled_from(FEATURES), step=unit)
+def test_confidence_never_falls_when_evidence_rises(values, feature, step) -> None:
+    model = shipped()
+    before = _evidence(*values)
+    after = replace(before, **{feature: getattr(before, feature) + abs(step)})
+    assert model.probability(after) >= model.probability(before)
+
+
+def test_a_model_with_a_negative_weight_is_refused() -> None:
+    with pytest.raises(ValidationError, match="non-negative"):
+        ConfidenceModel(coefficients=(1, -1, 0, 0, 0), intercept=0, threshold=0.5)
+    with pytest.raises(ValidationError, match="features"):
+        ConfidenceModel(features=("a",) * 5, coefficients=(1,) * 5, intercept=0, threshold=0.5)
+
+
+def test_probability_is_the_logistic_of_the_weighted_sum() -> None:
+    model = ConfidenceModel(coefficients=(2, 1, 0, 0, 0), intercept=-1, threshold=0.5)
+    assert model.probability(_evidence(0.5, 1.0, 0, 0, 0)) == pytest.approx(1 / (1 + math.exp(-1.0)))
+    rows = np.asarray([[0.5, 1.0, 0, 0, 0], [0, 0, 0, 0, 0]])
+    assert model.probabilities(rows) == pytest.approx([1 / (1 + math.exp(-1.0)), 1 / (1 + math.e)])
+
+
+def test_fit_separates_and_keeps_weights_non_negative() -> None:
+    # The label follows feature 0; feature 1 is anti-correlated noise, which an unconstrained fit would
+    # give a negative weight.
+    x = np.zeros((40, len(FEATURES)))
+    x[:20, 0], x[20:, 0] = 0.8, 0.1
+    x[:20, 1], x[20:, 1] = 0.1, 0.3
+    y = np.asarray([1.0] * 20 + [0.0] * 20)
+    weights, intercept = fit(x, y)
+    assert (weights >= 0).all() and weights[1] == 0.0 and weights[0] > 1
+    model = ConfidenceModel(coefficients=tuple(weights), intercept=intercept, threshold=0.5)
+    probabilities = model.probabilities(x)
+    assert probabilities[:20].min() > 0.5 > probabilities[20:].max()
+
+
+def test_the_refusal_threshold_refuses_at_most_two_percent() -> None:
+    best = [i / 100 for i in range(100)]  # 0.00 … 0.99
+    assert refusal_threshold(best) == 0.02  # refuses 0.00 and 0.01: 2 of 100
+    assert refusal_threshold([0.7, 0.2, 0.9]) == 0.2  # 2 % of 3 is 0: refuse none
+    assert rates([0.1, 0.5, 0.9], [0.05, 0.6], 0.5) == {"false_refusal": 1 / 3, "false_answer": 1 / 2}
+
+
+def test_sentence_spans_point_into_the_text() -> None:
+    text = "  Refunds take five days. ok.\nParcels ship from Leeds!  Short. The last sentence here"
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == [
+        "Refunds take five days.",
+        "Parcels ship from Leeds!",
+        "The last sentence here",
+    ]
+    assert sentence_spans("tiny") == [(0, 4)]
+
+
+def test_sentence_vectors_are_encoded_once_per_encoder(embedder) -> None:
+    cache = SentenceVectors(max_entries=3)
+    sentences = ["Refunds take five days.", "Parcels ship from Leeds.", "Refunds take five days."]
+    first = cache.embed(embedder, sentences)
+    assert (cache.hits, cache.misses) == (1, 2)  # the repeated sentence is encoded once
+    again = cache.embed(embedder, sentences[:2])
+    assert (cache.hits, cache.misses) == (3, 2) and np.allclose(again, first[:2])
+    assert first.shape == (3, embedder.dimension) and np.allclose(first[0], first[2])
+
+
+def test_keyword_coverage() -> None:
+    assert coverage(set(terms("Where is the warehouse?")), "scanned at our warehouses in Leeds") == 1.0
+    assert coverage(set(terms("refund warehouse")), "our warehouse") == 0.5
+    assert coverage(set(), "anything") == 0.0
+
+
+def test_the_answerer_quotes_retrieval_scores_without_encoding() -> None:
+    def never(*_args: object) -> list[float]:
+        raise AssertionError("scored sentences must not be encoded again")
+
+    source = Source(
+        1,
+        "Returns",
+        "Shoes may be returned. Refunds take five days. The warehouse is in Leeds.",
+        (
+            ("Shoes may be returned.", 0.2),
+            ("Refunds take five days.", 0.3),
+            ("The warehouse is in Leeds.", 0.8),
+        ),
+    )
+    other = Source(2, "Sizes", "Sizes run small.", (("Sizes run small.", 0.7),))
+    answer = ExtractiveProvider(never, max_chars=60).compose(
+        Prompt("Where is the warehouse?", [source, other])
+    )
+    # Source order kept; the budget leaves out the third-best sentence; each quote cited.
+    assert answer == "The warehouse is in Leeds. [1] Sizes run small. [2]"
+
+
+def _passage(relevance: float, *evidence: float) -> Passage:
+    return Passage(
+        id="p",
+        text="t",
+        score=0,
+        relevance=relevance,
+        document_id="d",
+        title="",
+        source="",
+        heading=[],
+        chunk_index=0,
+        char_start=0,
+        char_end=1,
+        evidence=Evidence(*evidence),
+    )
+
+
+def test_gate_report_figures_by_hand() -> None:
+    # Confidence = sigmoid(10 * cosine - 5): 0.5 at cosine 0.5; the model's cut 0.5.
+    model = ConfidenceModel(coefficients=(10, 0, 0, 0, 0), intercept=-5, threshold=0.5)
+    asked = [
+        Asked("q", [_passage(0.7, 0.7, 0, 0, 0, 0)], [True], True),  # answered (both gates)
+        Asked(
+            "q", [_passage(0.4, 0.4, 0, 0, 0, 0)], [True], True
+        ),  # refused by confidence, answered by cosine
+        Asked("q", [_passage(0.2, 0.2, 0, 0, 0, 0)], [True], True),  # refused by both
+        Asked("q", [_passage(0.9, 0.9, 0, 0, 0, 0)], [False], True),  # relevant not retrieved: not counted
+        Asked("q", [_passage(0.35, 0.35, 0, 0, 0, 0)], [False], False),  # unanswerable: cosine answers it
+        Asked("q", [_passage(0.6, 0.6, 0, 0, 0, 0)], [False], False),  # unanswerable: both answer it
+    ]
+    report = gate_report(asked, model)
+    assert (report.questions, report.found, report.unanswerable) == (4, 3, 2)
+    assert report.confidence == {"threshold": 0.5, "false_refusal": 2 / 3, "false_answer": 1 / 2}
+    assert report.cosine == {"threshold": 0.3, "false_refusal": 1 / 3, "false_answer": 1.0}
+    threshold, false_refusal, false_answer = report.curve["confidence"][0]
+    assert (threshold, false_refusal, false_answer) == (0.0, 0.0, 1.0)  # a cut of 0 answers everything
