@@ -214,7 +214,10 @@ class PassagePublic(_Out):
     chunk_index: int
     char_start: int
     char_end: int
-    score_kind: str = Field(description="What `score` is: cosine, bm25, rrf or rerank.")
+    score_kind: str = Field(
+        description="What `score` is: cosine, bm25, convex, rrf or rerank; '+sentence' when the best "
+        "sentence re-ranked it (retrieval.sentence_weight)."
+    )
     rerank_score: float | None = Field(description="Cross-encoder probability (0–1) when a reranker is on.")
     context_before: str
     context_after: str

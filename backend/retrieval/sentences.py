@@ -16,12 +16,16 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from backend.encoder.base import Embedder
 from backend.text.sentences import sentence_spans
+from backend.vectorstore.base import Hit
+
+SENTENCE_POOL = 20
+"""Candidates re-ranked by their best sentence (:func:`by_sentences`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,11 @@ class SentenceVectors:
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+
+    def clear(self) -> None:
+        """Forget every vector (a benchmark measuring the cold path)."""
+        with self._lock:
+            self._cache.clear()
 
     @staticmethod
     def _key(model_id: str, text: str) -> bytes:
@@ -87,3 +96,24 @@ class SentenceVectors:
             )
             i += len(ss)
         return out
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    span = float(values.max() - values.min())
+    return (values - values.min()) / span if span > 0 else np.ones_like(values)
+
+
+def by_sentences(
+    sentences: SentenceVectors, embedder: Embedder, query: np.ndarray, hits: list[Hit], weight: float
+) -> list[Hit]:
+    """The first ``SENTENCE_POOL`` hits re-scored as ``score + weight · best sentence cosine`` (each
+    min-max normalised over the pool, as convex fusion does), the rest after them, unchanged. The pool
+    is fixed, so the first results never depend on how many are asked for."""
+    head = hits[:SENTENCE_POOL]
+    scored = sentences.score(embedder, query, [h.payload.get("text", "") for h in head])
+    best = np.asarray(
+        [max((s.cosine for s in ss), default=h.relevance) for h, ss in zip(head, scored, strict=True)]
+    )
+    combined = _unit(np.asarray([h.score for h in head])) + weight * _unit(best)
+    order = sorted(range(len(head)), key=lambda i: -combined[i])
+    return [replace(head[i], score=float(combined[i])) for i in order] + hits[SENTENCE_POOL:]

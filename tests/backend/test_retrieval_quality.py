@@ -159,11 +159,13 @@ def test_neighbours_give_the_surrounding_text_without_repeating_the_overlap(worl
 
 def test_relevance_is_comparable_and_scores_say_what_they_are(world) -> None:
     retriever, _ = world
+    plain = RetrievalSettings(sentence_weight=0)
     for config, kind in (
-        (RetrievalSettings(mode="dense"), "cosine"),
-        (RetrievalSettings(mode="sparse"), "bm25"),
-        (RetrievalSettings(), "convex"),
-        (RetrievalSettings(fusion="rrf"), "rrf"),
+        (plain.with_(mode="dense"), "cosine"),
+        (plain.with_(mode="sparse"), "bm25"),
+        (plain, "convex"),
+        (plain.with_(fusion="rrf"), "rrf"),
+        (RetrievalSettings(), "convex+sentence"),  # the default re-ranks by the best sentence
     ):
         passages = retriever.search(kb_id=KB, query="refund", top_k=3, config=config).passages
         assert {p.score_kind for p in passages} == {kind}

@@ -74,3 +74,46 @@ def test_dataset_errors_say_what_is_missing(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path / "d")
     with pytest.raises(InvalidInput, match="available: test"):
         load_beir(folder, "dev")
+
+
+OFF_TOPIC = [
+    {"_id": "u1", "text": "Who painted the Mona Lisa?"},
+    {"_id": "u2", "text": "What is the boiling point of mercury?"},
+    {"_id": "u3", "text": "Which planet has the most moons?"},
+]
+
+
+def test_the_gate_answers_the_corpus_questions_and_refuses_the_others(tmp_path: Path, embedder) -> None:
+    from ingest.evaluation.curve import plot
+
+    dataset = load_beir(write_dataset(tmp_path / "tiny"), "test")
+    other = tmp_path / "other"
+    (other / "qrels").mkdir(parents=True)
+    (other / "corpus.jsonl").write_text(json.dumps({"_id": "x", "title": "", "text": "Unrelated."}))
+    (other / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in OFF_TOPIC))
+    (other / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q['_id']}\tx\t1\n" for q in OFF_TOPIC)
+    )
+    services = Services.build(Settings(data_dir=tmp_path / "data", admin_token="x" * 20), embedder=embedder)
+    try:
+        report = evaluate(
+            services,
+            dataset,
+            split="test",
+            modes=[SearchMode.HYBRID],
+            baseline=False,
+            unanswerable=load_beir(other, "test"),
+        )
+    finally:
+        services.close()
+    gate = report.gates["hybrid"]
+    assert (gate.questions, gate.found, gate.unanswerable) == (3, 3, 3)
+    # Every corpus question is answered from its own document, every off-topic one refused.
+    assert gate.confidence["false_refusal"] == 0.0 and gate.confidence["false_answer"] == 0.0
+    assert gate.confidence["quote_precision"] == 1.0 and gate.confidence["quote_hit"] == 1.0
+    assert report.unanswerable == "other"
+    thresholds = [t for t, _, _ in gate.curve["confidence"]]
+    assert thresholds == sorted(thresholds) and len(thresholds) == 101
+    picture = tmp_path / "gate.png"
+    plot(report, picture)
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
