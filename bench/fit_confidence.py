@@ -30,11 +30,11 @@ def collect(cache: Path | None) -> dict:
     from backend.retrieval.beir import load_beir
     from backend.retrieval.config import RetrievalSettings
     from backend.services import Services
-    from ingest.evaluation.gate import ask
+    from ingest.evaluation.gate import ask, judged_by
     from ingest.evaluation.runner import ingest_corpus
 
     services = Services.build(scratch_settings())
-    config = RetrievalSettings()
+    config, top_k = RetrievalSettings(), services.settings.chat.top_k
     out: dict = {"train": {}, "test": {}}
     kbs = {}
     for name in SETS:
@@ -44,19 +44,26 @@ def collect(cache: Path | None) -> dict:
         data = {name: load_beir(DATA / name, split) for name in SETS}
         for name in SETS:
             kb_id, aliases = kbs[name]
-            qrels = data[name].qrels
-
-            def relevant(qid: str, passage, qrels=qrels, aliases=aliases) -> bool:
-                ids = aliases.get(passage.document_id, [passage.source])
-                return any(qrels.get(qid, {}).get(i, 0) > 0 for i in ids)
-
+            relevant = judged_by(data[name].qrels, aliases)
             started = time.perf_counter()
             other = next(n for n in SETS if n != name)
             asked = ask(
-                services.retriever, kb_id, data[name].queries, relevant, answerable=True, config=config
+                services.retriever,
+                kb_id,
+                data[name].queries,
+                relevant,
+                answerable=True,
+                config=config,
+                top_k=top_k,
             )
             asked += ask(
-                services.retriever, kb_id, data[other].queries, relevant, answerable=False, config=config
+                services.retriever,
+                kb_id,
+                data[other].queries,
+                relevant,
+                answerable=False,
+                config=config,
+                top_k=top_k,
             )
             out[split][name] = asked
             print(
@@ -86,13 +93,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep the collected evidence here between runs")
     args = parser.parse_args()
 
-    from backend.llm.extractive import ExtractiveProvider
     from backend.retrieval.calibration import fit_questions
     from backend.retrieval.confidence import DEFAULT_FILE, FEATURES, ConfidenceModel, refusal_threshold
-    from ingest.evaluation.gate import gate_report
+    from ingest.evaluation.gate import QUOTER, gate_report
 
     collected = collect(args.cache)
-    answerer = ExtractiveProvider(lambda _q, sentences, _kb: [0.0] * len(sentences))
     train = [(a.rows(), a.relevant) for asked in collected["train"].values() for a in asked if a.passages]
     draft = fit_questions(train, model_id=None, source="").model
     assert draft is not None
@@ -111,8 +116,8 @@ def main() -> None:
         tuned[name] = fitted
     results = {}
     for name, asked in collected["test"].items():
-        shipped_report = gate_report(asked, model, answerer)
-        tuned_report = gate_report(asked, tuned[name], answerer)
+        shipped_report = gate_report(asked, model, QUOTER)
+        tuned_report = gate_report(asked, tuned[name], QUOTER)
         results[name] = {
             "answerable_found": shipped_report.found,
             "answerable": shipped_report.questions,

@@ -102,7 +102,12 @@ def run_tuning(
         raise InvalidInput(str(exc)) from exc
     settings = current.with_(**report.best.update)
     calibration = calibrate(
-        services.retriever, kb_id=kb_id, model_id=snapshot.model_id, judged=judged, config=settings
+        services.retriever,
+        kb_id=kb_id,
+        model_id=snapshot.model_id,
+        judged=judged,
+        config=settings,
+        top_k=services.settings.chat.top_k,
     )
     changes = dict(report.best.update)
     if calibration.model is not None:

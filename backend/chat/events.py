@@ -2,7 +2,8 @@
 
 token      {"text": "..."}                     the answer, piece by piece
 citations  {"citations": [...]}                once, after the last token
-done       {"conversation_id", "message_id", "provider", "model", "usage", "timings_ms", "fallbacks"}
+done       {"conversation_id", "message_id", "provider", "model", "usage", "timings_ms", "fallbacks",
+            "search_query", "confidence"}
 error      {"code", "message"}                 instead of citations/done when every provider failed
 handoff    {"conversation_id", "message_id"}   alone: a person handles the conversation; the message
                                                was stored and forwarded, nothing is answered

@@ -41,6 +41,13 @@ MAX_MESSAGE_CHARS = 4000
 HISTORY_TURNS = 8
 
 
+def source_of(index: int, passage: Passage, confidence: float | None) -> Source:
+    """The passage as the answerer's ``[index]``, with the sentence scores retrieval computed and the
+    ``confidence`` its sentences are weighed by (None: by their cosine alone)."""
+    sentences = tuple((s.text, s.cosine) for s in passage.sentences)
+    return Source(index, passage.title, passage.text, sentences, confidence)
+
+
 @dataclass(frozen=True, slots=True)
 class _Turn:
     kb_id: str
@@ -219,10 +226,7 @@ class ChatService:
         retrieved = time.perf_counter()
         prompt = Prompt(
             message,
-            [
-                Source(i, p.title, p.text, tuple((s.text, s.cosine) for s in p.sentences), p.confidence)
-                for i, p in enumerate(passages, start=1)
-            ],
+            [source_of(i, p, p.confidence) for i, p in enumerate(passages, start=1)],
             history,
             system_message(chat.system_prompt, chat.tone),
             scope=kb_id,
@@ -330,4 +334,4 @@ class ChatService:
         )
 
 
-__all__ = ["ChatAnswer", "ChatService", "Passage"]
+__all__ = ["ChatAnswer", "ChatService", "Passage", "source_of"]

@@ -18,10 +18,8 @@ import numpy as np
 
 from backend.retrieval.confidence import MIN_ROWS, ConfidenceModel, fit, rates, refusal_threshold, shipped
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Retriever
+from backend.retrieval.search import Retriever, evidence_rows
 from backend.retrieval.tuning import JudgedQuery, answers
-
-TOP_K = 5
 
 
 @dataclass(slots=True)
@@ -38,17 +36,18 @@ def calibrate(
     model_id: str,
     judged: Sequence[JudgedQuery],
     config: RetrievalSettings,
+    top_k: int,
 ) -> Calibration:
-    """Search each judged question as chat would and refit on what comes back."""
+    """Search each judged question as chat would (``top_k`` passages: ``KBCHAT_CHAT__TOP_K``) and refit
+    on what comes back."""
     # Score the evidence only: no thresholds, and the shipped model (the weights are refitted here).
     probe = config.with_(min_confidence=None, min_relevance=None, calibration=None)
     questions: list[tuple[np.ndarray, list[bool]]] = []
     for j in judged:
-        passages = retriever.search(kb_id=kb_id, query=j.query, top_k=TOP_K, config=probe).passages
+        passages = retriever.search(kb_id=kb_id, query=j.query, top_k=top_k, config=probe).passages
         scored = [p for p in passages if p.evidence is not None]
         if scored:
-            rows = np.stack([p.evidence.vector() for p in scored if p.evidence is not None])
-            questions.append((rows, [answers(j, p.document_id, p.text) for p in scored]))
+            questions.append((evidence_rows(scored), [answers(j, p.document_id, p.text) for p in scored]))
     calibration = fit_questions(questions, model_id=model_id)
     calibration.report["questions"] = len(judged)
     return calibration

@@ -60,7 +60,7 @@ class Evidence:
         return np.asarray(astuple(self), dtype=np.float64)
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
@@ -92,7 +92,7 @@ class ConfidenceModel(BaseModel):
         return self
 
     def probability(self, evidence: Evidence) -> float:
-        return _sigmoid(self.intercept + float(np.dot(self.coefficients, evidence.vector())))
+        return sigmoid(self.intercept + float(np.dot(self.coefficients, evidence.vector())))
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:

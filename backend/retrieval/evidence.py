@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.encoder.base import Embedder
-from backend.retrieval.confidence import Evidence
+from backend.retrieval.confidence import Evidence, sigmoid
 from backend.retrieval.lexical import terms
 from backend.retrieval.sentences import ScoredSentence, SentenceVectors
 from backend.vectorstore.base import Hit, embedding_text
@@ -40,10 +40,6 @@ def rarest_idf(points: int) -> float:
     return math.log1p((max(points, 1) - 0.5) / 1.5)
 
 
-def _sigmoid(x: float) -> float:
-    return 0.5 * (1.0 + math.tanh(0.5 * x))
-
-
 def gather(
     *,
     embedder: Embedder,
@@ -67,7 +63,7 @@ def gather(
             sentence_cosine=best,
             coverage=coverage(query_terms, embedding_text(hit.payload)),
             keyword=math.log1p(max(0.0, bm25.get(hit.id, 0.0)) / idf_unit),
-            rerank=_sigmoid(rerank_score) if rerank_score is not None else 0.0,
+            rerank=sigmoid(rerank_score) if rerank_score is not None else 0.0,
         )
         out.append(Scored(evidence, sents))
     return out

@@ -20,7 +20,7 @@ over one that is only vaguely about the topic throughout. On the train splits th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
@@ -107,8 +107,6 @@ class SearchResult:
     """The dense query embedding, kept so chat can store it for analytics without encoding again."""
     model_id: str = ""
     """The encoder that made ``query_vector``."""
-    relevance_threshold: float | None = None
-    """The threshold measured for that encoder (None: the configured default applies)."""
     calibration: ConfidenceModel | None = None
     """The confidence model the passages were scored with (None: confidence was not scored)."""
 
@@ -116,6 +114,11 @@ class SearchResult:
     def confidence(self) -> float | None:
         """The answer's confidence: that of the best passage (None: not scored, or nothing found)."""
         return max((p.confidence for p in self.passages if p.confidence is not None), default=None)
+
+
+def evidence_rows(passages: Sequence[Passage]) -> np.ndarray:
+    """The scored passages' evidence, one row each (:data:`~backend.retrieval.confidence.FEATURES`)."""
+    return np.stack([p.evidence.vector() for p in passages if p.evidence is not None])
 
 
 def _score_kind(config: RetrievalSettings) -> str:
@@ -226,7 +229,6 @@ class Retriever:
             took_ms,
             dense,
             embedder.model_id,
-            snapshot.relevance_threshold,
             calibration,
         )
 

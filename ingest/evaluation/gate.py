@@ -16,23 +16,29 @@ chat used before (0.3). ``curve`` gives both gates' whole trade-off.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
-from backend.llm.base import Prompt, Source
+from backend.chat.citations import cited_indices
+from backend.chat.service import source_of
+from backend.llm.base import Prompt
 from backend.llm.extractive import ExtractiveProvider
 from backend.retrieval.confidence import LEGACY_COSINE_CUT, ConfidenceModel, rates
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Passage, Retriever
+from backend.retrieval.search import Passage, Retriever, evidence_rows
 
-TOP_K = 5
-"""Passages per question, as chat retrieves them (``KBCHAT_CHAT__TOP_K``'s default)."""
 COSINE_CUT = LEGACY_COSINE_CUT
-_CITE = re.compile(r"\[(\d+)\]")
+
+
+def _retrieval_scored_only(*_args: object) -> list[float]:
+    raise AssertionError("every source here carries the sentence scores retrieval computed")
+
+
+QUOTER = ExtractiveProvider(_retrieval_scored_only)
+"""The offline answerer as chat runs it, over the sentence scores retrieval already computed."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -53,7 +59,7 @@ class Asked:
         return any(self.relevant)
 
     def rows(self) -> np.ndarray:
-        return np.stack([p.evidence.vector() for p in self.passages if p.evidence is not None])
+        return evidence_rows(self.passages)
 
     def best(self, model: ConfidenceModel | None) -> float:
         """The best passage's confidence under ``model`` (None: the dense cosine)."""
@@ -64,6 +70,19 @@ class Asked:
         return float(model.probabilities(self.rows()).max())
 
 
+def judged_by(
+    qrels: Mapping[str, Mapping[str, int]], aliases: Mapping[str, list[str]]
+) -> Callable[[str, Passage], bool]:
+    """A passage answers a question when its document (any corpus id it stands for: duplicates are
+    stored once) is graded relevant to it."""
+
+    def relevant(qid: str, passage: Passage) -> bool:
+        grades = qrels.get(qid, {})
+        return any(grades.get(i, 0) > 0 for i in aliases.get(passage.document_id, [passage.source]))
+
+    return relevant
+
+
 def ask(
     retriever: Retriever,
     kb_id: str,
@@ -72,12 +91,14 @@ def ask(
     *,
     answerable: bool,
     config: RetrievalSettings,
+    top_k: int,
     progress: Progress | None = None,
     label: str = "",
 ) -> list[Asked]:
+    """Each question's top ``top_k`` passages (chat's ``KBCHAT_CHAT__TOP_K``), judged by ``relevant_of``."""
     out = []
     for i, (qid, text) in enumerate(queries.items(), start=1):
-        passages = retriever.search(kb_id=kb_id, query=text, top_k=TOP_K, config=config).passages
+        passages = retriever.search(kb_id=kb_id, query=text, top_k=top_k, config=config).passages
         relevant = [answerable and relevant_of(qid, p) for p in passages]
         out.append(Asked(text, passages, relevant, answerable))
         if progress:
@@ -103,17 +124,10 @@ def quote_precision(
         if not kept:
             continue
         sources = [
-            Source(
-                i,
-                p.title,
-                p.text,
-                tuple((s.text, s.cosine) for s in p.sentences),
-                None if k is True else float(k),
-            )
-            for i, (p, _, k) in enumerate(kept, start=1)
+            source_of(i, p, None if k is True else float(k)) for i, (p, _, k) in enumerate(kept, start=1)
         ]
-        cited = {int(n) for n in _CITE.findall(answerer.compose(Prompt("", sources)))}
-        relevant = [kept[n - 1][1] for n in cited if 0 < n <= len(kept)]
+        cited = cited_indices(answerer.compose(Prompt("", sources)), available=len(kept))
+        relevant = [kept[n - 1][1] for n in cited]
         answered += 1
         good += bool(relevant) and all(relevant)
         hit += any(relevant)

@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 
 from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
-from backend.llm.extractive import ExtractiveProvider
 from backend.retrieval.beir import BeirDataset
-from backend.retrieval.confidence import shipped
+from backend.retrieval.confidence import serving
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.metrics import all_metrics
 from backend.services import Services
 from backend.vectorstore.base import SearchMode
 from ingest.evaluation import baselines
-from ingest.evaluation.gate import GateReport, ask, gate_report
+from ingest.evaluation.gate import QUOTER, GateReport, ask, gate_report, judged_by
 from ingest.evaluation.ranking import documents_in_order
 
 Progress = Callable[[str, int, int], None]
@@ -155,10 +154,7 @@ def _gate(
     config: RetrievalSettings,
     progress: Progress | None,
 ) -> GateReport:
-    def relevant(qid: str, passage) -> bool:  # noqa: ANN001 - a Passage
-        grades = dataset.qrels.get(qid, {})
-        return any(grades.get(i, 0) > 0 for i in aliases.get(passage.document_id, [passage.source]))
-
+    relevant = judged_by(dataset.qrels, aliases)
     label = f"gate {config.mode.value}"
     asked = ask(
         services.retriever,
@@ -167,6 +163,7 @@ def _gate(
         relevant,
         answerable=True,
         config=config,
+        top_k=services.settings.chat.top_k,
         progress=progress,
         label=label,
     )
@@ -178,8 +175,9 @@ def _gate(
             relevant,
             answerable=False,
             config=config,
+            top_k=services.settings.chat.top_k,
             progress=progress,
             label=f"{label} (unanswerable)",
         )
-    model = config.calibration or shipped()
-    return gate_report(asked, model, ExtractiveProvider(lambda _q, sentences, _kb: [0.0] * len(sentences)))
+    model = serving(config.calibration, services.encoders.snapshot(kb_id).model_id)
+    return gate_report(asked, model, QUOTER)
