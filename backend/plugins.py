@@ -1,8 +1,12 @@
 """Plugins extend kbchat without ``backend`` importing them: imports flow one way.
 
 A plugin is a module named by an entry point in the ``kbchat.plugins`` group with a function
-``register(registry: PluginRegistry)``. The project's own ``ingest`` package is registered this way
-in pyproject.toml, and so can a third party's: new job kinds, new CLI commands.
+``register(registry: PluginRegistry)``. The project's own ``ingest`` and ``finetune`` packages are
+registered this way in pyproject.toml, and so can a third party's: new job kinds, new CLI commands.
+
+A job handler factory receives a :class:`PluginHost`: the service's long-lived parts a handler may
+use, typed here so a plugin is checked against them without importing the composition root
+(``backend.services``, which imports this module).
 """
 
 from __future__ import annotations
@@ -12,18 +16,56 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: `kbchat --help` loads this module and must stay fast
     import typer
+    from sqlalchemy.orm import Session, sessionmaker
 
+    from backend.jobs.queue import JobQueue
     from backend.jobs.worker import BatchHandler, JobHandler
-    from backend.services import Services
+    from backend.retrieval.lexical import LexicalEncoder
+    from backend.retrieval.search import Retriever
+    from backend.serving.router import EncoderRouter
+    from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 GROUP = "kbchat.plugins"
 
-HandlerFactory = Callable[["Services"], "JobHandler | BatchHandler"]
+
+class PluginHost(Protocol):
+    """The parts of the running service a job handler is built from (``backend.services.Services``)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def encoders(self) -> EncoderRouter:
+        """Which encoder serves each knowledge base: ask it once per operation."""
+        ...
+
+    @property
+    def lexical(self) -> LexicalEncoder: ...
+    @property
+    def queue(self) -> JobQueue: ...
+    @property
+    def retriever(self) -> Retriever: ...
+    @property
+    def closers(self) -> list[Callable[[], None]]:
+        """Append what the handler must release at shutdown (a client, a parser process)."""
+        ...
+
+    def wake_workers(self) -> None:
+        """Start this process's idle workers on jobs just queued, instead of at their next poll."""
+        ...
+
+    def follow_encoders(self) -> list[str]:
+        """Pick up encoder switches other processes made; the knowledge bases that moved."""
+        ...
+
+
+HandlerFactory = Callable[["PluginHost"], "JobHandler | BatchHandler"]
 Lane = Literal["compute", "io"]
 """Where a job kind runs: "compute" (the encoder: embedding, training; one at a time per process) or
 "io" (waiting on other servers: fetching pages, delivering webhooks; several at once)."""

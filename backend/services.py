@@ -14,22 +14,23 @@ from pathlib import Path
 
 import anyio
 import httpx
-import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.catalog.tuning import TUNE_JOB, make_tune_handler
+from backend.catalog.tuning import TUNE_JOB, TuningParts, make_tune_handler
+from backend.catalog.urls import UrlPolicy
 from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.encoder.base import Embedder
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder, model_id_of
 from backend.jobs.queue import JobQueue
-from backend.jobs.worker import Worker
+from backend.jobs.worker import BatchHandler, JobHandler, Worker
 from backend.llm.extractive import ExtractiveProvider, ScoreFn
 from backend.llm.registry import ProviderRegistry
-from backend.notify.webhooks import WEBHOOK_JOB, WebhookDelivery
-from backend.plugins import HandlerFactory, Lane, PluginRegistry, load_plugins
+from backend.notify.delivery import WebhookDelivery
+from backend.notify.webhooks import WEBHOOK_JOB
+from backend.plugins import HandlerFactory, Lane, PluginHost, PluginRegistry, load_plugins
 from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
@@ -58,9 +59,23 @@ def admin_token(settings: Settings) -> str:
     return token
 
 
+def tuning_parts(host: PluginHost) -> TuningParts:
+    return TuningParts(host.sessions, host.encoders, host.lexical, host.retriever, host.settings.chat.top_k)
+
+
+def _tune_handler(host: PluginHost) -> JobHandler | BatchHandler:
+    return make_tune_handler(tuning_parts(host))
+
+
+def _webhook_handler(host: PluginHost) -> JobHandler | BatchHandler:
+    delivery = WebhookDelivery(host.sessions, UrlPolicy(host.settings.ingest.url_allowlist))
+    host.closers.append(delivery.close)
+    return delivery
+
+
 BUILT_IN_JOBS: dict[str, tuple[HandlerFactory, Lane]] = {
-    TUNE_JOB: (make_tune_handler, "compute"),
-    WEBHOOK_JOB: (WebhookDelivery, "io"),
+    TUNE_JOB: (_tune_handler, "compute"),
+    WEBHOOK_JOB: (_webhook_handler, "io"),
 }
 """Job kinds the service runs without plugins: each one's handler factory and lane."""
 
@@ -104,8 +119,7 @@ class Services:
         vectors.ensure_ready(adopt={collection_name(vectors.prefix, m) for m in router.version_model_ids()})
         lexical = LexicalEncoder()
         reranker = None
-        if settings.reranker.model:
-            r = settings.reranker
+        if (r := settings.reranker).model:
             reranker = CrossEncoderReranker(r.model, device=r.device or embedder_device(base), pool=r.pool)
         retriever = Retriever(router.snapshot, lexical, reranker)
         # One HTTP client for every provider call: pooled connections, explicit timeouts.
@@ -242,6 +256,6 @@ def _cosine_scorer(current: Callable[[str | None], Embedder]) -> ScoreFn:
     def score(question: str, sentences: Sequence[str], kb_id: str | None) -> list[float]:
         embedder = current(kb_id)  # the encoder serving the knowledge base, which may be its own
         query = embedder.embed_queries([question])[0]
-        return (embedder.embed_documents(sentences) @ query).astype(np.float64).tolist()
+        return [float(c) for c in embedder.embed_documents(sentences) @ query]
 
     return score

@@ -60,7 +60,7 @@ def positive_scores(model: Any, data: RetrievalSet, *, batch_size: int = 64) -> 
     options = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_numpy": True}
     queries = model.encode([data.queries[q] for q, _ in pairs], show_progress_bar=False, **options)
     passages = model.encode([data.corpus[p] for _, p in pairs], show_progress_bar=False, **options)
-    return np.sum(queries * passages, axis=1).astype(np.float32)
+    return np.asarray(np.sum(queries * passages, axis=1), dtype=np.float32)
 
 
 MIN_CALIBRATION_PAIRS = 5

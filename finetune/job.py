@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 from backend.jobs.worker import JobContext, JobHandler
-from backend.services import Services
+from backend.plugins import PluginHost
 from finetune.data.pairs import TrainingPair
 from finetune.runner import FinetuneRequest, run_finetune
 from finetune.training import TrainConfig
@@ -13,7 +14,7 @@ from finetune.training import TrainConfig
 _CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
 
 
-def request_from_payload(kb_id: str | None, payload: dict) -> FinetuneRequest:
+def request_from_payload(kb_id: str | None, payload: dict[str, Any]) -> FinetuneRequest:
     pairs = payload.get("pairs")
     config = {k: v for k, v in (payload.get("config") or {}).items() if k in _CONFIG_FIELDS}
     return FinetuneRequest(
@@ -33,7 +34,7 @@ def request_from_payload(kb_id: str | None, payload: dict) -> FinetuneRequest:
     )
 
 
-def make_finetune_handler(services: Services) -> JobHandler:
+def make_finetune_handler(services: PluginHost) -> JobHandler:
     def handle(ctx: JobContext) -> None:
         request = request_from_payload(ctx.job.kb_id, ctx.job.payload)
         request.guard = services.settings.finetune.guard_dataset

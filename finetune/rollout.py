@@ -37,7 +37,7 @@ from backend.db.models import Document, DocumentStatus, Job, JobStatus, Knowledg
 from backend.errors import Conflict
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
-from backend.services import Services
+from backend.plugins import PluginHost
 from backend.vectorstore.base import embedding_text
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ BATCH = 256
 Report = Callable[..., None]
 
 
-def make_activate_handler(services: Services) -> JobHandler:
+def make_activate_handler(services: PluginHost) -> JobHandler:
     def handle(ctx: JobContext) -> None:
         version_id = ctx.job.payload.get("version_id")
         if ctx.job.kb_id is not None:
@@ -56,7 +56,7 @@ def make_activate_handler(services: Services) -> JobHandler:
     return handle
 
 
-def make_sweep_handler(services: Services) -> JobHandler:
+def make_sweep_handler(services: PluginHost) -> JobHandler:
     def handle(ctx: JobContext) -> None:
         switched_at = ctx.job.payload.get("switched_at")
         ctx.result = sweep(
@@ -71,7 +71,7 @@ def _quiet(*_args: Any, **_kwargs: Any) -> None:
 
 
 def activate_for_kb(
-    services: Services,
+    services: PluginHost,
     kb_id: str,
     version_id: str | None,
     report: Report | None = None,
@@ -95,7 +95,8 @@ def activate_for_kb(
         raise Conflict(f"{target.name!r} and {old.name!r} are the same encoder ({target.model_id})")
     target.vectors.prepare()  # a sweep may have dropped it since this process opened it
     started_at, t0 = utcnow(), time.perf_counter()
-    total, done, copied = max(1, old.vectors.count(kb_id=kb_id)), 0, set()
+    total, done = max(1, old.vectors.count(kb_id=kb_id)), 0
+    copied: set[str] = set()
     for batch in old.vectors.scan(kb_id=kb_id, batch=BATCH):
         vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in batch])
         target.vectors.upsert([replace(r, dense=v) for r, v in zip(batch, vectors, strict=True)])
@@ -140,7 +141,9 @@ def activate_for_kb(
     }
 
 
-def activate_everywhere(services: Services, version_id: str | None, report: Report | None = None) -> dict:
+def activate_everywhere(
+    services: PluginHost, version_id: str | None, report: Report | None = None
+) -> dict[str, Any]:
     """The operator's service-wide switch: make ``version_id`` the default for new knowledge bases and
     move every existing one to it, one knowledge base at a time (each one's search keeps answering)."""
     report = report or _quiet
@@ -169,7 +172,7 @@ def activate_everywhere(services: Services, version_id: str | None, report: Repo
     }
 
 
-def _schedule_sweep(session: Session, services: Services, kb_id: str, *, switched_at: datetime) -> Job:
+def _schedule_sweep(session: Session, services: PluginHost, kb_id: str, *, switched_at: datetime) -> Job:
     """The knowledge base id travels in the payload, not the job's column: the sweep must still run
     (and remove every point) when the knowledge base is deleted before it."""
     delay = services.settings.encoder.drop_old_after_s
@@ -182,7 +185,7 @@ def _schedule_sweep(session: Session, services: Services, kb_id: str, *, switche
     )
 
 
-def sweep(services: Services, kb_id: str, switched_at: datetime | None = None) -> dict[str, Any]:
+def sweep(services: PluginHost, kb_id: str, switched_at: datetime | None = None) -> dict[str, Any]:
     """Delete ``kb_id``'s points outside its encoder's collection; drop collections nobody uses.
 
     Skipped while an activation for the knowledge base is pending: it schedules a sweep of its own.
@@ -214,7 +217,7 @@ def sweep(services: Services, kb_id: str, switched_at: datetime | None = None) -
     return {"swept": swept, "dropped": drop_unused(services, collections), "requeued_documents": requeued}
 
 
-def _requeue_lagging(services: Services, kb_id: str, home: Any, switched_at: datetime) -> int:
+def _requeue_lagging(services: PluginHost, kb_id: str, home: Any, switched_at: datetime) -> int:
     with services.sessions() as session:
         recent = session.execute(
             select(Document.id, Document.chunk_count).where(
@@ -238,7 +241,7 @@ def _requeue_lagging(services: Services, kb_id: str, home: Any, switched_at: dat
     return len(lagging)
 
 
-def drop_unused(services: Services, collections: dict[str, Any] | None = None) -> list[str]:
+def drop_unused(services: PluginHost, collections: dict[str, Any] | None = None) -> list[str]:
     """Drop the collections of versions that serve no knowledge base and no pending activation fills."""
     collections = collections if collections is not None else services.encoders.registered_collections()
     with services.sessions() as session:
@@ -260,7 +263,7 @@ def drop_unused(services: Services, collections: dict[str, Any] | None = None) -
     return dropped
 
 
-def _queue_changed_documents(session: Session, services: Services, kb_id: str, since: datetime) -> int:
+def _queue_changed_documents(session: Session, services: PluginHost, kb_id: str, since: datetime) -> int:
     """The knowledge base's documents finished after the re-embedding began are in the old collection
     only: queue them again (they reuse nothing and cost only their own chunks)."""
     changed = session.scalars(

@@ -35,8 +35,8 @@ from backend.catalog.names import contained, folder_name
 from backend.db.models import EncoderVersion, EncoderVersionStatus, utcnow
 from backend.encoder.sentence_transformer import pick_device, resolve_model_path
 from backend.errors import Conflict, InvalidInput
+from backend.plugins import PluginHost
 from backend.retrieval.confidence import LEGACY_COSINE_CUT
-from backend.services import Services
 from backend.vectorstore.base import embedding_text
 from finetune.data.beir import load_beir_split
 from finetune.data.cropping import cropped_pairs
@@ -79,12 +79,12 @@ class _Data:
     corpus: list[str]
 
 
-def _kb_passages(services: Services, kb_id: str) -> list[str]:
+def _kb_passages(services: PluginHost, kb_id: str) -> list[str]:
     vectors = services.encoders.snapshot(kb_id).vectors
     return [embedding_text(r.payload) for batch in vectors.scan(kb_id=kb_id, vectors=False) for r in batch]
 
 
-def _gather(services: Services, request: FinetuneRequest) -> _Data:
+def _gather(services: PluginHost, request: FinetuneRequest) -> _Data:
     if request.dataset is not None:
         train_pairs, _ = load_beir_split(request.dataset, "train")
         _, held_out = load_beir_split(request.dataset, "test")
@@ -126,7 +126,7 @@ class _Baseline:
     confidence: float
 
 
-def _baseline(services: Services, kb_id: str | None) -> _Baseline:
+def _baseline(services: PluginHost, kb_id: str | None) -> _Baseline:
     # The cosine floor it had: the operator's, else the gate of earlier releases (which the version's
     # own relevance threshold is carried over from).
     configured = services.settings.chat.min_score
@@ -146,7 +146,7 @@ def _baseline(services: Services, kb_id: str | None) -> _Baseline:
     )
 
 
-def _register(services: Services, request: FinetuneRequest) -> tuple[str, str]:
+def _register(services: PluginHost, request: FinetuneRequest) -> tuple[str, str]:
     """Take the version's name now (id, name), as ``training``: a duplicate fails before any work."""
     name = request.name or f"ft-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
     _folder(services, name)  # a name that is no plain folder name fails before anything is written
@@ -169,7 +169,7 @@ def _register(services: Services, request: FinetuneRequest) -> tuple[str, str]:
         return version.id, name
 
 
-def _unregister(services: Services, version_id: str, folder: Path) -> None:
+def _unregister(services: PluginHost, version_id: str, folder: Path) -> None:
     with services.sessions.begin() as session:
         version = session.get(EncoderVersion, version_id)
         if version is not None and version.status is EncoderVersionStatus.TRAINING:
@@ -178,7 +178,7 @@ def _unregister(services: Services, version_id: str, folder: Path) -> None:
 
 
 def run_finetune(
-    services: Services, request: FinetuneRequest, *, on_progress: Progress | None = None
+    services: PluginHost, request: FinetuneRequest, *, on_progress: Progress | None = None
 ) -> dict[str, Any]:
     config = request.config.validated()
     if request.activate and request.kb_id is None:
@@ -194,13 +194,13 @@ def run_finetune(
         raise
 
 
-def _folder(services: Services, name: str) -> Path:
+def _folder(services: PluginHost, name: str) -> Path:
     """``<artifacts>/encoders/<name>``: a plain folder name, checked to stay inside the artifact folder."""
     return contained(services.settings.artifacts_path / "encoders", folder_name(name, what="version name"))
 
 
 def _train(
-    services: Services,
+    services: PluginHost,
     request: FinetuneRequest,
     config: TrainConfig,
     on_progress: Progress | None,

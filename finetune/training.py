@@ -31,6 +31,7 @@ from finetune.losses import MoCoMultipleNegativesRankingLoss
 
 log = logging.getLogger(__name__)
 LossName = Literal["mnrl", "cached", "moco"]
+Direction = Literal["query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,9 @@ class _Recorder(TrainerCallback):
     def __init__(self, result: TrainResult, on_progress: Callable[[float], None] | None) -> None:
         self.result, self.on_progress = result, on_progress
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
+    ) -> None:
         if logs and "loss" in logs:
             self.result.losses.append((int(state.global_step), float(logs["loss"])))
             log.info("step %d/%d: loss %.4f", state.global_step, state.max_steps, float(logs["loss"]))
@@ -112,8 +115,10 @@ def distributed() -> bool:
 
 
 def make_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
-    directions = ("query_to_doc", "doc_to_query") if config.symmetric else ("query_to_doc",)
-    partition = "per_direction" if config.symmetric else "joint"
+    directions: tuple[Direction, ...] = (
+        ("query_to_doc", "doc_to_query") if config.symmetric else ("query_to_doc",)
+    )
+    partition: Literal["per_direction", "joint"] = "per_direction" if config.symmetric else "joint"
     gather = distributed()  # every GPU's passages become negatives for every query
     if config.loss == "cached":
         return losses.CachedMultipleNegativesRankingLoss(

@@ -82,11 +82,11 @@ def ingest_command(
             bar.n = len(jobs)
             bar.refresh()
         failed = 0
-        for job_id, path in jobs.items():
+        for job_id, source in jobs.items():
             job = services.queue.get(job_id)
             if job.status != JobStatus.SUCCEEDED:
                 failed += 1
-                problems.append(f"{path}: {job.error}")
+                problems.append(f"{source}: {job.error}")
     finally:
         services.close()
     typer.echo(f"{len(jobs) - failed} ingested, {unchanged} unchanged, {len(problems)} failed")

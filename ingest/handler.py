@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from backend.db.models import Document, DocumentContent, DocumentStatus
 from backend.errors import InvalidInput
 from backend.jobs.worker import JobBatch, JobContext
-from backend.services import Services
+from backend.plugins import PluginHost
 from backend.serving.snapshot import EncoderSnapshot
 from backend.vectorstore.base import ChunkRecord
 from ingest.chunking.chunker import Chunk, Chunker
@@ -54,7 +54,7 @@ class _Work:
 
 
 class IngestHandler:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: PluginHost) -> None:
         self.services = services
         limits = services.settings.ingest
         self.batch_size = limits.batch_documents
@@ -250,5 +250,5 @@ def _error_of(work: _Work | None) -> BaseException | None:
     return work.error if work is not None else None  # None: the document was deleted, nothing to do
 
 
-def make_ingest_handler(services: Services) -> IngestHandler:
+def make_ingest_handler(services: PluginHost) -> IngestHandler:
     return IngestHandler(services)

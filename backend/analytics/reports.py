@@ -121,7 +121,10 @@ def source_usage(session: Session, kb_id: str, since: datetime, until: datetime)
     documents = session.execute(
         select(Document.id, Document.title, Document.source).where(Document.kb_id == kb_id)
     ).all()
-    usage = [SourceUsage(d, t, s, *cited.pop(d, (0, None)), exists=True) for d, t, s in documents]
+    usage = []
+    for d, t, s in documents:
+        n, last = cited.pop(d, (0, None))
+        usage.append(SourceUsage(d, t, s, n, last, exists=True))
     usage += [SourceUsage(d, "(deleted)", "", n, last, exists=False) for d, (n, last) in cited.items()]
     usage.sort(key=lambda u: (-u.citations, u.title, u.document_id))
     return usage

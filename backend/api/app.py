@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.api.auth import authenticate
@@ -116,7 +116,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     @app.middleware("http")
-    async def widget_cors(request: Request, call_next):  # noqa: ANN001 - Starlette's signature
+    async def widget_cors(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """CORS for the widget, answered per knowledge base: only an origin the widget dependency
         accepted (request.state.cors_origin) gets the header, on success and on errors like 429."""
         response = await call_next(request)

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class RateLimiter(Protocol):
 
 
 class SlidingWindowLimiter:
-    def __init__(self, clock=time.monotonic) -> None:  # noqa: ANN001 - a callable returning seconds
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._hits: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -50,7 +51,7 @@ class SlidingWindowLimiter:
             while hits and hits[0] <= now - window_s:
                 hits.popleft()
             if len(hits) >= limit:
-                return max(1, math.ceil(hits[0] + window_s - now))
+                return max(1, math.ceil(hits[0] + window_s - now))  # hits[0]: a float, now too
             hits.append(now)
             return None
 

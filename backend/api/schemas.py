@@ -234,7 +234,9 @@ class PassagePublic(_Out):
     @field_validator("evidence", mode="before")
     @classmethod
     def _evidence(cls, value: Any) -> Any:
-        return {k: round(v, 4) for k, v in asdict(value).items()} if is_dataclass(value) else value
+        if is_dataclass(value) and not isinstance(value, type):
+            return {k: round(v, 4) for k, v in asdict(value).items()}
+        return value
 
 
 class SearchResponse(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 from backend.db.models import ApiKey, utcnow
 from backend.errors import InvalidInput, NotFound
 
-SCOPES = ("read", "search", "chat", "write", "manage", "support")
+Scope = Literal["read", "search", "chat", "write", "manage", "support"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
 """read: the KB and its documents · search · chat (and feedback) · write: upload and delete
 documents · manage: settings, tuning, fine-tuning, keys, secrets, analytics · support: conversations,
 handoffs, a person's replies, leads (what a help desk integration needs, nothing more)."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog import knowledge_bases as kbs
 from backend.db.models import Document, Job, JobStatus
@@ -23,11 +25,26 @@ from backend.errors import InvalidInput
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
 from backend.retrieval.calibration import Calibration, calibrate
+from backend.retrieval.lexical import LexicalEncoder
+from backend.retrieval.search import Retriever
 from backend.retrieval.tuning import JudgedQuery, TuneReport, tune
+from backend.serving.router import EncoderRouter
 
 log = logging.getLogger(__name__)
 TUNE_JOB = "tune"
 MAX_PAIRS = 5000
+
+
+@dataclass(frozen=True)
+class TuningParts:
+    """What tuning reads and writes, and nothing more: built by the service, the CLI or a test."""
+
+    sessions: sessionmaker[Session]
+    encoders: EncoderRouter
+    lexical: LexicalEncoder
+    retriever: Retriever
+    top_k: int
+    """Passages chat retrieves per question: the confidence model is fitted on that many."""
 
 
 class Pair(BaseModel):
@@ -63,7 +80,7 @@ def parse_pairs_jsonl(lines: Iterable[str]) -> list[Pair]:
     return pairs
 
 
-def judged_queries(session: Any, kb_id: str, pairs: list[Pair]) -> list[JudgedQuery]:
+def judged_queries(session: Session, kb_id: str, pairs: list[Pair]) -> list[JudgedQuery]:
     sources = {p.source for p in pairs if p.source}
     by_source: dict[str, set[str]] = {}
     if sources:
@@ -83,16 +100,16 @@ def judged_queries(session: Any, kb_id: str, pairs: list[Pair]) -> list[JudgedQu
 
 
 def run_tuning(
-    services: Any, kb_id: str, pairs: list[Pair], *, apply: bool = True
+    parts: TuningParts, kb_id: str, pairs: list[Pair], *, apply: bool = True
 ) -> tuple[TuneReport, Calibration]:
-    with services.sessions() as session:
+    with parts.sessions() as session:
         current = kbs.retrieval_settings(kbs.get(session, kb_id))
         judged = judged_queries(session, kb_id, pairs)
-    snapshot = services.encoders.snapshot(kb_id)  # tuned on the encoder that serves this knowledge base
+    snapshot = parts.encoders.snapshot(kb_id)  # tuned on the encoder that serves this knowledge base
     try:
         report = tune(
             embedder=snapshot.embedder,
-            lexical=services.lexical,
+            lexical=parts.lexical,
             vectors=snapshot.vectors,
             kb_id=kb_id,
             judged=judged,
@@ -102,18 +119,18 @@ def run_tuning(
         raise InvalidInput(str(exc)) from exc
     settings = current.with_(**report.best.update)
     calibration = calibrate(
-        services.retriever,
+        parts.retriever,
         kb_id=kb_id,
         model_id=snapshot.model_id,
         judged=judged,
         config=settings,
-        top_k=services.settings.chat.top_k,
+        top_k=parts.top_k,
     )
     changes = dict(report.best.update)
     if calibration.model is not None:
         changes["calibration"] = calibration.model.model_dump(mode="json")
     if apply and changes:
-        with services.sessions.begin() as session:
+        with parts.sessions.begin() as session:
             kbs.update(session, kb_id, retrieval=changes)
         log.info(
             "kb %s tuned: %s (nDCG@10 %.3f → %.3f on %d queries); confidence model %s",
@@ -145,7 +162,7 @@ def report_dict(report: TuneReport, calibration: Calibration, applied: bool) -> 
     }
 
 
-def retune(session: Any, kb_id: str) -> Job | None:
+def retune(session: Session, kb_id: str) -> Job | None:
     """Queue the knowledge base's last successful tune again, with the same pairs: for after its encoder
     changed, since both the fusion weights and the confidence model were fitted on the old encoder's
     scores (a confidence model names its encoder and stops applying). None: it was never tuned."""
@@ -160,14 +177,12 @@ def retune(session: Any, kb_id: str) -> Job | None:
     return enqueue(session, kind=TUNE_JOB, kb_id=kb_id, max_attempts=1, payload=dict(last.payload))
 
 
-def make_tune_handler(services: Any) -> JobHandler:
+def make_tune_handler(parts: TuningParts) -> JobHandler:
     def handle(ctx: JobContext) -> None:
         payload = ctx.job.payload
         pairs = [Pair.model_validate(p) for p in payload.get("pairs", [])]
         ctx.report("tuning", 0.1, force=True)
-        report, calibration = run_tuning(
-            services, ctx.job.kb_id or "", pairs, apply=payload.get("apply", True)
-        )
+        report, calibration = run_tuning(parts, ctx.job.kb_id or "", pairs, apply=payload.get("apply", True))
         ctx.result = report_dict(report, calibration, payload.get("apply", True))
 
     return handle

@@ -108,7 +108,7 @@ class UrlPolicy:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise InvalidInput(f"the host {host!r} could not be resolved ({exc}); check the URL") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         refused = [a for a in addresses if not self._allowed(host, a)]
         if refused:
             # All or nothing: a name that also points inside the network is not fetched at all.

@@ -1,5 +1,5 @@
 """Conversations: retrieve, answer with a provider, cite, remember."""
 
-from backend.chat.service import ChatAnswer, ChatService
+from backend.chat.service import ChatAnswer, ChatInput, ChatService
 
-__all__ = ["ChatAnswer", "ChatService"]
+__all__ = ["ChatAnswer", "ChatInput", "ChatService"]

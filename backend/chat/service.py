@@ -49,6 +49,24 @@ def source_of(index: int, passage: Passage, confidence: float | None) -> Source:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatInput:
+    """A visitor's message and what shapes its answer: the one argument of ``stream`` and ``answer``."""
+
+    kb_id: str
+    message: str
+    conversation_id: str | None = None
+    """None: a new conversation."""
+    config: RetrievalSettings | None = None
+    """The knowledge base's search settings (None: the defaults)."""
+    chat: ChatSettings | None = None
+    filters: SearchFilters | None = None
+    history: list[Turn] | None = None
+    """Earlier turns when the caller keeps them (the OpenAI-compatible route); None: the stored ones."""
+    channel: str = "api"
+    visitor_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Turn:
     kb_id: str
     conversation_id: str
@@ -183,31 +201,26 @@ class ChatService:
             session.flush()
             return reply.id
 
-    async def stream(
-        self,
-        *,
-        kb_id: str,
-        message: str,
-        conversation_id: str | None = None,
-        config: RetrievalSettings | None = None,
-        chat: ChatSettings | None = None,
-        filters: SearchFilters | None = None,
-        history: list[Turn] | None = None,
-        channel: str = "api",
-        visitor_id: str | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    async def stream(self, question: ChatInput) -> AsyncIterator[ChatEvent]:
         """The turn's events. Input errors raise before the first event; provider failures end the
         stream with an ``error`` event (the question stays stored, so a retry keeps the history)."""
-        message = message.strip()
+        kb_id, filters = question.kb_id, question.filters
+        message = question.message.strip()
         if not message:
             raise InvalidInput("message is empty; send the user's question")
         if len(message) > MAX_MESSAGE_CHARS:
             raise InvalidInput(f"message is {len(message)} characters; the limit is {MAX_MESSAGE_CHARS}")
-        config, chat = config or RetrievalSettings(), chat or ChatSettings()
+        config, chat = question.config or RetrievalSettings(), question.chat or ChatSettings()
         chain = chat.chain or self.default_chain
         started = time.perf_counter()
         turn = await anyio.to_thread.run_sync(
-            self._start_turn, kb_id, message, conversation_id, history, channel, visitor_id
+            self._start_turn,
+            kb_id,
+            message,
+            question.conversation_id,
+            question.history,
+            question.channel,
+            question.visitor_id,
         )
         conversation_id, history = turn.conversation_id, turn.history
         if turn.handoff:
@@ -304,9 +317,12 @@ class ChatService:
         floor = self.min_score if self.min_score is not None else -1.0
         return [p for p in result.passages if (p.confidence or 0.0) >= cut and p.relevance >= floor]
 
-    async def answer(self, **kwargs: Any) -> ChatAnswer:
-        text, citations, done = [], [], {}
-        async for event in self.stream(**kwargs):
+    async def answer(self, question: ChatInput) -> ChatAnswer:
+        """The stream, collected: streamed and non-streamed answers cannot differ."""
+        text: list[str] = []
+        citations: list[dict[str, Any]] = []
+        done: dict[str, Any] = {}
+        async for event in self.stream(question):
             if event.type == "token":
                 text.append(event.data["text"])
             elif event.type == "citations":

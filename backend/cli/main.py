@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from backend.logging_setup import configure_logging
 from backend.plugins import load_plugins
 from backend.settings import Settings
 from backend.vectorstore.base import SearchMode
+
+if TYPE_CHECKING:
+    from backend.services import Services
 
 app = typer.Typer(help="kbchat: a knowledge-base chat backend.", no_args_is_help=True, add_completion=False)
 log = logging.getLogger("kbchat")
@@ -32,8 +35,8 @@ def settings() -> Settings:
     return s
 
 
-def services_for_cli():  # noqa: ANN201 - imported lazily: `kbchat --help` must not load torch
-    from backend.services import Services
+def services_for_cli() -> Services:
+    from backend.services import Services  # imported here: `kbchat --help` must not load torch
 
     return Services.build(settings())
 
@@ -129,13 +132,14 @@ def ask(
 ) -> None:
     """Ask a knowledge base a question; prints the answer and its citations."""
     from backend.catalog import knowledge_bases as kbs
+    from backend.chat import ChatInput
 
     services = services_for_cli()
     try:
         with services.sessions() as session:
             found = kbs.get_by_name(session, kb)
             kb_id, config, chat = found.id, kbs.retrieval_settings(found), kbs.chat_settings(found)
-        answer = asyncio.run(services.chat.answer(kb_id=kb_id, message=question, config=config, chat=chat))
+        answer = asyncio.run(services.chat.answer(ChatInput(kb_id, question, config=config, chat=chat)))
     finally:
         services.close()
     if as_json:
@@ -159,13 +163,14 @@ def tune(
     confidence model that decides when chat answers "I couldn't find it"."""
     from backend.catalog import knowledge_bases as kbs
     from backend.catalog.tuning import parse_pairs_jsonl, report_dict, run_tuning
+    from backend.services import tuning_parts
 
     judged = parse_pairs_jsonl(pairs.read_text(encoding="utf-8").splitlines())
     services = services_for_cli()
     try:
         with services.sessions() as session:
             kb_id = kbs.get_by_name(session, kb).id
-        report, calibration = run_tuning(services, kb_id, judged, apply=not dry_run)
+        report, calibration = run_tuning(tuning_parts(services), kb_id, judged, apply=not dry_run)
     finally:
         services.close()
     summary = report_dict(report, calibration, applied=not dry_run)
@@ -246,11 +251,24 @@ def doctor(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    for extend in load_plugins().cli_extensions:
-        extend(app)
+_extended = False
+
+
+def full_app() -> typer.Typer:
+    """The command tree with every installed plugin's commands (``ingest``, ``finetune``…), added once."""
+    global _extended
+    if not _extended:
+        for extend in load_plugins().cli_extensions:
+            extend(app)
+        _extended = True
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``kbchat`` console script. ``argv`` (default: the process's) lets tests run it in-process,
+    with the same exit codes and messages a user sees."""
     try:
-        app()
+        full_app()(args=argv, prog_name="kbchat")
     except Exception as exc:  # our errors carry a message meant for the user; show it, not a traceback
         from pydantic import ValidationError
 

@@ -105,7 +105,7 @@ class KnowledgeBase(Base):
     identity_secret: Mapped[str | None] = mapped_column(String(100))
     """HMAC key the customer's backend signs visitor tokens with (backend/catalog/identity.py)."""
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
-    """HMAC key webhook deliveries are signed with (backend/notify/webhooks.py)."""
+    """HMAC key webhook deliveries are signed with (backend/notify/delivery.py)."""
     encoder_version_id: Mapped[str | None] = mapped_column(
         ForeignKey("encoder_versions.id", ondelete="RESTRICT", use_alter=True), index=True
     )

@@ -15,9 +15,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from backend.encoder.base import Tokenizer
 from backend.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -65,11 +67,11 @@ def model_id_of(model: str) -> str:
 
 
 class _HFTokenizer:
-    def __init__(self, hf_tokenizer: object) -> None:
+    def __init__(self, hf_tokenizer: Any) -> None:  # a transformers tokenizer, untyped upstream
         self._tok = hf_tokenizer
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        encoded = self._tok(  # type: ignore[operator]
+        encoded = self._tok(
             text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
         )
         return [(int(s), int(e)) for s, e in encoded["offset_mapping"]]
@@ -135,7 +137,7 @@ class SentenceTransformerEmbedder:
         model_max = int(self._model.max_seq_length or 512) - 2  # [CLS] and [SEP]
         prompt_tokens = len(self._model.tokenizer.tokenize(document_prompt)) if document_prompt else 0
         self.max_tokens = min(max_tokens or model_max, model_max) - prompt_tokens
-        self.tokenizer = _HFTokenizer(self._model.tokenizer)
+        self.tokenizer: Tokenizer = _HFTokenizer(self._model.tokenizer)
         self.model_id = model_id or model_id_of(model)
         log.info(
             "encoder %s loaded on %s in %.1fs (dim=%d, max_tokens=%d)",

@@ -18,7 +18,7 @@ its successor's result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,9 +69,18 @@ def _fail_document(session: Session, job: Job) -> None:
 
 
 class JobQueue:
-    def __init__(self, sessions: sessionmaker[Session], *, lease_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        lease_s: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """``clock``: what "now" is for leases and back-off (tests pass one they move by hand, so an
+        expired lease takes no waiting)."""
         self.sessions = sessions
         self.lease = timedelta(seconds=lease_s)
+        self.clock = clock
 
     def claim(self, *, worker_id: str, kinds: Collection[str]) -> Job | None:
         """Take the oldest runnable job of ``kinds``: queued and due, or running with an expired lease.
@@ -88,7 +97,7 @@ class JobQueue:
         """Up to ``limit`` runnable jobs in one transaction (see :meth:`claim`): batch handlers fill
         one embedding batch from many small documents and pay the database round trips once.
         ``max_bytes`` caps the sum of their documents' sizes."""
-        now = utcnow()
+        now = self.clock()
         sibling = aliased(Job)
         busy_document = exists().where(
             sibling.document_id == Job.document_id,
@@ -194,7 +203,7 @@ class JobQueue:
         progress: float | None = None,
     ) -> set[str]:
         """Extend several leases in one statement; returns the ids still held by ``worker_id``."""
-        values: dict[str, Any] = {"lease_expires_at": utcnow() + self.lease}
+        values: dict[str, Any] = {"lease_expires_at": self.clock() + self.lease}
         if stage is not None:
             values["stage"] = stage
         if progress is not None:
@@ -222,7 +231,7 @@ class JobQueue:
     def complete_many(self, results: dict[str, dict[str, Any] | None], *, worker_id: str) -> set[str]:
         """Mark several jobs succeeded in one transaction; returns the ids that were still ours."""
         done: set[str] = set()
-        now = utcnow()
+        now = self.clock()
         with self.sessions.begin() as session:
             for job in session.scalars(select(Job).where(Job.id.in_(list(results))).with_for_update()):
                 if job.lease_owner != worker_id or job.status != JobStatus.RUNNING:
@@ -249,7 +258,7 @@ class JobQueue:
             for job in jobs:
                 job.status, job.lease_owner, job.lease_expires_at = JobStatus.QUEUED, None, None
                 job.attempts = max(0, job.attempts - 1)
-                job.run_after = utcnow()
+                job.run_after = self.clock()
                 if job.document_id is not None:
                     session.execute(
                         update(Document)
@@ -270,13 +279,13 @@ class JobQueue:
             if retryable and job.attempts < job.max_attempts:
                 delay = min(BACKOFF_BASE_S * 2 ** (job.attempts - 1), BACKOFF_MAX_S)
                 job.status = JobStatus.QUEUED
-                job.run_after = utcnow() + timedelta(seconds=delay)
+                job.run_after = self.clock() + timedelta(seconds=delay)
                 log.warning(
                     "job %s attempt %d failed, retrying in %.0fs: %s", job_id, job.attempts, delay, error
                 )
             else:
                 job.status = JobStatus.FAILED
-                job.finished_at = utcnow()
+                job.finished_at = self.clock()
                 _fail_document(session, job)
                 log.error("job %s failed after %d attempt(s): %s", job_id, job.attempts, error)
             return job.status
@@ -288,7 +297,7 @@ class JobQueue:
                 raise NotFound(f"job {job_id} does not exist")
             if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
                 job.status = JobStatus.CANCELLED
-                job.finished_at = utcnow()
+                job.finished_at = self.clock()
                 job.lease_owner = None
             return job
 

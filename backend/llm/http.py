@@ -20,7 +20,7 @@ from backend.errors import UpstreamError, UpstreamTimeout
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event, data) pairs of a ``text/event-stream`` body; ``event`` is "message" when unnamed."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     async for line in response.aiter_lines():
         if not line:
             if data:

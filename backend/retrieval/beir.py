@@ -11,6 +11,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backend.errors import InvalidInput
 
@@ -26,7 +27,7 @@ class BeirDataset:
     """Query id → {corpus id: grade}."""
 
 
-def _jsonl(path: Path) -> list[dict]:
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InvalidInput(
             f"{path} is missing; a BEIR dataset folder holds corpus.jsonl, queries.jsonl, qrels/"

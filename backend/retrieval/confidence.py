@@ -97,7 +97,8 @@ class ConfidenceModel(BaseModel):
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)
-        return 1.0 / (1.0 + np.exp(-(self.intercept + rows @ np.asarray(self.coefficients))))
+        logits = self.intercept + rows @ np.asarray(self.coefficients, dtype=np.float64)
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
 
     def serves(self, model_id: str) -> bool:
         return self.encoder is None or self.encoder == model_id

@@ -84,7 +84,7 @@ def _stem(word: str) -> str:
     """Snowball English stem of a plain word ("refunds" → "refund"); identifiers are kept whole."""
     if len(word) < 4 or not word.isalpha():
         return word
-    return _stemmer.stemWord(word)
+    return str(_stemmer.stemWord(word))
 
 
 def terms(text: str) -> list[str]:

@@ -32,4 +32,4 @@ class CrossEncoderReranker:
             self._model.predict([(query, t) for t in texts], activation_fn=None, show_progress_bar=False),
             dtype=np.float64,
         ).reshape(len(texts), -1)[:, -1]
-        return (1.0 / (1.0 + np.exp(-logits))).tolist()
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-logits))]

@@ -127,7 +127,7 @@ def _score_kind(config: RetrievalSettings) -> str:
     return "cosine" if config.mode is SearchMode.DENSE else "bm25"
 
 
-def _join(chunks: list[dict[str, Any]]) -> str:
+def join_chunks(chunks: list[dict[str, Any]]) -> str:
     """Concatenate consecutive chunks, dropping the overlap each shares with the one before."""
     text, end = "", None
     for chunk in chunks:
@@ -281,8 +281,8 @@ class Retriever:
         after = [c for c in chunks if c.get("chunk_index", 0) > passage.chunk_index]
         me = {"text": passage.text, "char_start": passage.char_start, "char_end": passage.char_end}
         # Trim the overlap on both sides: before-context ends where this passage starts, and vice versa.
-        before_text = _join(before)
+        before_text = join_chunks(before)
         if before and before[-1].get("char_end", 0) > passage.char_start:
             before_text = before_text[: len(before_text) - (before[-1]["char_end"] - passage.char_start)]
-        after_text = _join([me, *after])[len(passage.text) :].lstrip("\n")
+        after_text = join_chunks([me, *after])[len(passage.text) :].lstrip("\n")
         return replace(passage, context_before=before_text, context_after=after_text)

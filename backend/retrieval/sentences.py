@@ -87,7 +87,11 @@ class SentenceVectors:
         """Each text's sentences with their cosine to the query, in text order."""
         spans = [sentence_spans(t) for t in texts]
         flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
-        cosines = self.embed(embedder, flat) @ np.asarray(query_vector, dtype=np.float32) if flat else []
+        cosines = (
+            self.embed(embedder, flat) @ np.asarray(query_vector, dtype=np.float32)
+            if flat
+            else np.zeros(0, dtype=np.float32)
+        )
         out: list[list[ScoredSentence]] = []
         i = 0
         for text, ss in zip(texts, spans, strict=True):

@@ -350,9 +350,9 @@ class EdgeVectorStore:
             if sparse.indices:
                 prefetches.append(qe.Prefetch(limit=pool, query=sparse_query, filter=flt))
                 weights.append(fusion.sparse_weight)
-            request = qe.QueryRequest(
-                prefetches=prefetches, query=qe.Fusion.Rrf(k=fusion.k, weights=weights), filter=flt, **common
-            )
+            # The package's stub types Fusion.Rrf(...) as its own class, not the Fusion it builds at run time.
+            rrf: Any = qe.Fusion.Rrf(k=fusion.k, weights=weights)
+            request = qe.QueryRequest(prefetches=prefetches, query=rrf, filter=flt, **common)
         with _translated("search"):
             points = self._shard.query(request)
             ranked = sorted(points, key=lambda p: (-p.score, str(p.id)))[:limit]

@@ -36,13 +36,14 @@ def to_hit(point: Any, query: np.ndarray, score: float | None = None) -> Hit:
 
 def to_record(point: Any) -> ChunkRecord:
     """A stored point, both vectors and payload (what a re-index copies)."""
-    sparse = _named(point).get(SPARSE)
+    sparse = _named(point).get(SPARSE)  # qdrant-client's and Edge's classes differ: read by duck typing
+    indices, values = getattr(sparse, "indices", None), getattr(sparse, "values", None)
     dense = _dense(point)
     return ChunkRecord(
         str(point.id),
         dense if dense is not None else np.zeros(0, dtype=np.float32),
-        SparseVector(list(sparse.indices), [float(v) for v in sparse.values])
-        if hasattr(sparse, "indices")
+        SparseVector(list(indices), [float(v) for v in values])
+        if indices is not None and values is not None
         else SparseVector([], []),
         point.payload or {},
     )

@@ -18,6 +18,7 @@ import threading
 import warnings
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient
@@ -296,29 +297,38 @@ class QdrantVectorStore:
         dense_query = dense.tolist()
         sparse_query = qm.SparseVector(indices=sparse.indices, values=sparse.values)
         pool = max(limit, self.candidate_pool)  # fixed pool: top_k never changes the first results' order
-        common = {"query_filter": flt, "limit": limit, "with_payload": True, "with_vectors": [DENSE]}
+        query: list[float] | qm.SparseVector | qm.RrfQuery
+        prefetch: list[qm.Prefetch] | None = None
+        using: str | None = None
+        if mode is SearchMode.DENSE:
+            query, using = dense_query, DENSE
+        elif mode is SearchMode.SPARSE:
+            if not sparse.indices:
+                return []
+            query, using = sparse_query, SPARSE
+        else:
+            prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool)]
+            weights = [fusion.dense_weight]
+            if sparse.indices:
+                prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
+                weights.append(fusion.sparse_weight)
+            query = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=weights))
         with _translated("search"):
-            if mode is SearchMode.DENSE:
-                response = self.client.query_points(self.collection, query=dense_query, using=DENSE, **common)
-            elif mode is SearchMode.SPARSE:
-                if not sparse.indices:
-                    return []
-                response = self.client.query_points(
-                    self.collection, query=sparse_query, using=SPARSE, **common
-                )
-            else:
-                prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool)]
-                weights = [fusion.dense_weight]
-                if sparse.indices:
-                    prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
-                    weights.append(fusion.sparse_weight)
-                query = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=weights))
-                response = self.client.query_points(self.collection, prefetch=prefetch, query=query, **common)
+            response = self.client.query_points(
+                self.collection,
+                query=query,
+                using=using,
+                prefetch=prefetch,
+                query_filter=flt,
+                limit=limit,
+                with_payload=True,
+                with_vectors=[DENSE],
+            )
         return [to_hit(p, dense) for p in response.points]
 
-    def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict]:
-        flt = _document_filter(kb_id, document_id)
-        flt.must.append(qm.FieldCondition(key="chunk_index", range=qm.Range(gte=first, lte=last)))  # type: ignore[union-attr]
+    def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
+        in_range = qm.FieldCondition(key="chunk_index", range=qm.Range(gte=first, lte=last))
+        flt = qm.Filter(must=[_document_filter(kb_id, document_id), in_range])
         with _translated("read neighbouring chunks"):
             points, _ = self.client.scroll(
                 self.collection, scroll_filter=flt, limit=last - first + 1, with_payload=True

@@ -24,6 +24,12 @@ from torch import Tensor, nn
 
 
 class MoCoMultipleNegativesRankingLoss(nn.Module):
+    queue: Tensor
+    queue_ids: Tensor
+    queue_ptr: Tensor
+    queue_filled: Tensor
+    """Buffers (register_buffer), declared so they type as tensors."""
+
     def __init__(
         self,
         model: SentenceTransformer,
@@ -69,6 +75,10 @@ class MoCoMultipleNegativesRankingLoss(nn.Module):
         key_encoder.eval()
         self._key_encoder = [key_encoder]
         dim = model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(
+                "the model does not say its embedding dimension; MoCo needs it to size the queue"
+            )
         self.register_buffer("queue", torch.zeros(queue_size, dim), persistent=False)
         self.register_buffer("queue_ids", torch.full((queue_size,), -1, dtype=torch.long), persistent=False)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long), persistent=False)
@@ -86,8 +96,8 @@ class MoCoMultipleNegativesRankingLoss(nn.Module):
             key.to(next(self.model.parameters()).device)
         for k, q in zip(key.parameters(), self.model.parameters(), strict=True):
             k.mul_(self.momentum).add_(q.detach(), alpha=1.0 - self.momentum)
-        for k, q in zip(key.buffers(), self.model.buffers(), strict=True):
-            k.copy_(q)
+        for kb, qb in zip(key.buffers(), self.model.buffers(), strict=True):
+            kb.copy_(qb)
 
     @torch.no_grad()
     def enqueue(self, keys: Tensor, ids: Tensor) -> None:

@@ -29,7 +29,8 @@ def bm25(dataset: BeirDataset) -> tuple[dict[str, list[str]], list[float]]:
         bm25s.tokenize([_doc_text(r) for r in dataset.corpus], stopwords="en", show_progress=False),
         show_progress=False,
     )
-    ranked, latencies = {}, []
+    ranked: dict[str, list[str]] = {}
+    latencies: list[float] = []
     for qid, text in dataset.queries.items():
         started = time.perf_counter()
         tokens = bm25s.tokenize([text], stopwords="en", show_progress=False)

@@ -172,7 +172,8 @@ def gate_report(
             figures |= quote_precision(asked, partial(_kept, scorer, cut), answerer)
         getattr(report, name).update(figures)
         grid = np.linspace(0.0, 1.0, 101) if scorer is not None else np.linspace(-0.1, 0.9, 101)
-        report.curve[name] = [
-            (round(float(t), 3), *rates(positives, negatives, float(t)).values()) for t in grid
-        ]
+        report.curve[name] = []
+        for t in grid:
+            r = rates(positives, negatives, float(t))
+            report.curve[name].append((round(float(t), 3), r["false_refusal"], r["false_answer"]))
     return report

@@ -65,7 +65,7 @@ def _row(name: str, ranked: dict[str, list[str]], dataset: BeirDataset, latencie
 
 def ingest_corpus(
     services: Services, dataset: BeirDataset, progress: Progress | None = None
-) -> tuple[str, dict]:
+) -> tuple[str, dict[str, list[str]]]:
     """A scratch knowledge base holding the corpus; returns its id and document id → corpus ids."""
     aliases: dict[str, list[str]] = {}
     with services.sessions.begin() as session:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup, Comment, Tag
+from bs4.element import NavigableString
 
 from ingest.loaders.base import ParsedDocument, SectionBuilder
 from ingest.loaders.decoding import decode_text

@@ -28,7 +28,10 @@ def load_pdf(data: bytes, *, name: str) -> ParsedDocument:
         title = (reader.metadata.title if reader.metadata else None) or None
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"{name} is not a readable PDF ({exc.__class__.__name__}: {exc})") from None
-    parts, sections, anchors, length = [], [], [], 0
+    parts: list[str] = []
+    sections: list[Section] = []
+    anchors: list[Anchor] = []
+    length = 0
     for number, raw in enumerate(pages, start=1):
         text = raw.strip()
         if not text:

@@ -41,7 +41,9 @@ def load_subtitles(data: bytes, *, name: str) -> ParsedDocument:
         raise EmptyContent(
             f"{name} has no subtitle cues ('00:00:01.000 --> 00:00:04.000' lines followed by text)"
         )
-    parts, anchors, length = [], [], 0
+    parts: list[str] = []
+    anchors: list[Anchor] = []
+    length = 0
     for start, end, text in cues:
         if parts:
             parts.append("\n")

@@ -30,7 +30,9 @@ def load_table(data: bytes, *, name: str, delimiter: str | None = None) -> Parse
     if len(rows) > MAX_ROWS:
         raise InvalidInput(f"{name} has {len(rows):,} rows; the limit is {MAX_ROWS:,}")
     header = [h.strip() or f"column {i + 1}" for i, h in enumerate(rows[0])]
-    lines, anchors, length = [], [], 0
+    lines: list[str] = []
+    anchors: list[Anchor] = []
+    length = 0
     for number, row in enumerate(rows[1:], start=2):  # numbered as in a spreadsheet: header is row 1
         line = "; ".join(
             f"{header[i] if i < len(header) else f'column {i + 1}'}: {v.strip()}"

@@ -17,7 +17,7 @@ from backend.catalog.formats import detect_format
 from backend.catalog.urls import UrlPolicy
 from backend.errors import InvalidInput
 from backend.jobs.worker import JobContext, JobHandler
-from backend.services import Services
+from backend.plugins import PluginHost
 from ingest.web.fetch import FetchError, Page, SafeFetcher
 from ingest.web.sitemap import looks_like_sitemap, parse_sitemap
 
@@ -33,7 +33,7 @@ def page_format(page: Page) -> str:
     return detect_format(urlsplit(page.url).path.rsplit("/", 1)[-1] or None, media)
 
 
-def make_fetch_handler(services: Services) -> JobHandler:
+def make_fetch_handler(services: PluginHost) -> JobHandler:
     limits = services.settings.ingest
     policy = UrlPolicy(limits.url_allowlist)
 

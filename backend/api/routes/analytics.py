@@ -28,7 +28,9 @@ router = APIRouter(prefix="/knowledge-bases/{kb_id}/analytics", tags=["analytics
 REPORTS = ("summary", "top-questions", "content-gaps", "sources", "feedback", "leads")
 
 
-def _groups(services: Services, kb_id: str, window: Window, *, gaps: bool, options: dict[str, Any]) -> list:
+def _groups(
+    services: Services, kb_id: str, window: Window, *, gaps: bool, options: dict[str, Any]
+) -> list[dict[str, Any]]:
     snapshot = services.encoders.snapshot(kb_id)
     embedder = snapshot.embedder  # vectors of other encoders are never compared with its own
     # Answers stored before confidence was kept: the cosine cut measured for the encoder.

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.deps import SessionDep
 from backend.catalog import keys
 from backend.catalog import knowledge_bases as kbs
+from backend.catalog.keys import Scope
 
 router = APIRouter(prefix="/knowledge-bases/{kb_id}/keys", tags=["keys"])
 
@@ -20,8 +21,8 @@ class KeyCreate(BaseModel):
 
     name: str = Field(default="", max_length=200)
     kind: Literal["secret", "widget"] = "secret"
-    scopes: list[Literal["read", "search", "chat", "write", "manage", "support"]] = Field(
-        default_factory=lambda: ["read", "search", "chat"],
+    scopes: list[Scope] = Field(
+        default_factory=lambda: list[Scope](["read", "search", "chat"]),
         description="Ignored for widget keys, which can only chat.",
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, status
 
 from backend.api.deps import ServicesDep, SessionDep
@@ -25,7 +27,7 @@ from backend.llm.config import ChatSettings
 router = APIRouter(prefix="/knowledge-bases", tags=["knowledge bases"])
 
 
-def _chain_checker(services: ServicesDep):
+def _chain_checker(services: ServicesDep) -> Callable[[ChatSettings], None]:
     def check(settings: ChatSettings) -> None:
         if settings.chain:
             services.chat.providers.check_chain(settings.chain)

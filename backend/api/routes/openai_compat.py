@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from backend.api.deps import ServicesDep
 from backend.api.sse import with_keepalive
 from backend.chat.events import ChatEvent
+from backend.chat.service import ChatInput
 from backend.db.models import KnowledgeBase
 from backend.errors import InvalidInput, NotFound
 from backend.llm.base import Turn
@@ -95,22 +96,22 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
         updates["temperature"] = body.temperature
     if body.max_tokens is not None:
         updates["max_output_tokens"] = body.max_tokens
-    request = {
-        "kb_id": kb_id,
-        "message": turns[-1].text,
-        "config": config,
-        "chat": chat.model_copy(update=updates),
-        "history": [Turn(m.role, m.text) for m in turns[:-1]],
-    }
+    question = ChatInput(
+        kb_id,
+        turns[-1].text,
+        config=config,
+        chat=chat.model_copy(update=updates),
+        history=[Turn(m.role, m.text) for m in turns[:-1]],
+    )
     created = int(time.time())
     if body.stream:
-        events = services.chat.stream(**request)
+        events = services.chat.stream(question)
         first = await anext(events)  # input errors become a 4xx before the stream starts
         return StreamingResponse(
             with_keepalive(_stream(first, events, name, created), services.settings.chat.keepalive_s),
             media_type="text/event-stream",
         )
-    answer = await services.chat.answer(**request)
+    answer = await services.chat.answer(question)
     usage = answer.usage
     return {
         "id": f"chatcmpl-{answer.message_id}",

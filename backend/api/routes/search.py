@@ -22,6 +22,7 @@ from backend.api.sse import with_keepalive
 from backend.catalog import knowledge_bases as kbs
 from backend.chat import feedback
 from backend.chat.events import ACCEPTED, ChatEvent
+from backend.chat.service import ChatInput
 from backend.llm.config import ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.services import Services
@@ -84,18 +85,18 @@ async def run_chat(
 ) -> ChatResponse | StreamingResponse:
     """A chat turn, answered as JSON or streamed as SSE (shared by the API and the widget)."""
     config, chat_settings = await anyio.to_thread.run_sync(kb_settings, services, kb_id)
-    request = {
-        "kb_id": kb_id,
-        "message": body.message,
-        "conversation_id": body.conversation_id,
-        "config": config,
-        "chat": chat_settings,
-        "filters": body.filters.to_search_filters() if body.filters else None,
-        "channel": channel,
-        "visitor_id": visitor_id,
-    }
+    question = ChatInput(
+        kb_id,
+        body.message,
+        body.conversation_id,
+        config,
+        chat_settings,
+        filters=body.filters.to_search_filters() if body.filters else None,
+        channel=channel,
+        visitor_id=visitor_id,
+    )
     if body.stream:
-        events = services.chat.stream(**request)
+        events = services.chat.stream(question)
         # Pull the first event before answering: bad input or an unknown conversation is still a
         # proper 4xx, not an error inside a 200 stream. A client that disconnects cancels the rest.
         first = await anext(events)
@@ -104,7 +105,7 @@ async def run_chat(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = await services.chat.answer(**request)
+    answer = await services.chat.answer(question)
     return ChatResponse(
         answer=answer.answer,
         citations=answer.citations,
