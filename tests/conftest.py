@@ -52,11 +52,24 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that needs a database gets SQLite; those marked ``both_databases`` also get
+    PostgreSQL: the tests of database behaviour (the job queue's locking, migrations, constraints,
+    SQL aggregates, values one dialect takes and the other refuses). Running the rest twice proves
+    nothing more and doubles their time."""
+    if "database_url" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_databases") is not None
+        metafunc.parametrize("database_url", BOTH_DATABASES if both else ["sqlite"], indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'kbchat.db'}"
-    return request.getfixturevalue("postgres_url")
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""The console script as a user runs it: real processes, the real encoder, embedded defaults."""
+"""The console script as a user runs it: the real ``main()`` in-process (same exit codes, output and
+error messages), the real encoder, embedded defaults. ``serve`` runs as a real process: what it proves
+(a port, a generated token file, a clean shutdown on SIGTERM) only a process shows."""
 
 from __future__ import annotations
 
@@ -8,15 +10,46 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from backend.cli.main import main
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
 
-pytestmark = pytest.mark.slow
 KBCHAT = str(Path(sys.executable).parent / "kbchat")
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def kbchat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """``kbchat(*args, **env)``: one command, in this process, against its own environment."""
+    for name in [n for n in os.environ if n.startswith("KBCHAT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def run(*args: str, **env: str) -> Result:
+        with monkeypatch.context() as scoped:
+            for name, value in env.items():
+                scoped.setenv(name, value)
+            capsys.readouterr()
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return run
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -25,40 +58,36 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KBCHAT, *args], env=env, capture_output=True, text=True, timeout=300)
-
-
-def test_ingest_search_ask(tmp_path: Path) -> None:
+def test_ingest_search_ask(tmp_path: Path, kbchat) -> None:
     docs = tmp_path / "docs"
     (docs / "sub").mkdir(parents=True)
     (docs / "guide.md").write_bytes(GUIDE_MD)
     (docs / "sub" / "billing.html").write_bytes(BILLING_HTML)
     (docs / "shipping.txt").write_bytes(SHIPPING_TXT)
     (docs / "image.png").write_bytes(b"\x89PNG")  # skipped: not a supported extension
-    env = _env(tmp_path / "data")
+    env = {"KBCHAT_DATA_DIR": str(tmp_path / "data")}
 
-    result = _run("ingest", str(docs), "--kb", "support", env=env)
+    result = kbchat("ingest", str(docs), "--kb", "support", **env)
     assert result.returncode == 0, result.stderr
     assert "3 ingested, 0 unchanged, 0 failed" in result.stdout
 
-    again = _run("ingest", str(docs / "guide.md"), "--kb", "support", env=env)
+    again = kbchat("ingest", str(docs / "guide.md"), "--kb", "support", **env)
     assert "0 ingested, 1 unchanged" in again.stdout
 
-    found = _run("search", "--kb", "support", "--json", "how do I reset the admin password", env=env)
+    found = kbchat("search", "--kb", "support", "--json", "how do I reset the admin password", **env)
     assert found.returncode == 0, found.stderr
     top = json.loads(found.stdout)[0]
     assert top["heading"][-1] == "Resetting the admin password" and top["source"].endswith("guide.md")
 
-    answer = _run("ask", "--kb", "support", "How long do refunds take?", env=env)
+    answer = kbchat("ask", "--kb", "support", "How long do refunds take?", **env)
     assert answer.returncode == 0, answer.stderr
     assert "business days" in answer.stdout and "[1] Billing FAQ" in answer.stdout
 
-    doctor = _run("doctor", "--json", env=env)
+    doctor = kbchat("doctor", "--json", **env)
     assert doctor.returncode == 0, doctor.stderr
     assert json.loads(doctor.stdout)["healthy"] is True
 
-    missing = _run("search", "--kb", "nope", "x", env=env)
+    missing = kbchat("search", "--kb", "nope", "x", **env)
     assert missing.returncode == 2 and "no knowledge base named 'nope'" in missing.stderr
 
 
@@ -68,6 +97,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # a real process: the port, the token file, a clean stop on SIGTERM
 def test_serve_generates_a_token_and_answers(tmp_path: Path) -> None:
     port = _free_port()
     data = tmp_path / "data"
@@ -104,18 +134,18 @@ def test_serve_generates_a_token_and_answers(tmp_path: Path) -> None:
     assert "Application shutdown complete" in output and "worker" in output and "stopped" in output
 
 
-def test_bad_configuration_is_explained(tmp_path: Path) -> None:
-    result = _run("migrate", env=_env(tmp_path, KBCHAT_ADMIN_TOKEN="short"))
+def test_bad_configuration_is_explained(tmp_path: Path, kbchat) -> None:
+    result = kbchat("migrate", KBCHAT_DATA_DIR=str(tmp_path), KBCHAT_ADMIN_TOKEN="short")
     assert result.returncode == 2
     assert "configuration error: KBCHAT_ADMIN_TOKEN" in result.stderr and "16 characters" in result.stderr
 
 
-def test_eval_and_tune(tmp_path: Path) -> None:
+def test_eval_and_tune(tmp_path: Path, kbchat) -> None:
     from tests.ingest.test_evaluation import write_dataset
 
     dataset = write_dataset(tmp_path / "tiny")
-    env = _env(tmp_path / "data")
-    result = _run("eval", str(dataset), "--modes", "dense,hybrid", "--no-baseline", "--json", env=env)
+    env = {"KBCHAT_DATA_DIR": str(tmp_path / "data")}
+    result = kbchat("eval", str(dataset), "--modes", "dense,hybrid", "--no-baseline", "--json", **env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [r["name"] for r in report["rows"]] == ["kbchat dense", "kbchat hybrid"]
@@ -126,7 +156,7 @@ def test_eval_and_tune(tmp_path: Path) -> None:
     docs.mkdir()
     (docs / "shipping.txt").write_bytes(SHIPPING_TXT)
     (docs / "guide.md").write_bytes(GUIDE_MD)
-    assert _run("ingest", str(docs), "--kb", "kb", env=env).returncode == 0
+    assert kbchat("ingest", str(docs), "--kb", "kb", **env).returncode == 0
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(
         json.dumps({"query": "E4471", "source": str(docs / "shipping.txt")})
@@ -134,17 +164,18 @@ def test_eval_and_tune(tmp_path: Path) -> None:
         + json.dumps({"query": "reset the admin password", "positive": "hold the recessed reset button"})
         + "\n"
     )
-    tuned = _run("tune", "--kb", "kb", "--pairs", str(pairs), "--dry-run", "--json", env=env)
+    tuned = kbchat("tune", "--kb", "kb", "--pairs", str(pairs), "--dry-run", "--json", **env)
     assert tuned.returncode == 0, tuned.stderr
     summary = json.loads(tuned.stdout)
     assert summary["queries"] == 2 and summary["applied"] is False and summary["top"]
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"query": "x"}\nnot json\n')
-    failed = _run("tune", "--kb", "kb", "--pairs", str(broken), env=env)
+    failed = kbchat("tune", "--kb", "kb", "--pairs", str(broken), **env)
     assert failed.returncode == 2 and "pairs line 1" in failed.stderr
 
 
-def test_finetune_on_a_dataset_prints_the_version_as_json(tmp_path: Path) -> None:
+@pytest.mark.slow  # real training
+def test_finetune_on_a_dataset_prints_the_version_as_json(tmp_path: Path, kbchat) -> None:
     folder = tmp_path / "set"
     (folder / "qrels").mkdir(parents=True)
     topics = [
@@ -173,7 +204,7 @@ def test_finetune_on_a_dataset_prints_the_version_as_json(tmp_path: Path) -> Non
     header = "query-id\tcorpus-id\tscore\n"
     (folder / "qrels" / "train.tsv").write_text(header + "".join(f"q{i}0\tc{i}\t1\n" for i in range(10)))
     (folder / "qrels" / "test.tsv").write_text(header + "".join(f"q{i}1\tc{i}\t1\n" for i in range(10)))
-    env = _env(tmp_path / "data")
+    env = {"KBCHAT_DATA_DIR": str(tmp_path / "data")}
     args = (
         "finetune",
         "--dataset",
@@ -188,15 +219,15 @@ def test_finetune_on_a_dataset_prints_the_version_as_json(tmp_path: Path) -> Non
         "tiny",
         "--json",
     )
-    result = _run(*args, env=env)
+    result = kbchat(*args, **env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["name"] == "tiny" and summary["mode"] == "dataset" and summary["train_pairs"] == 10
     assert set(summary["before"]) >= {"ndcg@10", "recall@10", "mrr@10"} and summary["steps"] >= 1
     assert Path(summary["model_dir"], "config.json").is_file() and Path(summary["chart"]).is_file()
-    listed = _run("encoders", "list", "--json", env=env)
+    listed = kbchat("encoders", "list", "--json", **env)
     assert [v["name"] for v in json.loads(listed.stdout)] == ["tiny"]
-    again = _run(*args, env=env)
+    again = kbchat(*args, **env)
     assert again.returncode == 2 and "tiny" in again.stderr  # names are unique
-    missing = _run("finetune", "--dataset", str(tmp_path / "nope"), env=env)
+    missing = kbchat("finetune", "--dataset", str(tmp_path / "nope"), **env)
     assert missing.returncode == 2 and "corpus.jsonl is missing" in missing.stderr

@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
 from backend.db.models import QuestionVector
 from tests.conftest import create_kb, ingest
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
+
+pytestmark = pytest.mark.both_databases  # aggregates and date arithmetic in SQL
 
 SHIPPING = ["Where do orders ship from?", "where do orders ship from", "From where are orders shipped?"]
 PASSWORD = ["How do I reset the admin password?", "I forgot the admin password of my router"]

@@ -6,7 +6,6 @@ the confidence model for one knowledge base only."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,12 +15,6 @@ from tests.conftest import AUTH, create_kb, ingest, wait_for_job
 from tests.fixtures_docs import RETURNS, SHOP_ARTICLES, shop_pairs
 
 LEEDS = "scanned at our warehouse in Leeds."
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """The database plays no part here: SQLite only."""
-    return f"sqlite:///{tmp_path / 'kbchat.db'}"
 
 
 @pytest.fixture

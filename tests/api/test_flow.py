@@ -4,6 +4,7 @@ create a KB → upload Markdown, HTML and text → jobs succeed → search ranks
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import create_kb, ingest, upload, wait_for_job
@@ -28,6 +29,7 @@ def _vector_count(client: TestClient, kb_id: str, document_id: str | None = None
     )  # type: ignore[attr-defined]
 
 
+@pytest.mark.both_databases  # the whole flow once on PostgreSQL
 def test_upload_search_chat_delete(client: TestClient) -> None:
     kb_id = create_kb(client)
     jobs = ingest(client, kb_id, FILES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
@@ -45,6 +46,7 @@ def test_forwarded_addresses_are_ignored_unless_a_proxy_is_configured(make_setti
         assert statuses == [200, 429]  # a rotated X-Forwarded-For is not a new visitor
 
 
+@pytest.mark.both_databases  # a uniqueness race
 def test_an_identical_upload_follows_the_first_until_it_is_stored(make_settings, embedder) -> None:
     with TestClient(create_app(make_settings(worker={"embedded": False}), embedder=embedder)) as client:
         client.headers.update(AUTH)

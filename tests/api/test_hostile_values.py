@@ -18,6 +18,8 @@ from backend.db.models import WidgetUsage
 from tests.conftest import AUTH, create_kb, ingest
 from tests.fixtures_docs import SHIPPING_TXT
 
+pytestmark = pytest.mark.both_databases  # limits each dialect enforces differently
+
 SITE = {"Origin": "https://help.example.com"}
 NUL = "bad\x00value"
 

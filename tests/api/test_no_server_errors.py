@@ -63,6 +63,7 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return sorted(ops, key=lambda o: o[0] == "DELETE")  # deletions last: the rest still find data
 
 
+@pytest.mark.both_databases  # values each dialect stores differently
 @pytest.mark.slow  # about 1,000 requests per database
 def test_hostile_values_never_cause_a_server_error(make_settings, embedder) -> None:
     settings_ = make_settings(worker={"embedded": False})  # queued jobs stay queued: this is about the API

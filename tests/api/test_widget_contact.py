@@ -248,6 +248,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.both_databases  # NUL and size limits per dialect
 @pytest.mark.parametrize("value", HOSTILE, ids=["script", "sql", "injection", "1mb", "invalid-utf8"])
 def test_hostile_strings_in_every_new_field_are_refused_or_stored_inert(
     client: TestClient, value: str

@@ -4,9 +4,8 @@ lease takeover, bounded retries with backoff, cancellation, and documents that n
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -17,6 +16,8 @@ from backend.db.models import Document, DocumentStatus, Job, JobStatus, Knowledg
 from backend.errors import InvalidInput
 from backend.jobs import JobContext, JobQueue, Worker, enqueue
 from backend.jobs.worker import JobBatch
+
+pytestmark = pytest.mark.both_databases  # row locking, leases and claims are SQL
 
 
 @pytest.fixture
@@ -63,13 +64,28 @@ def test_only_known_kinds_are_claimed(sessions) -> None:
     assert JobQueue(sessions).claim(worker_id="w", kinds=["ingest"]) is None
 
 
+class Clock:
+    """The queue's "now", moved by hand: a lease expires without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(sessions) -> None:
     [job_id] = _jobs(sessions, 1)
-    queue = JobQueue(sessions, lease_s=1.5)  # long enough for the next claim on a busy machine
+    clock = Clock()
+    queue = JobQueue(sessions, lease_s=60, clock=clock)
     first = queue.claim(worker_id="a", kinds=["test"])
     assert first is not None and first.attempts == 1
+    clock.advance(59)
     assert queue.claim(worker_id="b", kinds=["test"]) is None  # lease still valid
-    time.sleep(1.6)
+    clock.advance(2)
     second = queue.claim(worker_id="b", kinds=["test"])
     assert second is not None and second.id == job_id and second.attempts == 2
     assert not queue.heartbeat(job_id, worker_id="a")
@@ -80,11 +96,13 @@ def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(sessions) -
 
 def test_heartbeat_keeps_the_lease(sessions) -> None:
     [job_id] = _jobs(sessions, 1)
-    queue = JobQueue(sessions, lease_s=1.0)
+    clock = Clock()
+    queue = JobQueue(sessions, lease_s=60, clock=clock)
     queue.claim(worker_id="a", kinds=["test"])
-    for _ in range(4):
-        time.sleep(0.1)
+    for _ in range(4):  # four minutes in all, each beat within the lease
+        clock.advance(50)
         assert queue.heartbeat(job_id, worker_id="a", stage="embedding", progress=0.5)
+    clock.advance(50)
     assert queue.claim(worker_id="b", kinds=["test"]) is None
     job = queue.get(job_id)
     assert (job.stage, job.progress) == ("embedding", 0.5)
@@ -117,10 +135,11 @@ def test_retries_back_off_then_fail_the_document(sessions) -> None:
 
 def test_a_job_whose_workers_keep_dying_gives_up(sessions) -> None:
     [job_id] = _jobs(sessions, 1, max_attempts=2)
-    queue = JobQueue(sessions, lease_s=0.05)
+    clock = Clock()
+    queue = JobQueue(sessions, lease_s=60, clock=clock)
     for worker in ("a", "b"):
         assert queue.claim(worker_id=worker, kinds=["test"]) is not None
-        time.sleep(0.1)  # the worker "dies": no heartbeat, no result
+        clock.advance(61)  # the worker "dies": no heartbeat, no result
     assert queue.claim(worker_id="c", kinds=["test"]) is None
     job = queue.get(job_id)
     assert job.status == JobStatus.FAILED and "gave up after 2 attempts" in job.error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -9,6 +10,8 @@ from sqlalchemy import inspect
 from backend.db.engine import make_engine
 from backend.db.migrate import upgrade
 from backend.db.models import Base
+
+pytestmark = pytest.mark.both_databases  # each dialect's DDL
 
 
 def test_migrations_match_models_and_are_idempotent(database_url: str) -> None:

@@ -108,6 +108,7 @@ def test_each_knowledge_base_is_served_by_its_own_encoder_within_the_memory_boun
         assert router.loaded.loads >= 3  # v0 came back after v1 pushed it out
 
 
+@pytest.mark.both_databases  # a data migration
 def test_upgrading_keeps_the_service_wide_encoder_for_every_knowledge_base(database_url: str) -> None:
     """An install from before per-knowledge-base encoders: its active version serves every existing
     knowledge base after the upgrade (its points are in that version's collection) and stays the

@@ -19,7 +19,7 @@ from backend.api.app import create_app
 from tests.conftest import AUTH, TOKEN, create_kb, ingest, wait_for_job
 from tests.finetune.test_rollout import DOCS, PAIRS, TRAINING
 
-pytestmark = pytest.mark.slow  # a second kbchat process
+pytestmark = [pytest.mark.both_databases, pytest.mark.slow]  # a second kbchat process
 KBCHAT = shutil.which("kbchat") or str(Path(__file__).parents[2] / ".venv" / "bin" / "kbchat")
 
 

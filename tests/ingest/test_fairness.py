@@ -16,6 +16,8 @@ from backend.api.app import create_app
 from backend.db.models import Job, JobStatus
 from tests.conftest import AUTH, create_kb, wait_for_job
 
+pytestmark = pytest.mark.both_databases  # the fair claim is one SQL query
+
 RELEASE = threading.Event()
 
 

@@ -3,12 +3,15 @@ ingested exactly once, and a worker that stops hands its batch claimed ahead bac
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
 from backend.db.models import Document, DocumentStatus, Job, JobStatus
 from backend.services import Services
+
+pytestmark = pytest.mark.both_databases  # claims, hand-backs and leases
 
 
 def _upload(services: Services, n: int) -> str:
