@@ -196,7 +196,9 @@ class FinetuneSettings(BaseModel):
     )
 
 
-class ChatSettings(BaseModel):
+class ChatServiceSettings(BaseModel):
+    """Service-wide chat defaults (KBCHAT_CHAT__*); each knowledge base's own: llm.config.ChatSettings."""
+
     top_k: int = Field(default=5, ge=1, le=50, description="Passages handed to the answerer.")
     min_score: float | None = Field(
         default=None,
@@ -258,7 +260,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     worker: WorkerSettings = WorkerSettings()
     limits: LimitsSettings = LimitsSettings()
-    chat: ChatSettings = ChatSettings()
+    chat: ChatServiceSettings = ChatServiceSettings()
     finetune: FinetuneSettings = FinetuneSettings()
     llm: LLMSettings = LLMSettings()
 

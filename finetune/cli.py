@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from finetune.loss_names import LossName
+
 encoders_app = typer.Typer(help="List and activate encoder versions.", no_args_is_help=True)
 
 
@@ -41,7 +43,7 @@ def finetune_command(
     self_supervised: Annotated[
         bool, typer.Option("--self-supervised", help="Train on crops of the knowledge base's own text.")
     ] = False,
-    loss: Annotated[str, typer.Option(help="mnrl, cached or moco.")] = "moco",
+    loss: Annotated[LossName, typer.Option(help="mnrl, cached or moco.")] = "moco",
     epochs: Annotated[float, typer.Option(min=0.1)] = 2.0,
     batch_size: Annotated[int, typer.Option(min=2)] = 32,
     learning_rate: Annotated[float, typer.Option("--lr")] = 1e-4,
@@ -67,7 +69,7 @@ def finetune_command(
         )
     loaded = parse_pairs_jsonl(pairs.read_text(encoding="utf-8").splitlines()) if pairs else None
     config = TrainConfig(
-        loss=loss,  # type: ignore[arg-type]  # validated by TrainConfig.validated()
+        loss=loss,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,

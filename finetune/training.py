@@ -27,10 +27,11 @@ from transformers.trainer_callback import PrinterCallback
 
 from backend.errors import InvalidInput
 from finetune.data.pairs import TrainingPair
+from finetune.loss_names import LossName
 from finetune.losses import MoCoMultipleNegativesRankingLoss
 
 log = logging.getLogger(__name__)
-LossName = Literal["mnrl", "cached", "moco"]
+
 Direction = Literal["query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"]
 
 

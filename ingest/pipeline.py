@@ -11,7 +11,6 @@ whose text changed are embedded again.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ import numpy as np
 from backend.encoder.base import Embedder
 from backend.retrieval.lexical import LexicalEncoder
 from backend.vectorstore.base import ChunkRecord
-from backend.vectorstore.ids import point_id
+from backend.vectorstore.ids import point_id, text_hash
 from ingest.chunking.chunker import Chunk, Chunker
 from ingest.loaders import ParsedDocument, parse
 
@@ -37,10 +36,6 @@ class DocumentRef:
     tags: tuple[str, ...] = ()
     created_at: float = 0.0
     """Unix seconds: the upload time, for date filters."""
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 Parser = Callable[..., ParsedDocument]

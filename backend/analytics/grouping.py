@@ -76,7 +76,7 @@ def group(items: list[Phrasing], threshold: float) -> list[Group]:
     embedded = [i for i, p in enumerate(items) if p.vector is not None]
     for start in range(0, len(embedded), BLOCK):
         block = embedded[start : start + BLOCK]
-        vectors = np.stack([items[i].vector for i in block]).astype(np.float32)  # type: ignore[misc]
+        vectors = np.stack([v for i in block if (v := items[i].vector) is not None]).astype(np.float32)
         if leaders:
             sims = vectors @ leader_vectors.T
             best = sims.argmax(axis=1)

@@ -7,16 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backend.catalog.pairs import TrainingPairIn
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class PairIn(_In):
-    query: str = Field(min_length=1, max_length=4000)
-    positive: str = Field(min_length=1, max_length=50_000)
-    negatives: list[str] = Field(default_factory=list, max_length=64)
-    doc_id: str | None = Field(default=None, max_length=500)
 
 
 class TrainingOptions(_In):
@@ -40,7 +35,7 @@ class TrainingOptions(_In):
 
 
 class FinetuneCreate(_In):
-    pairs: list[PairIn] | None = Field(
+    pairs: list[TrainingPairIn] | None = Field(
         default=None,
         max_length=50_000,
         description="Question–passage pairs. Empty: pairs from liked chats, else self-supervised "

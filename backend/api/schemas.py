@@ -254,9 +254,26 @@ class ChatRequest(_In):
     )
 
 
+class CitationPublic(BaseModel):
+    """A passage the answer cites as ``[index]`` (only passages the answerer was given)."""
+
+    index: int = Field(description="The n of the answer's [n] marker.")
+    passage_id: str
+    document_id: str
+    title: str
+    source: str
+    heading: list[str]
+    chunk_index: int
+    char_start: int
+    char_end: int
+    location: dict[str, Any] = Field(description="Page, row or time span where the format has one.")
+    text: str
+    relevance: float = Field(description="Dense cosine of the passage to the question.")
+
+
 class ChatResponse(BaseModel):
     answer: str
-    citations: list[dict[str, Any]]
+    citations: list[CitationPublic]
     conversation_id: str
     message_id: str
     provider: str

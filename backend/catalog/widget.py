@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,7 +81,7 @@ def consume_budget(session: Session, kb_id: str, budget: int) -> bool:
             .where(WidgetUsage.kb_id == kb_id, WidgetUsage.day == day, WidgetUsage.messages < budget)
             .values(messages=WidgetUsage.messages + 1)
         )
-        if counted.rowcount:  # type: ignore[attr-defined]
+        if isinstance(counted, CursorResult) and counted.rowcount:  # an UPDATE's result is a cursor's
             return True
         if session.get(WidgetUsage, (kb_id, day)) is not None:
             return False  # the row exists and is at the budget

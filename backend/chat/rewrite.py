@@ -12,7 +12,7 @@ import logging
 import re
 
 from backend.errors import UpstreamError
-from backend.llm.base import Generation, LLMProvider, Message, Prompt, Turn
+from backend.llm.base import Generation, LLMMessage, LLMProvider, Prompt, Turn
 
 log = logging.getLogger(__name__)
 _REFERS_BACK = re.compile(
@@ -43,7 +43,7 @@ async def standalone_query(
     if provider is None:
         return heuristic(message, history)
     transcript = "\n".join(f"{t.role}: {t.content}" for t in history[-6:])
-    messages = [Message("system", INSTRUCTION), Message("user", f"{transcript}\nuser: {message}")]
+    messages = [LLMMessage("system", INSTRUCTION), LLMMessage("user", f"{transcript}\nuser: {message}")]
     generation = Generation(messages, Prompt(message, []), model, 0.0, 64)
 
     async def collect() -> str:

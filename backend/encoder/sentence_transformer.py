@@ -15,12 +15,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backend.encoder.base import Tokenizer
 from backend.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +152,7 @@ class SentenceTransformerEmbedder:
         )
 
     @property
-    def sentence_transformer(self) -> object:
+    def sentence_transformer(self) -> SentenceTransformer:
         """The underlying model, for fine-tuning and benchmarks against raw ``encode``."""
         return self._model
 

@@ -217,8 +217,9 @@ class Worker:
                     log.exception("preparing a batch ahead failed; preparing it again")
             if current.batch is not None:
                 batch = current.batch
+                assert isinstance(handler, BatchHandler)  # a batch is only ever made for one
                 try:
-                    outcomes = handler.run_batch(batch)  # type: ignore[union-attr]
+                    outcomes = handler.run_batch(batch)
                 except Exception as exc:
                     log.exception("batch of %d %s jobs crashed", len(contexts), current.jobs[0].kind)
                     outcomes = [exc] * len(contexts)
@@ -231,7 +232,8 @@ class Worker:
                 kept = [i for i, c in enumerate(contexts) if c.job.id not in batch.completed]
                 contexts, outcomes = [contexts[i] for i in kept], [outcomes[i] for i in kept]
             else:
-                outcomes = [self._run_one(handler, contexts[0])]  # type: ignore[arg-type]
+                assert not isinstance(handler, BatchHandler)
+                outcomes = [self._run_one(handler, contexts[0])]
             self._record(contexts, outcomes, started)
         finally:
             heartbeat.stopped.set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import ClassVar
 
 import httpx
@@ -21,7 +21,7 @@ class AnthropicProvider:
         self.client, self.base_url, self.label = client, base_url.rstrip("/"), label
         self.headers = {"anthropic-version": API_VERSION, **({"x-api-key": api_key} if api_key else {})}
 
-    async def stream(self, generation: Generation) -> AsyncIterator[Delta]:
+    async def stream(self, generation: Generation) -> AsyncGenerator[Delta, None]:
         system = "\n\n".join(m.content for m in generation.messages if m.role == "system")
         body = {
             "model": generation.model,

@@ -8,7 +8,7 @@ so a non-streamed response is the streamed one collected: the two can never disa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -44,7 +44,9 @@ class Prompt:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class LLMMessage:
+    """One message as sent to a provider (a stored chat message is ``backend.db.models.Message``)."""
+
     role: str  # "system" | "user" | "assistant"
     content: str
 
@@ -66,7 +68,7 @@ class Generation:
     """What to generate: the packed messages (see backend/llm/prompting.py), the original prompt (for
     providers that work from passages directly, like the extractive one) and sampling options."""
 
-    messages: list[Message]
+    messages: list[LLMMessage]
     prompt: Prompt
     model: str = ""
     temperature: float = 0.2
@@ -76,7 +78,8 @@ class Generation:
 class LLMProvider(Protocol):
     name: ClassVar[str]
 
-    def stream(self, generation: Generation) -> AsyncIterator[Delta]:
-        """Yield the answer in pieces; cite sources with ``[n]`` markers. Raise
+    def stream(self, generation: Generation) -> AsyncGenerator[Delta, None]:
+        """Yield the answer in pieces; cite sources with ``[n]`` markers. An async generator, so a
+        caller that stops early closes the upstream request. Raise
         :class:`backend.errors.UpstreamError` (retryable for 429, 5xx and timeouts)."""
         ...

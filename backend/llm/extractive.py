@@ -12,7 +12,7 @@ the ``[n]`` of its passage, so every claim is cited, and the whole answer stays 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import ClassVar
 
 from backend.llm.base import Delta, Generation, Prompt, Source
@@ -87,7 +87,7 @@ class ExtractiveProvider:
         chosen.sort(key=lambda c: (c[0].index, c[1]))
         return " ".join(f"{text} [{source.index}]" for source, _, text, _ in chosen)
 
-    async def stream(self, generation: Generation) -> AsyncIterator[Delta]:
+    async def stream(self, generation: Generation) -> AsyncGenerator[Delta, None]:
         answer = self.compose(generation.prompt)
         for piece in re.split(r"(?<= )", answer):
             yield Delta(text=piece)

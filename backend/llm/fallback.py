@@ -80,5 +80,5 @@ class FallbackStream:
                 finally:
                     # Closes the provider's HTTP stream at once: a client that hangs up (or a timeout)
                     # cancels the upstream request instead of letting it run to the end.
-                    await stream.aclose()  # type: ignore[attr-defined]
+                    await stream.aclose()
         raise last or UpstreamError("no provider in the chain", provider="")

@@ -3,7 +3,7 @@ servers (Ollama, vLLM, llama.cpp). Configure ``base_url`` (ending in /v1), ``api
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import ClassVar
 
 import httpx
@@ -20,7 +20,7 @@ class OpenAICompatibleProvider:
         self.client, self.base_url, self.label = client, base_url.rstrip("/"), label
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    async def stream(self, generation: Generation) -> AsyncIterator[Delta]:
+    async def stream(self, generation: Generation) -> AsyncGenerator[Delta, None]:
         body = {
             "model": generation.model,
             "messages": [{"role": m.role, "content": m.content} for m in generation.messages],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from backend.llm.base import Message, Prompt, Source, Turn
+from backend.llm.base import LLMMessage, Prompt, Source, Turn
 
 GROUNDING = (
     "You answer questions for a company's help desk using only the numbered sources provided. "
@@ -50,7 +50,7 @@ def system_message(system_prompt: str | None, tone: str | None) -> str:
     return "\n\n".join(parts)
 
 
-def pack(prompt: Prompt, *, context_tokens: int, max_output_tokens: int) -> tuple[Prompt, list[Message]]:
+def pack(prompt: Prompt, *, context_tokens: int, max_output_tokens: int) -> tuple[Prompt, list[LLMMessage]]:
     """The prompt trimmed to fit (lowest-ranked sources, oldest history dropped first) and its messages."""
     budget = context_tokens - max_output_tokens
     system = system_message(prompt.system, None) if prompt.system is None else prompt.system
@@ -71,7 +71,7 @@ def pack(prompt: Prompt, *, context_tokens: int, max_output_tokens: int) -> tupl
         history.insert(0, turn)
         used += cost
     packed = replace(prompt, sources=sources, history=history, system=system)
-    messages = [Message("system", system)]
-    messages += [Message(t.role, t.content) for t in history]
-    messages.append(Message("user", f"{render_sources(sources)}\n\nQuestion: {prompt.question}"))
+    messages = [LLMMessage("system", system)]
+    messages += [LLMMessage(t.role, t.content) for t in history]
+    messages.append(LLMMessage("user", f"{render_sources(sources)}\n\nQuestion: {prompt.question}"))
     return packed, messages

@@ -16,7 +16,7 @@ def collapse(hits: list[Hit], threshold: float) -> list[Hit]:
     with_vectors = [i for i, h in enumerate(hits) if h.dense is not None]
     if len(with_vectors) < 2:
         return hits
-    matrix = np.stack([hits[i].dense for i in with_vectors])  # type: ignore[misc]
+    matrix = np.stack([v for h in hits if (v := h.dense) is not None])
     similar = (matrix @ matrix.T) >= threshold
     row_of = {hit_index: row for row, hit_index in enumerate(with_vectors)}
     kept: list[Hit] = []

@@ -9,7 +9,9 @@ _NAMESPACE = uuid.UUID("6f1c2a34-5b7e-4c1d-9a8e-0b3f4d5e6a7b")
 
 
 def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The ``text_hash`` stored with each point: 128 bits of SHA-256 of the exact text embedded, the key
+    a re-ingest finds a chunk's vector by."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def point_id(document_id: str, ordinal: int, text: str) -> str:

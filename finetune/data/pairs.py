@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from backend.catalog.pairs import TrainingPairIn
 from backend.errors import InvalidInput
 
 MAX_PAIRS = 200_000
@@ -40,15 +41,6 @@ class RetrievalSet:
     relevant: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-class _PairLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    query: str = Field(min_length=1, max_length=4000)
-    positive: str = Field(min_length=1, max_length=50_000)
-    negatives: list[str] = Field(default_factory=list, max_length=64)
-    doc_id: str | None = Field(default=None, max_length=500)
-
-
 def parse_pairs_jsonl(lines: Iterable[str]) -> list[TrainingPair]:
     """One JSON object per line: ``{"query", "positive", "negatives"?, "doc_id"?}``."""
     pairs: list[TrainingPair] = []
@@ -56,7 +48,7 @@ def parse_pairs_jsonl(lines: Iterable[str]) -> list[TrainingPair]:
         if not line.strip():
             continue
         try:
-            row = _PairLine.model_validate(json.loads(line))
+            row = TrainingPairIn.model_validate(json.loads(line))
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"pairs line {number} is not JSON ({exc.msg})") from None
         except ValidationError as exc:

@@ -8,11 +8,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
 
 from backend.retrieval.beir import BeirDataset
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 TOP = 100
 
@@ -44,10 +48,10 @@ def bm25(dataset: BeirDataset) -> tuple[dict[str, list[str]], list[float]]:
 
 
 def raw_encoder(
-    dataset: BeirDataset, model: object, batch_size: int = 32
+    dataset: BeirDataset, model: SentenceTransformer, batch_size: int = 32
 ) -> tuple[dict[str, list[str]], list[float]]:
     ids = [row["_id"] for row in dataset.corpus]
-    encode = model.encode  # type: ignore[attr-defined]
+    encode = model.encode
     doc_vectors = encode(
         [_doc_text(r) for r in dataset.corpus],
         batch_size=batch_size,

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Response
 
 from backend.analytics import questions as qs
 from backend.analytics import reports
+from backend.api.analytics_schemas import AnalyticsReport
 from backend.api.csv_export import csv_response
 from backend.api.deps import ServicesDep
 from backend.api.window import Window, WindowDep
@@ -101,7 +102,11 @@ def _as_csv(report: str, data: Any) -> Response:
     return csv_response(f"{report}.csv", header, cells)
 
 
-@router.get("/{report}")
+@router.get(
+    "/{report}",
+    response_model=AnalyticsReport,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV when format is csv"}},
+)
 async def analytics(
     kb_id: str,
     report: str,
@@ -121,7 +126,7 @@ async def analytics(
         "(0.4 for all-MiniLM-L6-v2).",
     ),
     format: Literal["json", "csv"] = "json",
-) -> Any:
+) -> AnalyticsReport | Response:
     """One report over the window (see the module docstring for what each holds)."""
     if report not in REPORTS:
         raise NotFound(f"no report {report!r}; reports are {', '.join(REPORTS)}")
@@ -134,4 +139,6 @@ async def analytics(
         data = await anyio.to_thread.run_sync(_counts, services, kb_id, window, report)
     if format == "csv":
         return _as_csv(report, data)
-    return {"report": report, "since": window.since, "until": window.until, "data": data}
+    return AnalyticsReport.model_validate(
+        {"report": report, "since": window.since, "until": window.until, "data": data}
+    )

@@ -11,15 +11,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from backend.api.deps import ServicesDep
+from backend.api.openai_schemas import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    CompletionChoice,
+    CompletionMessage,
+    CompletionUsage,
+)
+from backend.api.schemas import CitationPublic
 from backend.api.sse import with_keepalive
 from backend.chat.events import ChatEvent
 from backend.chat.service import ChatInput
@@ -29,29 +36,6 @@ from backend.llm.base import Turn
 from backend.services import Services
 
 router = APIRouter(tags=["OpenAI-compatible"])
-
-
-class OpenAIMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
-        return self.content or ""
-
-
-class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # OpenAI clients send options we ignore (n, top_p, user…)
-
-    model: str = Field(description="A knowledge base name or id.")
-    messages: list[OpenAIMessage] = Field(min_length=1, max_length=200)
-    stream: bool = False
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=16, le=8000)
 
 
 def _resolve(services: Services, model: str) -> tuple[str, str, Any, Any]:
@@ -82,8 +66,16 @@ def _chunk(
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-@router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -> Any:
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}
+    },
+)
+async def chat_completions(
+    body: ChatCompletionRequest, services: ServicesDep
+) -> ChatCompletion | StreamingResponse:
     kb_id, name, config, chat = await anyio.to_thread.run_sync(_resolve, services, body.model)
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text.strip():
@@ -113,23 +105,20 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -
         )
     answer = await services.chat.answer(question)
     usage = answer.usage
-    return {
-        "id": f"chatcmpl-{answer.message_id}",
-        "object": "chat.completion",
-        "created": created,
-        "model": name,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}
-        ],
-        "usage": {
-            "prompt_tokens": usage.get("input_tokens", 0),
-            "completion_tokens": usage.get("output_tokens", 0),
-            "total_tokens": usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
-        },
-        "citations": answer.citations,
-        "conversation_id": answer.conversation_id,
-        "confidence": answer.confidence,
-    }
+    return ChatCompletion(
+        id=f"chatcmpl-{answer.message_id}",
+        created=created,
+        model=name,
+        choices=[CompletionChoice(message=CompletionMessage(content=answer.answer))],
+        usage=CompletionUsage(
+            prompt_tokens=usage.get("input_tokens", 0),
+            completion_tokens=usage.get("output_tokens", 0),
+            total_tokens=usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
+        ),
+        citations=[CitationPublic.model_validate(c) for c in answer.citations],
+        conversation_id=answer.conversation_id,
+        confidence=answer.confidence,
+    )
 
 
 async def _stream(

@@ -12,6 +12,7 @@ from backend.api.deps import ServicesDep
 from backend.api.schemas import (
     ChatRequest,
     ChatResponse,
+    CitationPublic,
     FeedbackCreate,
     FeedbackPublic,
     PassagePublic,
@@ -108,7 +109,7 @@ async def run_chat(
     answer = await services.chat.answer(question)
     return ChatResponse(
         answer=answer.answer,
-        citations=answer.citations,
+        citations=[CitationPublic.model_validate(c) for c in answer.citations],
         conversation_id=answer.conversation_id,
         message_id=answer.message_id,
         provider=answer.provider,
