@@ -95,6 +95,15 @@ def client(
         yield test_client
 
 
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "the condition") -> None:
+    """Poll ``predicate`` until it is true: tests wait for a state, never for a guessed duration."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

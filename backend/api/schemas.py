@@ -200,13 +200,9 @@ class SearchRequest(_In):
     filters: Filters | None = None
 
 
-class PassagePublic(_Out):
-    id: str
-    text: str
-    score: float = Field(description="Ranking score of the mode: cosine, BM25, or fused rank (hybrid).")
-    relevance: float = Field(
-        description="Dense cosine to the query in every mode; comparable across queries."
-    )
+class _Where(_Out):
+    """Where a passage sits: its document, heading path, chunk and characters in the stored text."""
+
     document_id: str
     title: str
     source: str
@@ -214,6 +210,16 @@ class PassagePublic(_Out):
     chunk_index: int
     char_start: int
     char_end: int
+    location: dict[str, Any] = Field(description="page/page_end, row/row_end or start_s/end_s, by format.")
+
+
+class PassagePublic(_Where):
+    id: str
+    text: str
+    score: float = Field(description="Ranking score of the mode: cosine, BM25, or fused rank (hybrid).")
+    relevance: float = Field(
+        description="Dense cosine to the query in every mode; comparable across queries."
+    )
     score_kind: str = Field(
         description="What `score` is: cosine, bm25, convex, rrf or rerank; '+sentence' when the best "
         "sentence re-ranked it (retrieval.sentence_weight)."
@@ -221,7 +227,6 @@ class PassagePublic(_Out):
     rerank_score: float | None = Field(description="Cross-encoder probability (0–1) when a reranker is on.")
     context_before: str
     context_after: str
-    location: dict[str, Any] = Field(description="page/page_end, row/row_end or start_s/end_s, by format.")
     confidence: float | None = Field(
         description="Calibrated probability (0–1) that this passage answers the query: chat's gate."
     )
@@ -254,19 +259,11 @@ class ChatRequest(_In):
     )
 
 
-class CitationPublic(BaseModel):
+class CitationPublic(_Where):
     """A passage the answer cites as ``[index]`` (only passages the answerer was given)."""
 
     index: int = Field(description="The n of the answer's [n] marker.")
     passage_id: str
-    document_id: str
-    title: str
-    source: str
-    heading: list[str]
-    chunk_index: int
-    char_start: int
-    char_end: int
-    location: dict[str, Any] = Field(description="Page, row or time span where the format has one.")
     text: str
     relevance: float = Field(description="Dense cosine of the passage to the question.")
 

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from backend.api.app import create_app
-from tests.conftest import AUTH
+from tests.conftest import AUTH, wait_until
 from tests.fixtures_docs import SHIPPING_TXT
 from tests.webhook_receiver import start_receiver
 
@@ -70,13 +70,6 @@ def server(make_settings, embedder) -> Iterator[str]:
     thread.join(10)
 
 
-def _wait(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_a_visitor_chats_rates_leaves_an_email_and_reaches_a_person(server: str) -> None:
     chromium = _browser_or_skip()
@@ -89,7 +82,7 @@ def test_a_visitor_chats_rates_leaves_an_email_and_reaches_a_person(server: str)
         f"/v1/knowledge-bases/{kb_id}/documents",
         files=[("files", ("shipping.txt", SHIPPING_TXT, "text/plain"))],
     ).json()["documents"][0]["job_id"]
-    _wait(lambda: api.get(f"/v1/jobs/{job}").json()["status"] == "succeeded")
+    wait_until(lambda: api.get(f"/v1/jobs/{job}").json()["status"] == "succeeded")
     widget = {"allowed_origins": [server], "assistant_name": "Shipbot", "webhook_url": receiver.url}
     assert api.patch(f"/v1/knowledge-bases/{kb_id}", json={"widget": widget}).status_code == 200
     key = api.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"kind": "widget"}).json()["key"]
@@ -140,7 +133,7 @@ def test_a_visitor_chats_rates_leaves_an_email_and_reaches_a_person(server: str)
 
     summary = api.get(f"/v1/knowledge-bases/{kb_id}/analytics/summary").json()["data"]
     assert summary["feedback_up"] == 1 and summary["leads"] == 1 and summary["waiting_for_a_person"] == 0
-    _wait(
+    wait_until(
         lambda: (
             [len(receiver.events(e)) for e in ("lead.created", "handoff.requested", "handoff.released")]
             == [1, 1, 1]

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
-from tests.conftest import AUTH, create_kb, ingest
+from tests.conftest import AUTH, create_kb, ingest, wait_until
 from tests.fixtures_docs import SHIPPING_TXT
 from tests.webhook_receiver import Receiver, start_receiver
 
@@ -47,13 +47,6 @@ def _setup(client: TestClient, **widget: object) -> tuple[str, str]:
     assert patched.status_code == 200, patched.text
     key = client.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"kind": "widget"}).json()["key"]
     return kb_id, key
-
-
-def _wait(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _token(secret: str, sub: str = "user-42", ttl: float = 600, **claims: object) -> str:
@@ -153,7 +146,7 @@ def test_leads_and_handoff_reach_the_webhook_signed_and_retried(
     assert again["handoff"] is False and "Rotterdam" in again["answer"]
 
     expected = {"lead.created", "handoff.requested", "conversation.message", "handoff.released"}
-    _wait(lambda: {d["json"]["event"] for d in receiver.deliveries if d["status"] == 200} >= expected)
+    wait_until(lambda: {d["json"]["event"] for d in receiver.deliveries if d["status"] == 200} >= expected)
     assert (
         sum(d["status"] == 500 for d in receiver.deliveries) == 2
     )  # the first two were refused, then retried
@@ -192,7 +185,7 @@ def test_webhooks_to_private_addresses_fail_with_a_clear_error(client: TestClien
             if d["status"] == "failed"
         ]
 
-    _wait(lambda: bool(failed()))
+    wait_until(lambda: bool(failed()))
     (delivery,) = failed()
     assert delivery["attempts"] == 1 and "allowlist" in delivery["error"].lower()
 
