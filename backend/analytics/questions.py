@@ -151,6 +151,17 @@ def grouped(
     return [(g, [questions[i] for i in g.members]) for g in group(items, threshold)]
 
 
+SAME_QUESTION = 0.8
+"""all-MiniLM's cosine at which two questions count as one (the default for any encoder not below)."""
+SAME_QUESTION_FOR = {"multilingual-e5-small-q4": 0.86}
+"""E5 scores unrelated questions up to about 0.82 and one question in two languages 0.87-0.89."""
+
+
+def same_question(model_id: str) -> float:
+    """The grouping cut for the encoder ``model_id``: cosines mean different things to different ones."""
+    return next((c for prefix, c in SAME_QUESTION_FOR.items() if model_id.startswith(prefix)), SAME_QUESTION)
+
+
 def unsure_below(own: ConfidenceModel | None, model_id: str) -> float:
     """The confidence under which an answer counts as unsure, for the model that scored it."""
     return min(1.0, serving(own, model_id).threshold * UNSURE_FACTOR)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,27 @@ class BeirDataset:
     """Query id → text, only those judged in the split."""
     qrels: dict[str, dict[str, int]]
     """Query id → {corpus id: grade}."""
+    languages: dict[str, str] = field(default_factory=dict)
+    """Query id → language, when the queries say (a ``lang`` field, or an id like ``de-0042``); empty
+    when they do not, or when they are all in one language."""
+
+
+_LANG_PREFIX = re.compile(r"^([a-z]{2}(?:-[a-z]{2})?)-\w+$")
+
+
+def query_languages(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Each query's language from its ``lang`` field, else its id's prefix; {} unless every query has
+    one and there are at least two, so a one-language set reports as it always did."""
+    found: dict[str, str] = {}
+    for row in rows:
+        lang = row.get("lang")
+        if not isinstance(lang, str) or not lang:
+            match = _LANG_PREFIX.match(str(row.get("_id", "")))
+            if match is None:
+                return {}
+            lang = match.group(1)
+        found[str(row["_id"])] = lang[:16]
+    return found if len(set(found.values())) > 1 else {}
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -41,7 +63,8 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     corpus = _jsonl(folder / "corpus.jsonl")
-    queries = {q["_id"]: q["text"] for q in _jsonl(folder / "queries.jsonl")}
+    query_rows = _jsonl(folder / "queries.jsonl")
+    queries = {q["_id"]: q["text"] for q in query_rows}
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         available = (
@@ -57,4 +80,11 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     missing = [q for q in qrels if q not in queries]
     if missing:
         raise InvalidInput(f"{len(missing)} judged queries are not in queries.jsonl (first: {missing[0]!r})")
-    return BeirDataset(folder.name, corpus, {q: queries[q] for q in qrels}, dict(qrels))
+    languages = query_languages(query_rows)
+    return BeirDataset(
+        folder.name,
+        corpus,
+        {q: queries[q] for q in qrels},
+        dict(qrels),
+        {q: lang for q, lang in languages.items() if q in qrels},
+    )

@@ -102,6 +102,6 @@ def fit_questions(
     report |= {
         "applied": True,
         "model": model.model_dump(mode="json"),
-        "shipped_threshold": shipped().threshold,
+        "shipped_threshold": shipped(model_id).threshold,
     }
     return Calibration(model, report)

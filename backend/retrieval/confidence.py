@@ -32,6 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank")
 DEFAULT_FILE = Path(__file__).with_name("confidence_default.json")
+"""all-MiniLM's fit; also the fallback for an encoder with none of its own."""
+SHIPPED_FOR = {"multilingual-e5-small-q4": Path(__file__).with_name("confidence_e5_small_q4.json")}
+"""Encoders with a shipped fit of their own, by how their ``model_id`` starts: cosines mean different
+things to different encoders (E5 scores unrelated text around 0.75, all-MiniLM around 0.1)."""
 MAX_FALSE_REFUSAL = 0.02
 LEGACY_COSINE_CUT = 0.3
 """The gate of earlier releases: answer when the best passage's dense cosine reaches it (all-MiniLM)."""
@@ -105,15 +109,25 @@ class ConfidenceModel(BaseModel):
 
 
 @cache
-def shipped() -> ConfidenceModel:
-    """The coefficients fitted on the shared train splits (see the module docstring)."""
-    return ConfidenceModel.model_validate(json.loads(DEFAULT_FILE.read_text()))
+def shipped_file(model_id: str | None) -> Path:
+    return next((p for prefix, p in SHIPPED_FOR.items() if (model_id or "").startswith(prefix)), DEFAULT_FILE)
+
+
+@cache
+def _read(path: Path) -> ConfidenceModel:
+    return ConfidenceModel.model_validate(json.loads(path.read_text()))
+
+
+def shipped(model_id: str | None = None) -> ConfidenceModel:
+    """The coefficients fitted on the shared train splits for the encoder ``model_id`` (None, or one
+    with no fit of its own: all-MiniLM's; see the module docstring)."""
+    return _read(shipped_file(model_id))
 
 
 def serving(own: ConfidenceModel | None, model_id: str) -> ConfidenceModel:
     """The model that scores a knowledge base's passages: its own fit (``retrieval.calibration``) when
-    made with the encoder serving it now (``model_id``), else the shipped one."""
-    return own if own is not None and own.serves(model_id) else shipped()
+    made with the encoder serving it now (``model_id``), else the one shipped for that encoder."""
+    return own if own is not None and own.serves(model_id) else shipped(model_id)
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, *, l2: float = 1.0) -> tuple[np.ndarray, float]:

@@ -110,6 +110,17 @@ def eval_command(
             f"{row.name:36s} {m['ndcg@10']:8.3f} {m['recall@10']:7.3f} {m['recall@100']:7.3f} "
             f"{m['mrr@10']:7.3f} {row.latency_p50_ms:8.1f} {row.latency_p95_ms:8.1f}"
         )
+    languages = sorted({lang for row in report.rows for lang in row.by_language})
+    if languages:
+        typer.echo("")
+        typer.echo(f"nDCG@10 per query language{'':10s}" + "".join(f"{lang:>8s}" for lang in languages))
+        for row in report.rows:
+            typer.echo(
+                f"{row.name:36s} "
+                + "".join(
+                    f"{row.by_language.get(lang, {}).get('ndcg@10', float('nan')):8.3f}" for lang in languages
+                )
+            )
     typer.echo("")
     typer.echo(
         f"when to answer (top 5 passages; {next(iter(report.gates.values())).found if report.gates else 0} "

@@ -36,6 +36,8 @@ class Row:
     metrics: dict[str, float]
     latency_p50_ms: float
     latency_p95_ms: float
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Language → the same metrics over its queries only, when the queries carry a language."""
 
 
 @dataclass
@@ -57,10 +59,22 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else 0.0
 
 
+def _means(per_query: list[dict[str, float]]) -> dict[str, float]:
+    return {m: statistics.fmean(r[m] for r in per_query) for m in per_query[0]}
+
+
 def _row(name: str, ranked: dict[str, list[str]], dataset: BeirDataset, latencies: list[float]) -> Row:
-    per_query = [all_metrics(ranked.get(q, []), rel) for q, rel in dataset.qrels.items()]
-    means = {m: statistics.fmean(r[m] for r in per_query) for m in per_query[0]}
-    return Row(name, means, statistics.median(latencies) if latencies else 0.0, _p95(latencies))
+    per_query = {q: all_metrics(ranked.get(q, []), rel) for q, rel in dataset.qrels.items()}
+    by_language: dict[str, list[dict[str, float]]] = {}
+    for q, lang in dataset.languages.items():
+        by_language.setdefault(lang, []).append(per_query[q])
+    return Row(
+        name,
+        _means(list(per_query.values())),
+        statistics.median(latencies) if latencies else 0.0,
+        _p95(latencies),
+        {lang: _means(rows) for lang, rows in by_language.items()},
+    )
 
 
 def ingest_corpus(

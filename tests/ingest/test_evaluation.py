@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend.errors import InvalidInput
-from backend.retrieval.beir import load_beir
+from backend.retrieval.beir import load_beir, query_languages
 from backend.services import Services
 from backend.settings import Settings
 from backend.vectorstore.base import SearchMode
@@ -117,3 +117,38 @@ def test_the_gate_answers_the_corpus_questions_and_refuses_the_others(tmp_path: 
     picture = tmp_path / "gate.png"
     plot(report, picture)
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_queries_in_several_languages_get_a_row_each(tmp_path: Path, embedder) -> None:
+    folder = write_dataset(tmp_path / "tiny")
+    langs = {"q1": "en", "q2": "de", "q3": "en"}  # q2 is the one the raw baseline ranks second
+    (folder / "queries.jsonl").write_text(
+        "\n".join(json.dumps({**q, "lang": langs[q["_id"]]}) for q in QUERIES)
+    )
+    dataset = load_beir(folder, "test")
+    assert dataset.languages == langs
+    services = Services.build(Settings(data_dir=tmp_path / "data", admin_token="x" * 20), embedder=embedder)
+    try:
+        report = evaluate(services, dataset, split="test", modes=[SearchMode.DENSE])
+    finally:
+        services.close()
+    rows = {r.name: r for r in report.rows}
+    raw = rows["raw sentence-transformers (exact)"].by_language
+    assert raw["en"]["ndcg@10"] == 1.0 and raw["de"]["ndcg@10"] == pytest.approx(1 / math.log2(3))
+    assert raw["de"]["mrr@10"] == 0.5
+    assert rows["kbchat dense"].by_language == {
+        lang: {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0} for lang in ("en", "de")
+    }
+
+
+def test_query_languages_come_from_the_field_or_the_id_and_need_two() -> None:
+    assert query_languages([{"_id": "de-0042", "text": "x"}, {"_id": "zh-cn-0001", "text": "y"}]) == {
+        "de-0042": "de",
+        "zh-cn-0001": "zh-cn",
+    }
+    assert query_languages([{"_id": "q1", "lang": "fr"}, {"_id": "q2", "lang": "es"}]) == {
+        "q1": "fr",
+        "q2": "es",
+    }
+    assert query_languages([{"_id": "en-1"}, {"_id": "en-2"}]) == {}  # one language: nothing to split
+    assert query_languages([{"_id": "de-1"}, {"_id": "q2"}]) == {}  # q2 has none: no per-language rows

@@ -43,7 +43,8 @@ def _groups(
         asked = qs.load(session, kb_id, window.since, window.until, embedder.model_id)
     if gaps:
         asked = [q for q in asked if qs.gap_reasons(q, options["confidence"], relevance)]
-    groups = qs.grouped(services.sessions, embedder, asked, options["similarity"])
+    similarity = options["similarity"] or qs.same_question(embedder.model_id)
+    groups = qs.grouped(services.sessions, embedder, asked, similarity)
     out = []
     for group, members in groups[: options["limit"]]:
         row: dict[str, Any] = {
@@ -113,8 +114,12 @@ async def analytics(
     services: ServicesDep,
     window: WindowDep,
     limit: int = Query(default=50, ge=1, le=1000, description="Groups returned (question reports)."),
-    similarity: float = Query(
-        default=0.8, ge=0.5, le=1.0, description="Cosine at which two questions count as the same."
+    similarity: float | None = Query(
+        default=None,
+        ge=0.5,
+        le=1.0,
+        description="Cosine at which two questions count as the same. Empty: the encoder's own (0.8 for "
+        "all-MiniLM-L6-v2, 0.86 for multilingual-e5-small).",
     ),
     confidence: float | None = Query(
         default=None,
