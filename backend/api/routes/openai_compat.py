@@ -33,12 +33,14 @@ from backend.chat.service import ChatInput
 from backend.db.models import KnowledgeBase
 from backend.errors import InvalidInput, NotFound
 from backend.llm.base import Turn
+from backend.llm.config import ChatSettings
+from backend.retrieval.config import RetrievalSettings
 from backend.services import Services
 
 router = APIRouter(tags=["OpenAI-compatible"])
 
 
-def _resolve(services: Services, model: str) -> tuple[str, str, Any, Any]:
+def _resolve(services: Services, model: str) -> tuple[str, str, RetrievalSettings, ChatSettings]:
     from backend.catalog import knowledge_bases as kbs
 
     with services.sessions() as session:
