@@ -22,17 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.retrieval.beir import load_beir
+from backend.retrieval.beir import BeirDataset, load_beir
 from backend.retrieval.metrics import ndcg_at_k
 from bench.common import DATA
 from ingest.evaluation.baselines import bm25
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 LANGS = ("en", "de", "fr", "es", "ja", "zh-cn")
-
-
-def _lang(query_id: str) -> str:
-    return query_id.rsplit("-", 1)[0]
 
 
 def _minilm() -> tuple[Encode, Encode]:
@@ -64,10 +60,11 @@ CANDIDATES: dict[str, tuple[str, Callable[[], tuple[Encode, Encode]]]] = {
 }
 
 
-def _per_language(ranked: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+def _per_language(ranked: dict[str, list[str]], data: BeirDataset) -> dict[str, float]:
+    """nDCG@10 per query language (the dataset's own reading of ``lang`` fields or id prefixes)."""
     scores: dict[str, list[float]] = {lang: [] for lang in LANGS}
-    for qid, relevant in qrels.items():
-        scores[_lang(qid)].append(ndcg_at_k(ranked.get(qid, []), relevant))
+    for qid, relevant in data.qrels.items():
+        scores[data.languages[qid]].append(ndcg_at_k(ranked.get(qid, []), relevant))
     return {lang: statistics.fmean(v) for lang, v in scores.items() if v}
 
 
@@ -97,10 +94,7 @@ def main() -> None:
     header = f"{'encoder':58s}" + "".join(f"{lang:>7s}" for lang in LANGS) + "  passages/s  query p50"
     print(header)
     ranked_bm25, _ = bm25(data)
-    print(
-        f"{'BM25 (bm25s)':58s}"
-        + "".join(f"{v:7.3f}" for v in _per_language(ranked_bm25, data.qrels).values())
-    )
+    print(f"{'BM25 (bm25s)':58s}" + "".join(f"{v:7.3f}" for v in _per_language(ranked_bm25, data).values()))
     for name, (module, build) in candidates.items():
         if importlib.util.find_spec(module) is None:
             print(f"{name:58s} not installed (pip install -e '.[multilingual]')")
@@ -117,7 +111,7 @@ def main() -> None:
             latencies.append((time.perf_counter() - t0) * 1000)
             top = np.argsort(-(corpus @ q))[:100]
             ranked[qid] = [ids[i] for i in top]
-        figures = _per_language(ranked, data.qrels)
+        figures = _per_language(ranked, data)
         print(
             f"{name:58s}"
             + "".join(f"{figures[lang]:7.3f}" for lang in LANGS)
