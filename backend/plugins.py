@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # types only: `kbchat --help` loads this module and must stay
 
     from backend.jobs.queue import JobQueue
     from backend.jobs.worker import BatchHandler, JobHandler
-    from backend.retrieval.lexical import LexicalEncoder
     from backend.retrieval.search import Retriever
     from backend.serving.router import EncoderRouter
     from backend.settings import Settings
@@ -45,8 +44,6 @@ class PluginHost(Protocol):
         """Which encoder serves each knowledge base: ask it once per operation."""
         ...
 
-    @property
-    def lexical(self) -> LexicalEncoder: ...
     @property
     def queue(self) -> JobQueue: ...
     @property

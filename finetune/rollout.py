@@ -1,9 +1,13 @@
-"""The "activate_encoder" job: move one knowledge base (or each one) to another encoder; then a sweep.
+"""The "activate_encoder" job: move one knowledge base (or each one) to another encoder, or to the
+current keyword analysis; then a sweep.
 
-For one knowledge base, with zero downtime and without touching any other knowledge base:
-1. the target encoder's collection is prepared (every knowledge base that encoder serves shares it);
-2. the knowledge base's chunks are re-embedded from the exact text the old encoder read (payload,
-   sparse vector and id are kept, so nothing is re-parsed and citations do not change);
+A collection is named by its encoder and its keyword analysis (backend/keywords), so both moves are
+one path. For one knowledge base, with zero downtime and without touching any other knowledge base:
+1. the target collection is prepared (every knowledge base on that encoder and analysis shares it);
+2. the knowledge base's chunks are re-embedded from the exact text the old encoder read, when the
+   encoder changes, and their sparse vectors rebuilt from the same text in the chunk's language, when
+   the analysis changes (payload and id are kept, so nothing is re-parsed and citations do not
+   change; a move of analysis alone costs no encoder call);
 3. the knowledge base is switched in the database and, at once, in this process; other processes
    follow within ``KBCHAT_ENCODER__FOLLOW_INTERVAL_S``. A search in flight finishes on the snapshot
    it took, so a query vector never meets vectors of another model;
@@ -37,8 +41,12 @@ from backend.db.models import Document, DocumentStatus, Job, JobStatus, Knowledg
 from backend.errors import Conflict
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
+from backend.keywords import CURRENT
+from backend.keywords.analysis import DEFAULT_LANGUAGE
 from backend.plugins import PluginHost
-from backend.vectorstore.base import embedding_text
+from backend.serving.snapshot import EncoderSnapshot
+from backend.text.languages import detect
+from backend.vectorstore.base import ChunkRecord, embedding_text
 
 log = logging.getLogger(__name__)
 BATCH = 256
@@ -83,38 +91,40 @@ def activate_for_kb(
     ``operator``: the service-wide activation, which may use a version another knowledge base owns."""
     report = report or _quiet
     services.follow_encoders()
-    with services.sessions() as session:
-        if version_id is not None and not operator:
-            encoders.check_usable(encoders.get(session, version_id), kb_id)
     old = services.encoders.snapshot(kb_id)
-    if old.version_id == version_id:
+    if old.version_id == version_id and old.keywords.version == CURRENT:
         raise Conflict(f"{old.name!r} already serves knowledge base {kb_id}")
+    with services.sessions() as session:  # the encoder serving it may stay (a move of keywords only)
+        if version_id is not None and version_id != old.version_id and not operator:
+            encoders.check_usable(encoders.get(session, version_id), kb_id)
     report("loading the encoder", 0.01, force=True)
     target = services.encoders.version(version_id)
     if target.vectors.collection == old.vectors.collection:
         raise Conflict(f"{target.name!r} and {old.name!r} are the same encoder ({target.model_id})")
+    what = "re-embedding" if target.model_id != old.model_id else "re-indexing keywords"
     target.vectors.prepare()  # a sweep may have dropped it since this process opened it
     started_at, t0 = utcnow(), time.perf_counter()
     total, done = max(1, old.vectors.count(kb_id=kb_id)), 0
     copied: set[str] = set()
     for batch in old.vectors.scan(kb_id=kb_id, batch=BATCH):
-        vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in batch])
-        target.vectors.upsert([replace(r, dense=v) for r, v in zip(batch, vectors, strict=True)])
+        target.vectors.upsert(moved(batch, old, target))
         copied.update(r.payload.get("document_id", "") for r in batch)
         done += len(batch)
-        report("re-embedding", 0.02 + 0.88 * done / total)
+        report(what, 0.02 + 0.88 * done / total)
     log.info(
-        "kb %s: re-embedded %d chunks with %s in %.1fs",
+        "kb %s: %s of %d chunks for %s (keywords %s) in %.1fs",
         kb_id,
+        what,
         done,
         target.model_id,
+        target.keywords.version,
         time.perf_counter() - t0,
     )
 
     report("switching", 0.92, force=True)
     with services.sessions.begin() as session:
-        encoders.assign(session, kb_id, version_id)
-    services.encoders.assign(kb_id, version_id)
+        encoders.assign(session, kb_id, version_id, target.keywords.version)
+    services.encoders.assign(kb_id, version_id, target.keywords.version)
     log.info("kb %s: now served by %s (collection %s)", kb_id, target.name, target.vectors.collection)
     with services.sessions.begin() as session:
         requeued = _queue_changed_documents(session, services, kb_id, started_at)
@@ -133,6 +143,8 @@ def activate_for_kb(
         "version": target.name,
         "version_id": version_id,
         "previous": old.name,
+        "keywords": target.keywords.version,
+        "previous_keywords": old.keywords.version,
         "collection": target.vectors.collection,
         "chunks": done,
         "requeued_documents": requeued,
@@ -153,7 +165,8 @@ def activate_everywhere(
     services.follow_encoders()
     moved, chunks = [], 0
     for i, kb_id in enumerate(kb_ids):
-        if services.encoders.snapshot(kb_id).version_id == version_id:
+        current = services.encoders.snapshot(kb_id)
+        if current.version_id == version_id and current.keywords.version == CURRENT:
             continue
 
         def scaled(stage: str, fraction: float | None = None, *, force: bool = False, i: int = i) -> None:
@@ -170,6 +183,32 @@ def activate_everywhere(
         "knowledge_bases": len(moved),
         "chunks": chunks,
     }
+
+
+def moved(batch: list[ChunkRecord], old: EncoderSnapshot, target: EncoderSnapshot) -> list[ChunkRecord]:
+    """``batch``'s records as ``target`` holds them: dense vectors re-embedded only if the encoder
+    changes, sparse ones rebuilt only if the keyword analysis does."""
+    records = batch
+    if target.model_id != old.model_id:
+        vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in records])
+        records = [replace(r, dense=v) for r, v in zip(records, vectors, strict=True)]
+    if target.keywords.version != old.keywords.version:
+        records = [_reanalysed(r, target) for r in records]
+    return records
+
+
+def _reanalysed(record: ChunkRecord, target: EncoderSnapshot) -> ChunkRecord:
+    """Points of the first releases carry no language: it is detected from the chunk now (English when
+    unsure, which is what they were analysed as)."""
+    language = record.payload.get("lang")
+    if not language:
+        detected = detect(record.payload.get("text", ""))
+        language = detected.language if detected else DEFAULT_LANGUAGE
+    return replace(
+        record,
+        sparse=target.keywords.encode_document(embedding_text(record.payload), language),
+        payload={**record.payload, "lang": language},
+    )
 
 
 def _schedule_sweep(session: Session, services: PluginHost, kb_id: str, *, switched_at: datetime) -> Job:
@@ -247,12 +286,12 @@ def drop_unused(services: PluginHost, collections: dict[str, Any] | None = None)
     with services.sessions() as session:
         default = encoders.default(session)
         wanted = {
-            *encoders.usage(session),
-            *encoders.pending_targets(session),
-            default.id if default else None,
+            *encoders.places(session),
+            *((version_id, CURRENT) for version_id in encoders.pending_targets(session)),
+            (default.id if default else None, CURRENT),
         }
     # Resolved after the read closes: on SQLite a second session inside it would wait for its lock.
-    in_use = {services.encoders.collection_of(v) for v in wanted} | {
+    in_use = {services.encoders.collection_of(v, k) for v, k in wanted} | {
         services.encoders.base.vectors.collection
     }
     dropped = []

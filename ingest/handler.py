@@ -74,7 +74,7 @@ class IngestHandler:
             max_tokens=embedder.max_tokens,
             overlap_tokens=self.services.settings.chunking.overlap_tokens,
         )
-        return IngestPipeline(embedder, self.services.lexical, chunker, self.parser)
+        return IngestPipeline(embedder, snapshot.keywords, chunker, self.parser)
 
     def prepare(self, batch: JobBatch) -> None:
         """Read, parse and chunk the batch's documents (the worker runs this for the next batch while

@@ -3,6 +3,9 @@
 Embedding runs in batches across the document's chunks (the encoder sorts each batch by length);
 ``on_progress`` is called after each batch so a long document shows movement and keeps its lease.
 
+Every record carries ``lang``, the language its keywords were analysed in: the chunk's own when it
+says clearly (a bilingual page keeps both), else its document's.
+
 Every record carries ``text_hash`` (of the exact text that was embedded). Because a collection holds
 one encoder version, the stored points of a document are an embedding cache keyed by (encoder
 version, text hash): re-ingesting an edited document passes them as ``reuse`` and only the chunks
@@ -17,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.encoder.base import Embedder
-from backend.retrieval.lexical import LexicalEncoder
+from backend.keywords import LexicalEncoder
+from backend.keywords.analysis import DEFAULT_LANGUAGE
+from backend.text.languages import detect
 from backend.vectorstore.base import ChunkRecord
 from backend.vectorstore.ids import point_id, text_hash
 from ingest.chunking.chunker import Chunk, Chunker
@@ -82,16 +87,26 @@ class IngestPipeline:
             vectors.update(zip(batch, self.embedder.embed_documents(texts), strict=True))
             if on_progress is not None:
                 on_progress((start + len(batch)) / len(missing))
-        return [
-            [self._record(ref, chunk, vectors[d, i], hashes[d][i]) for i, chunk in enumerate(chunks)]
-            for d, (ref, chunks, _) in enumerate(documents)
-        ]
+        out = []
+        for d, (ref, chunks, _) in enumerate(documents):
+            language = document_language(chunks)
+            out.append(
+                [
+                    self._record(
+                        ref, chunk, vectors[d, i], hashes[d][i], chunk_language(chunk.text, language)
+                    )
+                    for i, chunk in enumerate(chunks)
+                ]
+            )
+        return out
 
-    def _record(self, ref: DocumentRef, chunk: Chunk, vector: np.ndarray, digest: str) -> ChunkRecord:
+    def _record(
+        self, ref: DocumentRef, chunk: Chunk, vector: np.ndarray, digest: str, language: str
+    ) -> ChunkRecord:
         return ChunkRecord(
             id=point_id(ref.document_id, chunk.ordinal, chunk.text),
             dense=vector,
-            sparse=self.lexical.encode_document(chunk.embedding_text),
+            sparse=self.lexical.encode_document(chunk.embedding_text, language),
             payload={
                 "kb_id": ref.kb_id,
                 "document_id": ref.document_id,
@@ -108,5 +123,23 @@ class IngestPipeline:
                 "char_end": chunk.char_end,
                 "location": chunk.location,
                 "text_hash": digest,
+                "lang": language,
             },
         )
+
+
+CHUNK_LANGUAGE_CERTAINTY = 0.9
+"""A chunk is analysed in its own detected language only above this probability; shorter, vaguer
+chunks (a heading, a code sample) take their document's."""
+
+
+def document_language(chunks: Sequence[Chunk]) -> str:
+    """The language of a document's first chunks (:data:`DEFAULT_LANGUAGE` when it cannot be told)."""
+    sample = "\n".join(c.text for c in chunks[:8])
+    detected = detect(sample)
+    return detected.language if detected else DEFAULT_LANGUAGE
+
+
+def chunk_language(text: str, document: str) -> str:
+    detected = detect(text, min_probability=CHUNK_LANGUAGE_CERTAINTY)
+    return detected.language if detected else document

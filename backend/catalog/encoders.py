@@ -12,12 +12,17 @@ the operator's service-wide switch: it also makes the version the default for ne
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.jobs.queue import enqueue
+from backend.keywords import encoder as keywords
+
+log = logging.getLogger(__name__)
 
 ACTIVATE_JOB = "activate_encoder"
 SWEEP_JOB = "sweep_encoder_points"
@@ -58,6 +63,12 @@ def usage(session: Session) -> dict[str | None, int]:
     return {version_id: count for version_id, count in rows}
 
 
+def places(session: Session) -> set[tuple[str | None, str]]:
+    """Every (version id, keyword analysis) some knowledge base is served from: the collections in use."""
+    rows = session.execute(select(KnowledgeBase.encoder_version_id, KnowledgeBase.keywords).distinct())
+    return {(version_id, kw or keywords.LEGACY) for version_id, kw in rows}
+
+
 def served_by(session: Session, kb_id: str) -> EncoderVersion | None:
     kb = session.get(KnowledgeBase, kb_id)
     if kb is None:
@@ -83,12 +94,14 @@ def check_usable(version: EncoderVersion, kb_id: str) -> None:
         )
 
 
-def assign(session: Session, kb_id: str, version_id: str | None) -> None:
-    """Record that ``kb_id`` is now served by ``version_id``: only once its points are in place."""
+def assign(session: Session, kb_id: str, version_id: str | None, analysis: str = keywords.CURRENT) -> None:
+    """Record that ``kb_id`` is now served by ``version_id`` and ``analysis``: only once its points are
+    in place."""
     kb = session.get(KnowledgeBase, kb_id, with_for_update=True)
     if kb is None:
         raise NotFound(f"knowledge base {kb_id} was deleted during the activation")
     kb.encoder_version_id = version_id
+    kb.keywords = analysis
     if version_id is not None:
         version = session.get(EncoderVersion, version_id)
         if version is not None:
@@ -110,17 +123,21 @@ def request_activation(session: Session, name_or_id: str, *, kb_id: str | None, 
         current = served_by(session, kb_id)
         if target is not None:
             check_usable(target, kb_id)
-        if (target.id if target else None) == (current.id if current else None):
+        kb = session.get(KnowledgeBase, kb_id)
+        up_to_date = kb is not None and kb.keywords == keywords.CURRENT
+        if (target.id if target else None) == (current.id if current else None) and up_to_date:
             raise Conflict(f"{name_or_id!r} already serves this knowledge base")
     else:
         if target is not None and target.status is not EncoderVersionStatus.READY:
             raise Conflict(
                 f"encoder version {target.name!r} is {target.status}; only a trained one can serve"
             )
-        users = usage(session)
         current_default = default(session)
         target_id = target.id if target else None
-        if set(users) <= {target_id} and (current_default.id if current_default else None) == target_id:
+        if (
+            places(session) <= {(target_id, keywords.CURRENT)}
+            and (current_default.id if current_default else None) == target_id
+        ):
             raise Conflict(f"{name_or_id!r} already serves every knowledge base and is the default")
     running = _live_activation(session, kb_id)
     if running is not None:
@@ -135,6 +152,40 @@ def request_activation(session: Session, name_or_id: str, *, kb_id: str | None, 
         payload={"version_id": target.id if target is not None else None},
         max_attempts=max_attempts,
     )
+
+
+def request_keyword_upgrades(session: Session, *, max_attempts: int = 3) -> list[Job]:
+    """Queue an activation of its own encoder for each knowledge base whose sparse vectors were made
+    with an older keyword analysis: it moves to the current one with zero downtime (no encoder call).
+    Knowledge bases with an activation already queued or running are left to it (it moves them too)."""
+    stale = session.execute(
+        select(KnowledgeBase.id, KnowledgeBase.encoder_version_id, KnowledgeBase.keywords).where(
+            or_(KnowledgeBase.keywords.is_(None), KnowledgeBase.keywords != keywords.CURRENT)
+        )
+    ).all()
+    if not stale:
+        return []
+    jobs = []
+    for kb_id, version_id, analysis in stale:
+        if _live_activation(session, kb_id) is not None:
+            continue
+        log.info(
+            "knowledge base %s: keyword analysis %s -> %s; queued a re-index of its sparse vectors "
+            "(its search keeps answering from the old ones until it switches)",
+            kb_id,
+            analysis or keywords.LEGACY,
+            keywords.CURRENT,
+        )
+        jobs.append(
+            enqueue(
+                session,
+                kind=ACTIVATE_JOB,
+                kb_id=kb_id,
+                payload={"version_id": version_id},
+                max_attempts=max_attempts,
+            )
+        )
+    return jobs
 
 
 def pending_targets(session: Session) -> set[str | None]:

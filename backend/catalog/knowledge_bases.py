@@ -15,6 +15,7 @@ from backend.catalog.names import display_name
 from backend.catalog.widget import WidgetSettings
 from backend.db.models import Document, EncoderVersion, KnowledgeBase
 from backend.errors import Conflict, InvalidInput, NotFound
+from backend.keywords import encoder as keywords
 from backend.llm.config import ChatSettings
 from backend.retrieval.config import RetrievalSettings
 from backend.vectorstore.base import VectorStore
@@ -43,6 +44,7 @@ def create(
         description=description,
         retrieval=retrieval.model_dump(mode="json", exclude_unset=True) if retrieval else {},
         encoder_version_id=default,  # the operator's service-wide choice, else the base model
+        keywords=keywords.CURRENT,
     )
     session.add(kb)
     try:

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -25,7 +26,6 @@ from backend.errors import InvalidInput
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
 from backend.retrieval.calibration import Calibration, calibrate
-from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.search import Retriever
 from backend.retrieval.tuning import JudgedQuery, TuneReport, tune
 from backend.serving.router import EncoderRouter
@@ -41,7 +41,6 @@ class TuningParts:
 
     sessions: sessionmaker[Session]
     encoders: EncoderRouter
-    lexical: LexicalEncoder
     retriever: Retriever
     top_k: int
     """Passages chat retrieves per question: the confidence model is fitted on that many."""
@@ -109,7 +108,7 @@ def run_tuning(
     try:
         report = tune(
             embedder=snapshot.embedder,
-            lexical=parts.lexical,
+            keyword_query=partial(parts.retriever.keyword_query, snapshot, kb_id),
             vectors=snapshot.vectors,
             kb_id=kb_id,
             judged=judged,

@@ -112,6 +112,10 @@ class KnowledgeBase(Base):
     """The encoder that embeds and searches this knowledge base (None: the configured base model).
     Changed only by an activation job, after the knowledge base's points are in that encoder's collection
     (backend/serving/router.py reads it; finetune/rollout.py writes it)."""
+    keywords: Mapped[str | None] = mapped_column(String(16))
+    """The keyword analysis its sparse vectors were made with (backend/keywords; None: "en1", the first
+    releases'). Set to the current one at creation (backend/catalog/knowledge_bases.py); with the encoder it
+    names the collection and, like it, changes only by an activation."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

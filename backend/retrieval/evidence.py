@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend.encoder.base import Embedder
+from backend.keywords.encoder import LexicalEncoder
 from backend.retrieval.confidence import Evidence, sigmoid
-from backend.retrieval.lexical import terms
 from backend.retrieval.sentences import ScoredSentence, SentenceVectors
 from backend.vectorstore.base import Hit, embedding_text
 
@@ -26,11 +26,12 @@ class Scored:
     sentences: list[ScoredSentence]
 
 
-def coverage(query_terms: set[str], text: str) -> float:
-    """Share of the question's keywords present in ``text`` (0 when the question has none)."""
-    if not query_terms:
+def coverage(query_words: Sequence[frozenset[str]], text_terms: set[str]) -> float:
+    """Share of the question's keywords present in a text's terms (0 when the question has none). A
+    word counts once, matched by any of its stems (a question analysed in two languages has two)."""
+    if not query_words:
         return 0.0
-    return len(query_terms & set(terms(text))) / len(query_terms)
+    return sum(1 for word in query_words if not word.isdisjoint(text_terms)) / len(query_words)
 
 
 def rarest_idf(points: int) -> float:
@@ -44,15 +45,16 @@ def gather(
     *,
     embedder: Embedder,
     sentences: SentenceVectors,
-    query: str,
+    keywords: LexicalEncoder,
+    query_words: Sequence[frozenset[str]],
     query_vector: np.ndarray,
     hits: Sequence[Hit],
     bm25: Mapping[str, float],
     rerank: Mapping[str, float],
     idf_unit: float,
 ) -> list[Scored]:
-    """Evidence for each of ``hits``, with its sentences scored."""
-    query_terms = set(terms(query))
+    """Evidence for each of ``hits``, with its sentences scored. ``query_words``: the question as
+    ``keywords`` (the collection's analysis) reads it."""
     scored_sentences = sentences.score(embedder, query_vector, [h.payload.get("text", "") for h in hits])
     out = []
     for hit, sents in zip(hits, scored_sentences, strict=True):
@@ -61,7 +63,10 @@ def gather(
         evidence = Evidence(
             cosine=hit.relevance,
             sentence_cosine=best,
-            coverage=coverage(query_terms, embedding_text(hit.payload)),
+            coverage=coverage(
+                query_words,
+                set(keywords.document_terms(embedding_text(hit.payload), hit.payload.get("lang"))),
+            ),
             keyword=math.log1p(max(0.0, bm25.get(hit.id, 0.0)) / idf_unit),
             rerank=sigmoid(rerank_score) if rerank_score is not None else 0.0,
         )

@@ -33,7 +33,7 @@ from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.dedupe import collapse
 from backend.retrieval.evidence import gather, rarest_idf
 from backend.retrieval.fusion import convex
-from backend.retrieval.lexical import LexicalEncoder
+from backend.retrieval.query_languages import QueryLanguages
 from backend.retrieval.sentences import SENTENCE_POOL, ScoredSentence, SentenceVectors, by_sentences
 from backend.serving.snapshot import EncoderSnapshot
 from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVector, VectorStore
@@ -145,13 +145,14 @@ class Retriever:
     def __init__(
         self,
         encoders: Callable[[str], EncoderSnapshot],
-        lexical: LexicalEncoder,
         reranker: Reranker | None = None,
         sentences: SentenceVectors | None = None,
     ) -> None:
-        """``encoders``: knowledge base → the snapshot serving it (``EncoderRouter.snapshot``)."""
-        self.encoders, self.lexical, self.reranker = encoders, lexical, reranker
+        """``encoders``: knowledge base → the snapshot serving it (``EncoderRouter.snapshot``), which
+        also names the keyword analysis its collection was built with."""
+        self.encoders, self.reranker = encoders, reranker
         self.sentences = sentences or SentenceVectors()
+        self.query_languages = QueryLanguages()
         self._sizes: dict[str, tuple[float, int]] = {}
 
     def search(
@@ -178,9 +179,9 @@ class Retriever:
         dense = embedder.embed_queries([query])[0]
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, SENTENCE_POOL)
-        hits, bm25 = self._candidates(
-            vectors, kb_id, dense, self.lexical.encode_query(query), config, fetch, filters, score_confidence
-        )
+        languages = self.query_languages(snapshot, kb_id, query)
+        sparse = snapshot.keywords.encode_query(query, languages)
+        hits, bm25 = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
             scores = self.reranker.score(query, [h.payload.get("text", "") for h in hits])
@@ -202,7 +203,8 @@ class Retriever:
             scored = gather(
                 embedder=embedder,
                 sentences=self.sentences,
-                query=query,
+                keywords=snapshot.keywords,
+                query_words=snapshot.keywords.query_words(query, languages),
                 query_vector=dense,
                 hits=hits,
                 bm25=bm25,
@@ -231,6 +233,10 @@ class Retriever:
             embedder.model_id,
             calibration,
         )
+
+    def keyword_query(self, snapshot: EncoderSnapshot, kb_id: str, query: str) -> SparseVector:
+        """``query``'s sparse vector as a search of ``kb_id`` on ``snapshot`` makes it."""
+        return snapshot.keywords.encode_query(query, self.query_languages(snapshot, kb_id, query))
 
     def _size(self, vectors: VectorStore) -> int:
         """Points in the collection (Qdrant's IDF counts the whole collection), at most a minute old."""

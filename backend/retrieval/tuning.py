@@ -16,9 +16,8 @@ from typing import Any
 from backend.encoder.base import Embedder
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.fusion import convex, rrf
-from backend.retrieval.lexical import LexicalEncoder
 from backend.retrieval.metrics import ndcg_at_k
-from backend.vectorstore.base import Fusion, Hit, SearchMode, VectorStore
+from backend.vectorstore.base import Fusion, Hit, SearchMode, SparseVector, VectorStore
 
 ALPHA_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 K_GRID = (1, 2, 5, 10, 20, 60)
@@ -106,7 +105,7 @@ def ranker(settings: RetrievalSettings) -> Callable[[list[Hit], list[Hit]], list
 def tune(
     *,
     embedder: Embedder,
-    lexical: LexicalEncoder,
+    keyword_query: Callable[[str], SparseVector],
     vectors: VectorStore,
     kb_id: str,
     judged: Sequence[JudgedQuery],
@@ -116,7 +115,7 @@ def tune(
         raise ValueError("no judged queries given")
     runs: list[tuple[list[Hit], list[Hit], dict[str, int]]] = []
     for j, dense in zip(judged, embedder.embed_queries([j.query for j in judged]), strict=True):
-        sparse = lexical.encode_query(j.query)
+        sparse = keyword_query(j.query)
         dense_hits = vectors.search(
             kb_id=kb_id, dense=dense, sparse=sparse, mode=SearchMode.DENSE, limit=POOL
         )

@@ -9,6 +9,11 @@ delay by the activation's grace period. A knowledge base not seen yet is read on
 
 Encoders load on first use and are bounded by :class:`~backend.serving.loaded.LoadedEncoders`; the
 base model is loaded at start and stays. Collections are opened once per encoder and kept.
+
+A collection is named by its encoder *and* its keyword analysis (:func:`backend.keywords.index_id`),
+and so is a knowledge base's place (``knowledge_bases.keywords``): a knowledge base indexed with an
+older analysis is served, with that analysis, from its old collection until an activation has
+rebuilt its sparse vectors in the current one.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import EncoderVersion, KnowledgeBase
 from backend.encoder.base import Embedder
 from backend.errors import NotFound
+from backend.keywords import CURRENT, LEGACY, index_id, keyword_encoder
+from backend.keywords.encoder import VERSIONS
 from backend.serving.loaded import LoadedEncoders
 from backend.serving.snapshot import BASE, EncoderSnapshot
 from backend.vectorstore.base import VectorStore, collection_name
@@ -46,6 +53,8 @@ class VersionSpec:
 
 
 LoadEncoder = Callable[[VersionSpec], Embedder]
+Place = tuple[str | None, str]
+"""Where a knowledge base is served from: (encoder version id or None for the base, keyword analysis)."""
 ModelIdOf = Callable[[str], str]
 
 
@@ -70,7 +79,8 @@ class EncoderRouter:
         self._legacy_model_id = legacy_model_id
         self.loaded: LoadedEncoders[Embedder] = LoadedEncoders(max_loaded=max_loaded)
         self._lock = threading.Lock()
-        self._kbs: dict[str, str | None] = {}
+        self._kbs: dict[str, Place] = {}
+        """Knowledge base → (encoder version id, keyword analysis) serving it."""
         self._assigned: dict[str, int] = {}
         """Knowledge base → the :meth:`assign` count when this process last switched it: a refresh
         that read the database before that switch committed must not undo it."""
@@ -86,34 +96,44 @@ class EncoderRouter:
     def snapshot(self, kb_id: str) -> EncoderSnapshot:
         """The encoder and collection serving ``kb_id`` now; take it once per operation."""
         with self._lock:
-            known = kb_id in self._kbs
-            version_id = self._kbs.get(kb_id)
-        if not known:
+            place = self._kbs.get(kb_id)
+        if place is None:
             with self.sessions() as session:
                 row = session.execute(
-                    select(KnowledgeBase.id, KnowledgeBase.encoder_version_id).where(
+                    select(KnowledgeBase.encoder_version_id, KnowledgeBase.keywords).where(
                         KnowledgeBase.id == kb_id
                     )
                 ).first()
-            if row is not None:  # an unknown knowledge base is not remembered: it may be created later
-                version_id = row.encoder_version_id
-                with self._lock:
-                    self._kbs.setdefault(kb_id, version_id)
-        return self.version(version_id)
+            if row is None:  # an unknown knowledge base is not remembered: it may be created later
+                return self._base
+            with self._lock:
+                place = self._kbs.setdefault(kb_id, (row[0], row[1] or LEGACY))
+        return self.version(*place)
 
-    def version(self, version_id: str | None) -> EncoderSnapshot:
-        """The snapshot of a version (None: base), loading its encoder if it is not in memory."""
+    def version(self, version_id: str | None, keywords: str = CURRENT) -> EncoderSnapshot:
+        """The snapshot of a version (None: base) with the collection of ``keywords``' analysis, loading
+        its encoder if it is not in memory."""
         if version_id is None:
-            return self._base
+            if keywords == CURRENT:
+                return self._base
+            base = self._base.embedder
+            return EncoderSnapshot(
+                None,
+                BASE,
+                base,
+                self.store(index_id(base.model_id, keywords), base.dimension),
+                keywords=keyword_encoder(keywords),
+            )
         spec = self.spec(version_id)
         embedder = self.loaded.get(spec.id, lambda: self._load(spec))
         return EncoderSnapshot(
             spec.id,
             spec.name,
             embedder,
-            self.store(spec.model_id, embedder.dimension),
+            self.store(index_id(spec.model_id, keywords), embedder.dimension),
             spec.relevance_threshold,
             spec.confidence_threshold,
+            keyword_encoder(keywords),
         )
 
     def spec(self, version_id: str) -> VersionSpec:
@@ -144,8 +164,9 @@ class EncoderRouter:
         return str(path if path.is_absolute() else self._artifacts / path)
 
     def store(self, encoder_id: str, dimension: int, *, create: bool = True) -> VectorStore:
-        """The collection of ``encoder_id``, opened once (and created if missing, unless not ``create``).
-        On every search of a fine-tuned knowledge base: a dictionary look-up once it is open."""
+        """The collection of ``encoder_id`` (an :func:`~backend.keywords.index_id`), opened once (and
+        created if missing, unless not ``create``). On every search of a knowledge base off the base
+        collection: a dictionary look-up once it is open."""
         name = collection_name(self._base.vectors.prefix, encoder_id)
         with self._lock:
             existing = self._stores.get(name)
@@ -175,17 +196,25 @@ class EncoderRouter:
         loading any encoder: what a sweep looks through for a knowledge base's stale points."""
         base = self._base.vectors
         out = {base.collection: base}
-        for model_id in self.version_model_ids():
-            name = collection_name(base.prefix, model_id)
-            if name not in out and base.collection_exists(name):
-                out[name] = self.store(model_id, base.dimension, create=False)
+        for model_id in (self._base.model_id, *self.version_model_ids()):
+            for keywords in VERSIONS:
+                index = index_id(model_id, keywords)
+                name = collection_name(base.prefix, index)
+                if name not in out and base.collection_exists(name):
+                    out[name] = self.store(index, base.dimension, create=False)
         return out
 
-    def collection_of(self, version_id: str | None) -> str:
-        """The collection a version's vectors live in, without loading it."""
-        if version_id is None:
-            return self._base.vectors.collection
-        return collection_name(self._base.vectors.prefix, self.spec(version_id).model_id)
+    def collection_of(self, version_id: str | None, keywords: str = CURRENT) -> str:
+        """The collection a version's vectors live in with ``keywords``' analysis, without loading it."""
+        model_id = self._base.model_id if version_id is None else self.spec(version_id).model_id
+        return collection_name(self._base.vectors.prefix, index_id(model_id, keywords))
+
+    def legacy_collections(self) -> set[str]:
+        """Names the collections of the base model and of registered versions had before keyword
+        analyses were versioned: where the base alias may still point after an upgrade."""
+        prefix = self._base.vectors.prefix
+        models = (self._base.model_id, *self.version_model_ids())
+        return {collection_name(prefix, index_id(m, LEGACY)) for m in models}
 
     def drop(self, encoder_id: str) -> bool:
         """Delete ``encoder_id``'s collection if it exists (never the base model's) and forget the open
@@ -223,11 +252,11 @@ class EncoderRouter:
         return [own, *(s for s in self.stores() if s is not own)]
 
     # -- following switches ---------------------------------------------------------------------
-    def assign(self, kb_id: str, version_id: str | None) -> None:
+    def assign(self, kb_id: str, version_id: str | None, keywords: str = CURRENT) -> None:
         """This process switched ``kb_id`` (after committing it): use the new encoder from now on."""
         with self._lock:
             self._assigns += 1
-            self._kbs[kb_id] = version_id
+            self._kbs[kb_id] = (version_id, keywords)
             self._assigned[kb_id] = self._assigns
 
     def refresh(self) -> list[str]:
@@ -235,7 +264,12 @@ class EncoderRouter:
         with self._lock:
             started = self._assigns
         with self.sessions() as session:
-            rows = dict(session.execute(select(KnowledgeBase.id, KnowledgeBase.encoder_version_id)).all())
+            rows: dict[str, Place] = {
+                kb_id: (version_id, keywords or LEGACY)
+                for kb_id, version_id, keywords in session.execute(
+                    select(KnowledgeBase.id, KnowledgeBase.encoder_version_id, KnowledgeBase.keywords)
+                )
+            }
         with self._lock:
             for kb_id, assigned in self._assigned.items():
                 if assigned > started and kb_id in rows:  # switched here after the read began

@@ -1,16 +1,19 @@
-"""What one search, chat turn, ingestion batch or training run works with: an encoder and its collection.
+"""What one search, chat turn, ingestion batch or training run works with: an encoder, the keyword
+analysis, and the collection built with both.
 
 A snapshot is immutable and taken once per operation, so an operation that started before a knowledge
 base switched encoders finishes on the pair it started with: a query vector only ever meets vectors
-of the model that made it (backend/serving/router.py hands snapshots out).
+of the model that made it, and query terms only terms of the same analysis (backend/serving/router.py
+hands snapshots out).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.encoder.base import Embedder
+from backend.keywords import CURRENT, LexicalEncoder, keyword_encoder
 from backend.vectorstore.base import VectorStore
 
 BASE = "base"
@@ -31,14 +34,18 @@ class EncoderSnapshot:
     trained (None: use the configured default, which was tuned for the base model)."""
     confidence_threshold: float | None = None
     """Best-passage cosine under which analytics count an answer as unsure, calibrated likewise."""
+    keywords: LexicalEncoder = field(default_factory=lambda: keyword_encoder(CURRENT))
+    """The keyword analysis ``vectors``' sparse vectors were made with (a collection holds one)."""
 
     @property
     def model_id(self) -> str:
         return self.embedder.model_id
 
 
-def single(embedder: Embedder, vectors: VectorStore) -> Callable[[str], EncoderSnapshot]:
+def single(
+    embedder: Embedder, vectors: VectorStore, keywords: LexicalEncoder | None = None
+) -> Callable[[str], EncoderSnapshot]:
     """One encoder and collection for every knowledge base: for a Retriever over one collection
     (benchmarks, evaluation on a dataset); the service resolves per knowledge base instead."""
-    snapshot = EncoderSnapshot(None, BASE, embedder, vectors)
+    snapshot = EncoderSnapshot(None, BASE, embedder, vectors, keywords=keywords or keyword_encoder(CURRENT))
     return lambda _kb_id: snapshot

@@ -66,7 +66,8 @@ class ChunkRecord:
 
     The payload always holds ``kb_id``, ``document_id``, ``text``, ``title``, ``source``,
     ``content_type``, ``tags``, ``created_at`` (Unix seconds), ``chunk_index``, ``char_start``,
-    ``char_end`` and ``heading`` (the heading path), so a citation points back to the exact place in
+    ``char_end``, ``heading`` (the heading path) and ``lang`` (the language its keywords were
+    analysed in; absent on points of the first releases), so a citation points back to the exact place in
     the source, and filters run inside the store, without a database round trip. ``context`` (the
     heading line the encoder read above the text) and ``text_hash`` let a re-index re-embed exactly
     what was embedded: see :func:`embedding_text`.
@@ -181,6 +182,11 @@ class VectorStore(Protocol):
         ...
 
     def delete_knowledge_base(self, *, kb_id: str) -> None: ...
+
+    def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
+        """Chunks per language (the ``lang`` payload the keyword analysis used), most common first:
+        the languages a question is also analysed in, so it meets the knowledge base's own stems."""
+        ...
 
     def count(self, *, kb_id: str, document_id: str | None = None) -> int: ...
 

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 20_000
 """Points written between index builds (run by a background thread; search never waits for it)."""
 
-_KEYWORD_FIELDS = ("document_id", "content_type", "tags", "text_hash")
+_KEYWORD_FIELDS = ("document_id", "content_type", "tags", "text_hash", "lang")
 
 
 @contextlib.contextmanager
@@ -307,6 +307,12 @@ class EdgeVectorStore:
         self._delete(_filter(kb_id))
 
     # -- reads -------------------------------------------------------------------------------
+    def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
+        request = qe.FacetRequest("lang", limit=limit, exact=True, filter=_filter(kb_id))
+        with _translated("count languages"):
+            hits = self._shard.facet(request).hits
+        return {str(h.value): h.count for h in hits}
+
     def count(self, *, kb_id: str, document_id: str | None = None) -> int:
         flt = _filter(kb_id, document_id=document_id) if document_id else _filter(kb_id)
         with _translated("count vectors"):

@@ -223,6 +223,7 @@ class QdrantVectorStore:
                 ("document_id", qm.PayloadSchemaType.KEYWORD),
                 ("content_type", qm.PayloadSchemaType.KEYWORD),
                 ("tags", qm.PayloadSchemaType.KEYWORD),
+                ("lang", qm.PayloadSchemaType.KEYWORD),
                 ("created_at", qm.PayloadSchemaType.FLOAT),
                 ("chunk_index", qm.PayloadSchemaType.INTEGER),
             ):
@@ -277,6 +278,13 @@ class QdrantVectorStore:
             )
 
     # -- reads -------------------------------------------------------------------------------
+    def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
+        with _translated("count languages"):
+            response = self.client.facet(
+                self.collection, "lang", facet_filter=_kb_filter(kb_id), limit=limit, exact=True
+            )
+        return {str(h.value): h.count for h in response.hits}
+
     def count(self, *, kb_id: str, document_id: str | None = None) -> int:
         flt = _document_filter(kb_id, document_id) if document_id else _kb_filter(kb_id)
         with _translated("count vectors"):

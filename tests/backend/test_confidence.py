@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from backend.keywords import LexicalEncoder
 from backend.llm import ExtractiveProvider, Prompt, Source
 from backend.retrieval.confidence import (
     FEATURES,
@@ -23,7 +24,6 @@ from backend.retrieval.confidence import (
     shipped,
 )
 from backend.retrieval.evidence import coverage
-from backend.retrieval.lexical import terms
 from backend.retrieval.search import Passage
 from backend.retrieval.sentences import SentenceVectors
 from backend.text.sentences import sentence_spans
@@ -101,9 +101,19 @@ def test_sentence_vectors_are_encoded_once_per_encoder(embedder) -> None:
 
 
 def test_keyword_coverage() -> None:
-    assert coverage(set(terms("Where is the warehouse?")), "scanned at our warehouses in Leeds") == 1.0
-    assert coverage(set(terms("refund warehouse")), "our warehouse") == 0.5
-    assert coverage(set(), "anything") == 0.0
+    keywords = LexicalEncoder()
+
+    def text(passage: str) -> set[str]:
+        return set(keywords.document_terms(passage, "en"))
+
+    question = keywords.query_words("Where is the warehouse?", ["en"])
+    assert coverage(question, text("scanned at our warehouses in Leeds")) == 1.0
+    assert coverage(keywords.query_words("refund warehouse", ["en"]), text("our warehouse")) == 0.5
+    assert coverage([], text("anything")) == 0.0
+    # A word analysed in two languages counts once, matched by either stem.
+    bilingual = keywords.query_words("Rückerstattungen Lager", ["de", "en"])
+    assert len(bilingual) == 2
+    assert coverage(bilingual, set(keywords.document_terms("Die Rückerstattung dauert.", "de"))) == 0.5
 
 
 def test_the_answerer_quotes_retrieval_scores_without_encoding() -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
-from backend.retrieval import LexicalEncoder, RetrievalSettings, Retriever
+from backend.keywords import LexicalEncoder
+from backend.retrieval import RetrievalSettings, Retriever
 from backend.retrieval.fusion import convex, rrf
 from backend.retrieval.metrics import all_metrics, mrr_at_k, ndcg_at_k, recall_at_k
 from backend.retrieval.tuning import JudgedQuery, tune
@@ -88,7 +89,7 @@ def world(embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPa
             for (doc, text, idx, s, e), vec in zip(texts, vectors, strict=True)
         ]
     )
-    yield Retriever(single(embedder, store), lexical), long_doc
+    yield Retriever(single(embedder, store, lexical)), long_doc
     store.close()
 
 
@@ -174,7 +175,7 @@ def test_relevance_is_comparable_and_scores_say_what_they_are(world) -> None:
 
 def test_rrf_replay_matches_qdrant(world, embedder: SentenceTransformerEmbedder) -> None:
     retriever, _ = world
-    store, lexical = retriever.encoders(KB).vectors, retriever.lexical
+    store, lexical = retriever.encoders(KB).vectors, retriever.encoders(KB).keywords
     for query in ("E1021 disk", "refund card business days", "screw bracket"):
         dense, sparse = embedder.embed_queries([query])[0], lexical.encode_query(query)
         pool = {
@@ -225,7 +226,7 @@ def test_tuning_picks_keywords_for_identifier_queries_and_never_regresses(world,
     judged = [JudgedQuery(code, frozenset({f"err-{code}"})) for code in ERRORS]
     args = {
         "embedder": embedder,
-        "lexical": retriever.lexical,
+        "keyword_query": retriever.encoders(KB).keywords.encode_query,
         "vectors": retriever.encoders(KB).vectors,
         "kb_id": KB,
         "judged": judged,
@@ -244,7 +245,7 @@ def test_positive_text_pairs_are_matched_to_passages(world, embedder) -> None:
     judged = [JudgedQuery("when does my money come back", positive_text=TOPICS[2][:40])]
     report = tune(
         embedder=embedder,
-        lexical=retriever.lexical,
+        keyword_query=retriever.encoders(KB).keywords.encode_query,
         vectors=retriever.encoders(KB).vectors,
         kb_id=KB,
         judged=judged,
@@ -268,7 +269,7 @@ def test_cross_encoder_reranks_a_fixed_pool(world, embedder, tmp_path: Path) -> 
     )
     reranker = CrossEncoderReranker(str(tmp_path / "ce"), device="cpu", pool=12)
     base, _ = world
-    retriever = Retriever(base.encoders, base.lexical, reranker)
+    retriever = Retriever(base.encoders, reranker)
     passages = retriever.search(kb_id=KB, query="refund", top_k=5).passages
     scores = [p.rerank_score for p in passages]
     assert all(p.score_kind == "rerank" for p in passages)

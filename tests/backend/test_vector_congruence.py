@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.retrieval.lexical import LexicalEncoder
+from backend.keywords.encoder import LexicalEncoder
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
 from backend.vectorstore.base import Fusion, SearchFilters, VectorStore
 from backend.vectorstore.edge import EdgeVectorStore

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from backend.errors import Conflict, Unavailable
-from backend.retrieval.lexical import LexicalEncoder, terms
+from backend.keywords import LexicalEncoder
+from backend.keywords.encoder import KeywordsVersion
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
 from backend.vectorstore.base import SearchFilters, VectorStore
 from backend.vectorstore.edge import EdgeVectorStore
@@ -196,11 +197,13 @@ def test_server_url_errors_are_normalised(tmp_path: Path) -> None:
         store.ensure_ready()
 
 
-def test_lexical_terms_keep_identifiers() -> None:
+@pytest.mark.parametrize("version", ["en1", "ml2"])
+def test_lexical_terms_keep_identifiers(version: KeywordsVersion) -> None:
+    terms = LexicalEncoder(version).document_terms
     assert {"e4471", "v3.11", "v3", "11", "x-api-key", "api", "key"} <= set(
-        terms("Error E4471 in v3.11: x-api-key")
+        terms("Error E4471 in v3.11: x-api-key", "en")
     )
-    assert "the" not in terms("the router")
+    assert "the" not in terms("the router", "en")
     doc = lexical.encode_document("reset reset reset router")
     assert len(doc.indices) == 2 and sorted(doc.indices) == doc.indices
     assert lexical.encode_query("").indices == []

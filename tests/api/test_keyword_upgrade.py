@@ -1,0 +1,102 @@
+"""A knowledge base indexed by an earlier release (English-only keyword analysis, its own collection)
+moves to the current analysis when the service restarts: its sparse vectors are rebuilt from the
+stored texts in another collection while it is searched without pause, then it switches. Another
+knowledge base's results do not change by a byte. Real service, SQLite, Qdrant Edge, real encoder."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from backend.api.app import create_app
+from backend.catalog import encoders
+from backend.db.models import Job, KnowledgeBase
+from tests.conftest import AUTH, create_kb, ingest, wait_for_job, wait_until
+
+FILES = [
+    ("livraison.txt", "Les colis partent de notre entrepôt de Lyon en semaine.".encode(), "text/plain"),
+    ("refunds.txt", b"Refunds reach the original card within five business days.", "text/plain"),
+    ("router.txt", b"Hold the reset button for ten seconds to restore the router's settings.", "text/plain"),
+]
+QUERIES = ["when do refunds arrive", "reset the router", "entrepôt Lyon"]
+
+
+def _search(client: TestClient, kb_id: str, query: str, mode: str = "hybrid") -> tuple[int, list]:
+    response = client.post(
+        f"/v1/knowledge-bases/{kb_id}/search", json={"query": query, "top_k": 3, "mode": mode}
+    )
+    if response.status_code != 200:
+        return response.status_code, []
+    return 200, [(r["document_id"], r["score"]) for r in response.json()["results"]]
+
+
+def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, embedder) -> None:
+    settings = make_settings(encoder={"drop_old_after_s": 0.2, "follow_interval_s": 0.5})
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        old_kb, other_kb = create_kb(client, "indexed-long-ago"), create_kb(client, "indexed-now")
+        services = client.app.state.services  # type: ignore[attr-defined]
+        with services.sessions.begin() as session:  # as the first releases left it: no version recorded
+            session.get(KnowledgeBase, old_kb).keywords = None
+        services.follow_encoders()
+        ingest(client, old_kb, FILES)
+        ingest(client, other_kb, FILES)
+        legacy = services.encoders.snapshot(old_kb)
+        current = services.encoders.snapshot(other_kb)
+        assert (legacy.keywords.version, current.keywords.version) == ("en1", "ml2")
+        assert legacy.vectors.collection != current.vectors.collection
+        listed = client.get(f"/v1/knowledge-bases/{old_kb}/documents").json()["data"]
+        french = next(d["id"] for d in listed if d["filename"] == "livraison.txt")
+        # The English-only analysis keeps the accent: the word typed without it finds nothing.
+        assert _search(client, old_kb, "entrepot", "sparse") == (200, [])
+        before_other = {q: _search(client, other_kb, q) for q in QUERIES}
+
+    with TestClient(create_app(settings, embedder=embedder)) as client:  # the upgrade: a restart
+        client.headers.update(AUTH)
+        services = client.app.state.services  # type: ignore[attr-defined]
+        outcomes: dict[str, list] = {old_kb: [], other_kb: []}
+        stop = threading.Event()
+
+        def search_forever(kb_id: str) -> None:
+            while not stop.is_set():
+                for query in QUERIES:
+                    outcomes[kb_id].append((query, _search(client, kb_id, query)))
+
+        searchers = [threading.Thread(target=search_forever, args=(kb,)) for kb in (old_kb, other_kb)]
+        for searcher in searchers:
+            searcher.start()
+        try:
+            with services.sessions() as session:
+                job_id = session.scalar(
+                    select(Job.id).where(Job.kind == encoders.ACTIVATE_JOB, Job.kb_id == old_kb)
+                )
+            assert job_id is not None, "no re-index was queued for the knowledge base"
+            job = wait_for_job(client, job_id, timeout=120)
+            wait_until(lambda: len(outcomes[other_kb]) >= 2 * len(QUERIES), what="searches around the switch")
+        finally:
+            stop.set()
+            for searcher in searchers:
+                searcher.join(30)
+        assert job["status"] == "succeeded", job
+        result = job["result"]
+        assert (result["previous_keywords"], result["keywords"]) == ("en1", "ml2")
+        assert result["chunks"] == len(FILES)
+        assert all(status == 200 and hits for _, (status, hits) in outcomes[old_kb]), "a search failed"
+        assert all(r == before_other[q] for q, r in outcomes[other_kb]), "another knowledge base moved"
+
+        moved = services.encoders.snapshot(old_kb)
+        assert moved.keywords.version == "ml2"
+        assert moved.vectors.collection == services.encoders.snapshot(other_kb).vectors.collection
+        assert moved.vectors.count(kb_id=old_kb) == len(FILES)
+        assert moved.vectors.languages(kb_id=old_kb) == {"en": 2, "fr": 1}
+        status, hits = _search(client, old_kb, "entrepot", "sparse")
+        assert status == 200 and [doc for doc, _ in hits] == [french]
+        wait_until(
+            lambda: not services.encoders.base.vectors.collection_exists(legacy.vectors.collection),
+            what="the English-only collection to be dropped once nobody uses it",
+        )
+        # Nothing left to upgrade: a restart queues nothing more.
+        with services.sessions.begin() as session:
+            assert encoders.request_keyword_upgrades(session) == []
