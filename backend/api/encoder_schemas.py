@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.catalog.pairs import TrainingPairIn
+from backend.keywords import CURRENT
 
 
 class _In(BaseModel):
@@ -107,3 +108,10 @@ class KbEncoderPublic(BaseModel):
 
     version: str = Field(description="The version's name, or 'base' (the configured model).")
     version_id: str | None = None
+    keywords: str = Field(
+        default=CURRENT,
+        description=(
+            "The keyword analysis its sparse vectors were made with: 'ml2' (per language), or 'en1' "
+            "(English only, from earlier releases) until the re-index queued at start finishes."
+        ),
+    )

@@ -47,6 +47,7 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
         current = services.encoders.snapshot(other_kb)
         assert (legacy.keywords.version, current.keywords.version) == ("en1", "ml2")
         assert legacy.vectors.collection != current.vectors.collection
+        assert client.get(f"/v1/knowledge-bases/{old_kb}").json()["encoder"]["keywords"] == "en1"
         listed = client.get(f"/v1/knowledge-bases/{old_kb}/documents").json()["data"]
         french = next(d["id"] for d in listed if d["filename"] == "livraison.txt")
         # The English-only analysis keeps the accent: the word typed without it finds nothing.
@@ -88,6 +89,7 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
 
         moved = services.encoders.snapshot(old_kb)
         assert moved.keywords.version == "ml2"
+        assert client.get(f"/v1/knowledge-bases/{old_kb}").json()["encoder"]["keywords"] == "ml2"
         assert moved.vectors.collection == services.encoders.snapshot(other_kb).vectors.collection
         assert moved.vectors.count(kb_id=old_kb) == len(FILES)
         assert moved.vectors.languages(kb_id=old_kb) == {"en": 2, "fr": 1}

@@ -103,6 +103,7 @@ def test_fine_tuning_one_knowledge_base_never_touches_another(make_settings, emb
         assert client.get(f"/v1/knowledge-bases/{kb_a}").json()["encoder"] == {
             "version": "base",
             "version_id": None,
+            "keywords": "ml2",
         }
 
         # Bad input: a clear 4xx, and nothing changes.

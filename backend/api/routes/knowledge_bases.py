@@ -22,6 +22,7 @@ from backend.catalog.tuning import TUNE_JOB
 from backend.catalog.widget import widget_settings
 from backend.db.models import KnowledgeBase
 from backend.jobs.queue import enqueue
+from backend.keywords import encoder as keywords
 from backend.llm.config import ChatSettings
 
 router = APIRouter(prefix="/knowledge-bases", tags=["knowledge bases"])
@@ -38,7 +39,11 @@ def _chain_checker(services: ServicesDep) -> Callable[[ChatSettings], None]:
 def _public(kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBasePublic:
     version = kb.encoder_version
     return KnowledgeBasePublic(
-        encoder=KbEncoderPublic(version=version.name if version else BASE, version_id=kb.encoder_version_id),
+        encoder=KbEncoderPublic(
+            version=version.name if version else BASE,
+            version_id=kb.encoder_version_id,
+            keywords=kb.keywords or keywords.LEGACY,
+        ),
         id=kb.id,
         name=kb.name,
         description=kb.description,
