@@ -39,6 +39,7 @@ from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
 from backend.serving.router import EncoderRouter
 from backend.settings import Settings
+from backend.text.languages import detect
 from backend.vectorstore.base import VectorStore
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
@@ -107,6 +108,7 @@ class Services:
         upgrade(engine)
         sessions = make_session_factory(engine)
         base = embedder or load_embedder(settings)
+        detect("warm up")  # the language model loads once per process (0.6 s): not on the first question
         vectors = open_vector_store(settings, base)
         router = EncoderRouter(
             sessions,

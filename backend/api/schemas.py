@@ -232,7 +232,8 @@ class PassagePublic(_Where):
     )
     evidence: dict[str, float] | None = Field(
         description="What the confidence was computed from: cosine, sentence_cosine, coverage, keyword, "
-        "rerank (the weights: backend/retrieval/confidence_default.json, or the knowledge base's "
+        "rerank, foreign (the question is in another language than the passage) (the weights: "
+        "backend/retrieval/confidence_default.json, or the knowledge base's "
         "retrieval.calibration once `tune` refitted them)."
     )
 

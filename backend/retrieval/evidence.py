@@ -17,6 +17,7 @@ from backend.encoder.base import Embedder
 from backend.keywords.encoder import LexicalEncoder
 from backend.retrieval.confidence import Evidence, sigmoid
 from backend.retrieval.sentences import ScoredSentence, SentenceVectors
+from backend.text.languages import Detected
 from backend.vectorstore.base import Hit, embedding_text
 
 
@@ -34,6 +35,15 @@ def coverage(query_words: Sequence[frozenset[str]], text_terms: set[str]) -> flo
     return sum(1 for word in query_words if not word.isdisjoint(text_terms)) / len(query_words)
 
 
+def foreign(query_language: Detected | None, passage_language: str | None) -> float:
+    """How surely the question is in another language than the passage: the detector's probability
+    for the question's language when it differs from the passage's, else 0. Such a question shares
+    no words with its answer, so its keyword evidence is absent however right the passage is."""
+    if query_language is None or not passage_language or query_language.language == passage_language:
+        return 0.0
+    return query_language.probability
+
+
 def rarest_idf(points: int) -> float:
     """The IDF Qdrant gives a term found in one point of ``points`` (its ``Modifier.IDF``:
     ``ln(1 + (N - n + 0.5) / (n + 0.5))``): the unit BM25 is measured in, so that the keyword evidence
@@ -47,6 +57,7 @@ def gather(
     sentences: SentenceVectors,
     keywords: LexicalEncoder,
     query_words: Sequence[frozenset[str]],
+    query_language: Detected | None = None,
     query_vector: np.ndarray,
     hits: Sequence[Hit],
     bm25: Mapping[str, float],
@@ -69,6 +80,7 @@ def gather(
             ),
             keyword=math.log1p(max(0.0, bm25.get(hit.id, 0.0)) / idf_unit),
             rerank=sigmoid(rerank_score) if rerank_score is not None else 0.0,
+            foreign=foreign(query_language, hit.payload.get("lang")),
         )
         out.append(Scored(evidence, sents))
     return out

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from backend.keywords import LEGACY
 from backend.keywords.analysis import DEFAULT_LANGUAGE
 from backend.serving.snapshot import EncoderSnapshot
-from backend.text.languages import detect
+from backend.text.languages import Detected, detect
 
 TTL_S = 60.0
 """How long a knowledge base's languages are reused: a language arrives with whole documents, so a
@@ -28,18 +29,26 @@ foreign phrase, a chunk misdetected)."""
 MAX_LANGUAGES = 4
 
 
+@dataclass(frozen=True, slots=True)
+class QueryLanguage:
+    detected: Detected | None
+    """The question's own language, when the detector is sure enough (backend/text/languages.py)."""
+    analysis: tuple[str, ...]
+    """The languages its keywords are analysed in (empty for the legacy analysis, which has one)."""
+
+
 class QueryLanguages:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
 
-    def __call__(self, snapshot: EncoderSnapshot, kb_id: str, query: str) -> tuple[str, ...]:
-        """The languages to analyse ``query`` in (empty for the legacy analysis, which has one)."""
-        if snapshot.keywords.version == LEGACY:
-            return ()
+    def __call__(self, snapshot: EncoderSnapshot, kb_id: str, query: str) -> QueryLanguage:
         detected = detect(query)
+        if snapshot.keywords.version == LEGACY:
+            return QueryLanguage(detected, ())
         own = (detected.language,) if detected else ()
-        return tuple(dict.fromkeys((*own, *self.of_knowledge_base(snapshot, kb_id)))) or (DEFAULT_LANGUAGE,)
+        analysis = tuple(dict.fromkeys((*own, *self.of_knowledge_base(snapshot, kb_id))))
+        return QueryLanguage(detected, analysis or (DEFAULT_LANGUAGE,))
 
     def of_knowledge_base(self, snapshot: EncoderSnapshot, kb_id: str) -> tuple[str, ...]:
         key, now = (snapshot.vectors.collection, kb_id), time.monotonic()

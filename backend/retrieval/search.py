@@ -179,8 +179,8 @@ class Retriever:
         dense = embedder.embed_queries([query])[0]
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, SENTENCE_POOL)
-        languages = self.query_languages(snapshot, kb_id, query)
-        sparse = snapshot.keywords.encode_query(query, languages)
+        language = self.query_languages(snapshot, kb_id, query)
+        sparse = snapshot.keywords.encode_query(query, language.analysis)
         hits, bm25 = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
@@ -204,7 +204,8 @@ class Retriever:
                 embedder=embedder,
                 sentences=self.sentences,
                 keywords=snapshot.keywords,
-                query_words=snapshot.keywords.query_words(query, languages),
+                query_words=snapshot.keywords.query_words(query, language.analysis),
+                query_language=language.detected,
                 query_vector=dense,
                 hits=hits,
                 bm25=bm25,
@@ -236,7 +237,7 @@ class Retriever:
 
     def keyword_query(self, snapshot: EncoderSnapshot, kb_id: str, query: str) -> SparseVector:
         """``query``'s sparse vector as a search of ``kb_id`` on ``snapshot`` makes it."""
-        return snapshot.keywords.encode_query(query, self.query_languages(snapshot, kb_id, query))
+        return snapshot.keywords.encode_query(query, self.query_languages(snapshot, kb_id, query).analysis)
 
     def _size(self, vectors: VectorStore) -> int:
         """Points in the collection (Qdrant's IDF counts the whole collection), at most a minute old."""

@@ -95,6 +95,18 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
         assert moved.vectors.languages(kb_id=old_kb) == {"en": 2, "fr": 1}
         status, hits = _search(client, old_kb, "entrepot", "sparse")
         assert status == 200 and [doc for doc, _ in hits] == [french]
+        # The confidence model is told when a question is in another language than its passage.
+        asked = client.post(
+            f"/v1/knowledge-bases/{old_kb}/search",
+            json={"query": "Wann werden Rückerstattungen auf die Karte gebucht?", "top_k": 3},
+        ).json()["results"]
+        foreign = {r["document_id"]: r["evidence"]["foreign"] for r in asked}
+        assert foreign[french] > 0.5 and all(v > 0.5 for v in foreign.values())
+        same = client.post(
+            f"/v1/knowledge-bases/{old_kb}/search",
+            json={"query": "Où est l'entrepôt des colis ?", "top_k": 3},
+        ).json()["results"]
+        assert {r["document_id"]: r["evidence"]["foreign"] for r in same}[french] == 0.0
         wait_until(
             lambda: not services.encoders.base.vectors.collection_exists(legacy.vectors.collection),
             what="the English-only collection to be dropped once nobody uses it",

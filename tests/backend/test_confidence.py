@@ -36,7 +36,7 @@ def _evidence(*values: float) -> Evidence:
     return Evidence(*values)
 
 
-@given(values=st.tuples(unit, unit, unit, unit, unit), feature=st.sampled_from(FEATURES), step=unit)
+@given(values=st.tuples(unit, unit, unit, unit, unit, unit), feature=st.sampled_from(FEATURES), step=unit)
 def test_confidence_never_falls_when_evidence_rises(values, feature, step) -> None:
     model = shipped()
     before = _evidence(*values)
@@ -46,16 +46,35 @@ def test_confidence_never_falls_when_evidence_rises(values, feature, step) -> No
 
 def test_a_model_with_a_negative_weight_is_refused() -> None:
     with pytest.raises(ValidationError, match="non-negative"):
-        ConfidenceModel(coefficients=(1, -1, 0, 0, 0), intercept=0, threshold=0.5)
+        ConfidenceModel(coefficients=(1, -1, 0, 0, 0, 0), intercept=0, threshold=0.5)
     with pytest.raises(ValidationError, match="features"):
-        ConfidenceModel(features=("a",) * 5, coefficients=(1,) * 5, intercept=0, threshold=0.5)
+        ConfidenceModel(features=("a",) * 6, coefficients=(1,) * 6, intercept=0, threshold=0.5)
 
 
 def test_probability_is_the_logistic_of_the_weighted_sum() -> None:
-    model = ConfidenceModel(coefficients=(2, 1, 0, 0, 0), intercept=-1, threshold=0.5)
-    assert model.probability(_evidence(0.5, 1.0, 0, 0, 0)) == pytest.approx(1 / (1 + math.exp(-1.0)))
-    rows = np.asarray([[0.5, 1.0, 0, 0, 0], [0, 0, 0, 0, 0]])
+    model = ConfidenceModel(coefficients=(2, 1, 0, 0, 0, 0), intercept=-1, threshold=0.5)
+    assert model.probability(_evidence(0.5, 1.0, 0, 0, 0, 0)) == pytest.approx(1 / (1 + math.exp(-1.0)))
+    rows = np.asarray([[0.5, 1.0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
     assert model.probabilities(rows) == pytest.approx([1 / (1 + math.exp(-1.0)), 1 / (1 + math.e)])
+
+
+def test_a_model_stored_before_the_foreign_feature_scores_as_it_did() -> None:
+    """A knowledge base's calibration tuned by an earlier release has five features: it still loads,
+    with the new feature's weight at 0, and gives every passage the probability it gave before."""
+    stored = {
+        "features": ["cosine", "sentence_cosine", "coverage", "keyword", "rerank"],
+        "coefficients": [1.5, 2.9, 2.8, 0.9, 0.0],
+        "intercept": -7.4,
+        "threshold": 0.02,
+    }
+    model = ConfidenceModel.model_validate(stored)
+    assert model.features == FEATURES and model.coefficients == (1.5, 2.9, 2.8, 0.9, 0.0, 0.0)
+    logit = -7.4 + 1.5 * 0.4 + 2.9 * 0.6 + 2.8 * 0.5 + 0.9 * 0.2
+    assert model.probability(_evidence(0.4, 0.6, 0.5, 0.2, 0.0, 0.9)) == pytest.approx(
+        1 / (1 + math.exp(-logit))
+    )
+    with pytest.raises(ValidationError, match="at least 6"):  # five features, but not those five
+        ConfidenceModel.model_validate({**stored, "features": ["a", "b", "c", "d", "e"]})
 
 
 def test_fit_separates_and_keeps_weights_non_negative() -> None:
@@ -157,7 +176,7 @@ def _passage(relevance: float, *evidence: float) -> Passage:
 
 def test_gate_report_figures_by_hand() -> None:
     # Confidence = sigmoid(10 * cosine - 5): 0.5 at cosine 0.5; the model's cut 0.5.
-    model = ConfidenceModel(coefficients=(10, 0, 0, 0, 0), intercept=-5, threshold=0.5)
+    model = ConfidenceModel(coefficients=(10, 0, 0, 0, 0, 0), intercept=-5, threshold=0.5)
     asked = [
         Asked("q", [_passage(0.7, 0.7, 0, 0, 0, 0)], [True], True),  # answered (both gates)
         Asked(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,18 @@ def test_scan_can_skip_the_vectors(store: VectorStore) -> None:
     assert sorted(r.payload["text"] for r in light) == ["chunk 0", "chunk 1", "chunk 2"]
     assert all(r.dense.size == DIM and r.sparse.indices for r in full)
     assert all(r.dense.size == 0 and not r.sparse.indices for r in light)
+
+
+def test_languages_are_counted_per_knowledge_base(store: VectorStore) -> None:
+    """The facet the question analysis reads, the same in Qdrant Edge and qdrant-client's local mode."""
+    texts = {"de": "Die Rückerstattung dauert fünf Tage.", "en": "Refunds take five days.", "fr": "Le colis."}
+    records = [_record("kb", f"d{i}", 0, text) for i, text in enumerate(texts.values())]
+    records += [_record("kb", "d9", 1, "Refunds again."), _record("other", "x", 0, "Ein Paket.")]
+    languages = ["de", "en", "fr", "en", "de"]
+    tagged = zip(records, languages, strict=True)
+    store.upsert([replace(r, payload={**r.payload, "lang": lang}) for r, lang in tagged])
+    store.upsert([_record("kb", "legacy", 0, "A point from before languages were stored.")])
+    assert store.languages(kb_id="kb") == {"en": 2, "de": 1, "fr": 1}
+    assert next(iter(store.languages(kb_id="kb"))) == "en"  # most common first
+    assert store.languages(kb_id="other") == {"de": 1}
+    assert store.languages(kb_id="nobody") == {}
