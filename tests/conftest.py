@@ -4,9 +4,11 @@ qdrant-client's real local mode, and the real app behind FastAPI's TestClient.""
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -129,3 +131,28 @@ def upload(client: TestClient, kb_id: str, files: list[tuple[str, bytes, str]]) 
 def ingest(client: TestClient, kb_id: str, files: list[tuple[str, bytes, str]]) -> list[dict]:
     """Upload and wait: returns the finished jobs, in upload order."""
     return [wait_for_job(client, d["job_id"]) for d in upload(client, kb_id, files)]
+
+
+@contextmanager
+def searched_without_pause(
+    search: Callable[[str, str], object], kb_ids: Sequence[str], queries: Sequence[str]
+) -> Iterator[dict[str, list[tuple[str, object]]]]:
+    """Each knowledge base searched over and over in its own thread while the block runs (what an
+    operation promising no downtime is tested under); yields knowledge base → [(query, result)]."""
+    outcomes: dict[str, list[tuple[str, object]]] = {kb_id: [] for kb_id in kb_ids}
+    stop = threading.Event()
+
+    def search_forever(kb_id: str) -> None:
+        while not stop.is_set():
+            for query in queries:
+                outcomes[kb_id].append((query, search(kb_id, query)))
+
+    searchers = [threading.Thread(target=search_forever, args=(kb_id,)) for kb_id in kb_ids]
+    for searcher in searchers:
+        searcher.start()
+    try:
+        yield outcomes
+    finally:
+        stop.set()
+        for searcher in searchers:
+            searcher.join(30)

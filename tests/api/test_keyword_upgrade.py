@@ -5,7 +5,7 @@ knowledge base's results do not change by a byte. Real service, SQLite, Qdrant E
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backend.api.app import create_app
 from backend.catalog import encoders
 from backend.db.models import Job, KnowledgeBase
-from tests.conftest import AUTH, create_kb, ingest, wait_for_job, wait_until
+from tests.conftest import AUTH, create_kb, ingest, searched_without_pause, wait_for_job, wait_until
 
 FILES = [
     ("livraison.txt", "Les colis partent de notre entrepôt de Lyon en semaine.".encode(), "text/plain"),
@@ -57,18 +57,7 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
     with TestClient(create_app(settings, embedder=embedder)) as client:  # the upgrade: a restart
         client.headers.update(AUTH)
         services = client.app.state.services  # type: ignore[attr-defined]
-        outcomes: dict[str, list] = {old_kb: [], other_kb: []}
-        stop = threading.Event()
-
-        def search_forever(kb_id: str) -> None:
-            while not stop.is_set():
-                for query in QUERIES:
-                    outcomes[kb_id].append((query, _search(client, kb_id, query)))
-
-        searchers = [threading.Thread(target=search_forever, args=(kb,)) for kb in (old_kb, other_kb)]
-        for searcher in searchers:
-            searcher.start()
-        try:
+        with searched_without_pause(partial(_search, client), [old_kb, other_kb], QUERIES) as outcomes:
             with services.sessions() as session:
                 job_id = session.scalar(
                     select(Job.id).where(Job.kind == encoders.ACTIVATE_JOB, Job.kb_id == old_kb)
@@ -76,10 +65,6 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
             assert job_id is not None, "no re-index was queued for the knowledge base"
             job = wait_for_job(client, job_id, timeout=120)
             wait_until(lambda: len(outcomes[other_kb]) >= 2 * len(QUERIES), what="searches around the switch")
-        finally:
-            stop.set()
-            for searcher in searchers:
-                searcher.join(30)
         assert job["status"] == "succeeded", job
         result = job["result"]
         assert (result["previous_keywords"], result["keywords"]) == ("en1", "ml2")

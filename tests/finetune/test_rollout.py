@@ -6,8 +6,8 @@ Real encoder, real training, real Qdrant Edge, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 import time
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from backend.api.app import create_app
 from backend.catalog import encoders
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus
-from tests.conftest import AUTH, create_kb, ingest, wait_for_job
+from tests.conftest import AUTH, create_kb, ingest, searched_without_pause, wait_for_job, wait_until
 from tests.finetune.versions import register_copy
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT, SHOP_ARTICLES, shop_pairs
 
@@ -135,30 +135,17 @@ def test_fine_tuning_one_knowledge_base_never_touches_another(make_settings, emb
         assert training.status_code == 409 and "training" in training.json()["error"]["message"]
 
         # Activate for A while A and B are searched without pause.
-        outcomes: dict[str, list] = {kb_a: [], kb_b: []}
-        stop = threading.Event()
-
-        def search_forever(kb_id: str) -> None:
-            while not stop.is_set():
-                for query in QUERIES:
-                    outcomes[kb_id].append((query, _results(client, kb_id, query)))
-
-        searchers = [threading.Thread(target=search_forever, args=(kb,)) for kb in (kb_a, kb_b)]
-        for searcher in searchers:
-            searcher.start()
-        try:
+        search = partial(_results, client)
+        with searched_without_pause(search, [kb_a, kb_b], QUERIES) as outcomes:
             activation = client.post(f"/v1/knowledge-bases/{kb_a}/encoder", json={"version": "support-v1"})
             assert activation.status_code == 202, activation.text
             again = client.post(f"/v1/knowledge-bases/{kb_a}/encoder", json={"version": "support-v1"})
             assert again.status_code == 409 and "still" in again.json()["error"]["message"]
             done = wait_for_job(client, activation.json()["id"], timeout=300)
             _wait_for_sweeps(client)
-            while len(outcomes[kb_b]) < 3 * len(QUERIES):  # enough searches of B around the switch
-                time.sleep(0.01)
-        finally:
-            stop.set()
-            for searcher in searchers:
-                searcher.join(30)
+            wait_until(
+                lambda: len(outcomes[kb_b]) >= 3 * len(QUERIES), what="searches of B around the switch"
+            )
         assert done["status"] == "succeeded", done
         assert all(result == before_b[query] for query, result in outcomes[kb_b]), "B's results changed"
         assert all(status == 200 and hits for _, (status, hits) in outcomes[kb_a])
