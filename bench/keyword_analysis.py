@@ -26,7 +26,7 @@ from backend.keywords import LexicalEncoder
 from backend.keywords.encoder import KeywordsVersion
 from backend.retrieval.beir import BeirDataset, load_beir
 from backend.retrieval.metrics import ndcg_at_k
-from backend.text.languages import detect
+from backend.text.languages import language_of
 from backend.vectorstore.base import ChunkRecord, SearchMode
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.ids import point_id
@@ -37,8 +37,7 @@ KB = "bench"
 
 
 def _language(text: str) -> str:
-    detected = detect(text)
-    return detected.language if detected else "en"
+    return language_of(text, "en")
 
 
 def _by_language(dataset: BeirDataset, ranked: dict[str, list[str]]) -> dict[str, float]:

@@ -45,7 +45,7 @@ from backend.keywords import CURRENT
 from backend.keywords.analysis import DEFAULT_LANGUAGE
 from backend.plugins import PluginHost
 from backend.serving.snapshot import EncoderSnapshot
-from backend.text.languages import detect
+from backend.text.languages import language_of
 from backend.vectorstore.base import ChunkRecord, embedding_text
 
 log = logging.getLogger(__name__)
@@ -200,10 +200,7 @@ def moved(batch: list[ChunkRecord], old: EncoderSnapshot, target: EncoderSnapsho
 def _reanalysed(record: ChunkRecord, target: EncoderSnapshot) -> ChunkRecord:
     """Points of the first releases carry no language: it is detected from the chunk now (English when
     unsure, which is what they were analysed as)."""
-    language = record.payload.get("lang")
-    if not language:
-        detected = detect(record.payload.get("text", ""))
-        language = detected.language if detected else DEFAULT_LANGUAGE
+    language = record.payload.get("lang") or language_of(record.payload.get("text", ""), DEFAULT_LANGUAGE)
     return replace(
         record,
         sparse=target.keywords.encode_document(embedding_text(record.payload), language),

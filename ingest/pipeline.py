@@ -22,7 +22,7 @@ import numpy as np
 from backend.encoder.base import Embedder
 from backend.keywords import LexicalEncoder
 from backend.keywords.analysis import DEFAULT_LANGUAGE
-from backend.text.languages import detect
+from backend.text.languages import language_of
 from backend.vectorstore.base import ChunkRecord
 from backend.vectorstore.ids import point_id, text_hash
 from ingest.chunking.chunker import Chunk, Chunker
@@ -136,10 +136,8 @@ chunks (a heading, a code sample) take their document's."""
 def document_language(chunks: Sequence[Chunk]) -> str:
     """The language of a document's first chunks (:data:`DEFAULT_LANGUAGE` when it cannot be told)."""
     sample = "\n".join(c.text for c in chunks[:8])
-    detected = detect(sample)
-    return detected.language if detected else DEFAULT_LANGUAGE
+    return language_of(sample, DEFAULT_LANGUAGE)
 
 
 def chunk_language(text: str, document: str) -> str:
-    detected = detect(text, min_probability=CHUNK_LANGUAGE_CERTAINTY)
-    return detected.language if detected else document
+    return language_of(text, document, min_probability=CHUNK_LANGUAGE_CERTAINTY)

@@ -163,8 +163,6 @@ def request_keyword_upgrades(session: Session, *, max_attempts: int = 3) -> list
             or_(KnowledgeBase.keywords.is_(None), KnowledgeBase.keywords != keywords.CURRENT)
         )
     ).all()
-    if not stale:
-        return []
     jobs = []
     for kb_id, version_id, analysis in stale:
         if _live_activation(session, kb_id) is not None:

@@ -76,7 +76,13 @@ class LexicalEncoder:
         )
 
     def encode_query(self, text: str, languages: Iterable[str] = ()) -> SparseVector:
-        indices = sorted({_index(t) for word in self.query_words(text, languages) for t in word})
+        return self.encode_words(self.query_words(text, languages))
+
+    @staticmethod
+    def encode_words(words: Iterable[frozenset[str]]) -> SparseVector:
+        """The query vector of words :meth:`query_words` already analysed (search reuses them for the
+        confidence evidence)."""
+        indices = sorted({_index(t) for word in words for t in word})
         return SparseVector(indices=indices, values=[1.0] * len(indices))
 
 

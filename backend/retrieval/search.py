@@ -180,7 +180,8 @@ class Retriever:
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, SENTENCE_POOL)
         language = self.query_languages(snapshot, kb_id, query)
-        sparse = snapshot.keywords.encode_query(query, language.analysis)
+        words = snapshot.keywords.query_words(query, language.analysis)
+        sparse = snapshot.keywords.encode_words(words)
         hits, bm25 = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
@@ -204,7 +205,7 @@ class Retriever:
                 embedder=embedder,
                 sentences=self.sentences,
                 keywords=snapshot.keywords,
-                query_words=snapshot.keywords.query_words(query, language.analysis),
+                query_words=words,
                 query_language=language.detected,
                 query_vector=dense,
                 hits=hits,

@@ -77,3 +77,9 @@ def detect(text: str, *, min_probability: float = 0.5) -> Detected | None:
     if probability < min_probability:
         return None
     return Detected(language, probability)
+
+
+def language_of(text: str, default: str, *, min_probability: float = 0.5) -> str:
+    """:func:`detect`'s language, or ``default`` when it cannot tell."""
+    detected = detect(text, min_probability=min_probability)
+    return detected.language if detected else default

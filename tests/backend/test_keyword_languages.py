@@ -11,7 +11,7 @@ import pytest
 
 from backend.keywords import LexicalEncoder
 from backend.keywords.encoder import KeywordsVersion
-from backend.text.languages import detect
+from backend.text.languages import language_of
 from backend.vectorstore.base import ChunkRecord, SearchMode
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.ids import point_id
@@ -49,8 +49,7 @@ QUERIES = [
 
 
 def _language(text: str) -> str:
-    detected = detect(text)
-    return detected.language if detected else "en"
+    return language_of(text, "en")
 
 
 @pytest.fixture
