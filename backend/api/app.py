@@ -17,6 +17,7 @@ from backend.api.errors import install_error_handlers
 from backend.api.ratelimit import make_limiter
 from backend.api.routes import (
     analytics,
+    console,
     conversations,
     documents,
     encoders,
@@ -27,6 +28,7 @@ from backend.api.routes import (
     knowledge_bases,
     openai_compat,
     search,
+    whoami,
     widget,
     widget_assets,
     widget_contact,
@@ -84,6 +86,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(widget_assets.router)
+    app.include_router(console.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
     for module in (
         knowledge_bases,
@@ -96,6 +99,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         conversations,
         integrations,
         analytics,
+        whoami,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

@@ -54,6 +54,9 @@ POLICY: dict[tuple[str, str], str] = {
 }
 
 
+ANY_CALLER = frozenset({("GET", "/v1/whoami")})
+"""Routes every valid bearer may call: they say only who the caller is."""
+
 _COMPILED = [(method, compile_path(path)[0], scope) for (method, path), scope in POLICY.items()]
 """Matched against the request's own path, so the policy does not depend on how routers nest."""
 
@@ -112,7 +115,7 @@ def authenticate(
 
 
 def authorize(request: Request, principal: Principal) -> None:
-    if principal.admin:
+    if principal.admin or (request.method, request.url.path) in ANY_CALLER:
         return
     needed, params = required_scope(request.method, request.url.path)
     if needed is None:

@@ -58,6 +58,7 @@ class ChatPatch(_In):
 
 
 class KnowledgeBaseUpdate(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="Rename (the id stays).")
     description: str | None = Field(default=None, max_length=2000)
     retrieval: RetrievalPatch | None = None
     chat: ChatPatch | None = None

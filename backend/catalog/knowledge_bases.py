@@ -76,14 +76,26 @@ def update(
     session: Session,
     kb_id: str,
     *,
+    name: str | None = None,
     description: str | None = None,
     retrieval: dict[str, Any] | None = None,
     chat: dict[str, Any] | None = None,
     check_chat: Callable[[ChatSettings], None] | None = None,
     widget: dict[str, Any] | None = None,
 ) -> KnowledgeBase:
-    """Change the description and/or merge settings overrides (each validated before anything is saved)."""
+    """Rename, change the description and/or merge settings overrides (each validated before anything
+    is saved). The id never changes, so keys, widgets and vectors keep working after a rename."""
     kb = get(session, kb_id)
+    if name is not None:
+        name = display_name(name, what="knowledge base name")
+        taken = select(KnowledgeBase.id).where(KnowledgeBase.name == name, KnowledgeBase.id != kb_id)
+        if session.scalar(taken):
+            raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
+        kb.name = name
+        try:
+            session.flush()
+        except IntegrityError as exc:  # lost a race with a concurrent create or rename to that name
+            raise Conflict(f"a knowledge base named {name!r} already exists; pick another name") from exc
     if description is not None:
         kb.description = description
     if retrieval is not None:

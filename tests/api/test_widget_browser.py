@@ -1,78 +1,34 @@
 """The widget in a real browser: headless Chromium (Debian's package) driven by Playwright, against
 the real service on loopback. Type a question, see the streamed answer with its citations, rate it,
-leave an email, ask for a person and see their reply.
-
-Needs /usr/bin/chromium (``apt-get install chromium``) and the ``playwright`` package (dev extra; it
-drives the system browser, it downloads none). Skipped where either is missing, unless
-``KBCHAT_REQUIRE_BROWSER=1`` (CI sets it) turns the skip into a failure.
+leave an email, ask for a person and see their reply (setup and skips: tests/browser.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from backend.api.app import create_app
+from backend.encoder.base import Embedder
+from backend.settings import Settings
+from tests.browser import CHROMIUM_ARGS, browser_or_skip, serve
 from tests.conftest import AUTH, wait_until
 from tests.fixtures_docs import SHIPPING_TXT
 from tests.webhook_receiver import start_receiver
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-REQUIRED = os.environ.get("KBCHAT_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _browser_or_skip() -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "the playwright package is not installed (pip install -e '.[dev]')"
-    else:
-        if CHROMIUM:
-            return CHROMIUM
-        reason = "Chromium is not installed (apt-get install chromium)"
-    if REQUIRED:
-        pytest.fail(f"KBCHAT_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
 
 @pytest.fixture
-def server(make_settings, embedder) -> Iterator[str]:
-    """The whole service on a free loopback port, as a browser reaches it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def server(make_settings: Callable[..., Settings], embedder: Embedder) -> Iterator[str]:
     app = create_app(make_settings(ingest={"url_allowlist": ["127.0.0.1"]}), embedder=embedder)
-    service = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not service.started:
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    service.should_exit = True
-    thread.join(10)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.mark.slow
 def test_a_visitor_chats_rates_leaves_an_email_and_reaches_a_person(server: str) -> None:
-    chromium = _browser_or_skip()
+    chromium = browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
     receiver, hooks = start_receiver()

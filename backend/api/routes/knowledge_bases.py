@@ -84,12 +84,13 @@ def get_knowledge_base(kb_id: str, session: SessionDep) -> KnowledgeBasePublic:
 def update_knowledge_base(
     kb_id: str, body: KnowledgeBaseUpdate, services: ServicesDep, session: SessionDep
 ) -> KnowledgeBasePublic:
-    """Change the description or any retrieval setting (mode, fusion weights, thresholds)."""
+    """Rename, or change the description or any retrieval setting (mode, fusion weights, thresholds)."""
     retrieval = body.retrieval.model_dump(exclude_unset=True) if body.retrieval else None
     chat = body.chat.model_dump(exclude_unset=True, mode="json") if body.chat else None
     kb = kbs.update(
         session,
         kb_id,
+        name=body.name,
         description=body.description,
         retrieval=retrieval,
         chat=chat,

@@ -1,0 +1,357 @@
+// kbchat console: one page over the /v1 API. No framework, no build step, nothing from a CDN.
+// Rule kept everywhere: server strings become text nodes (h() below), never HTML.
+
+const TOKEN = "kbchat.console.token";
+const POLL_BUSY_MS = 2000; // while a document is queued or processing
+const POLL_IDLE_MS = 10000;
+const state = { me: null, kbs: [], kb: null, tab: "content", timer: null, docs: [] };
+
+// ---------- DOM ----------
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+const $ = (id) => document.getElementById(id);
+function show(...nodes) {
+  const main = $("main");
+  main.replaceChildren(...nodes);
+}
+function toast(message) {
+  const t = $("toast");
+  t.textContent = message;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+// ---------- API ----------
+class ApiError extends Error {}
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` };
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: payload });
+  } catch (err) {
+    throw new ApiError(`kbchat did not answer (${err.message}); is the service running?`);
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = data?.error?.message || data?.detail || `HTTP ${response.status}`;
+    if (response.status === 401) signOut(message);
+    throw new ApiError(message);
+  }
+  return data;
+}
+async function guarded(action) {
+  try { return await action(); } catch (err) { toast(err.message); return undefined; }
+}
+const kbPath = (suffix = "") => `/v1/knowledge-bases/${encodeURIComponent(state.kb.id)}${suffix}`;
+const can = (scope) => state.me?.admin || state.me?.scopes.includes(scope);
+
+// ---------- sign in ----------
+function signInView(message) {
+  $("nav").hidden = true;
+  $("signout").hidden = true;
+  $("who").textContent = "";
+  const input = h("input", { id: "token", type: "password", autocomplete: "off", required: true });
+  const form = h("form", { class: "card", onsubmit: async (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(TOKEN, input.value.trim());
+    await start();
+  } },
+    h("h1", {}, "Sign in"),
+    h("label", { for: "token" }, "Admin token or API key"),
+    input,
+    h("p", { class: "muted" }, "Kept in this tab only, sent as a bearer token; closing the tab signs you out."),
+    message ? h("p", { class: "error", role: "alert" }, message) : null,
+    h("button", { class: "primary", type: "submit" }, "Sign in"),
+  );
+  show(form);
+  input.focus();
+}
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN);
+  clearTimeout(state.timer);
+  Object.assign(state, { me: null, kbs: [], kb: null });
+  signInView(message);
+}
+
+async function start() {
+  if (!sessionStorage.getItem(TOKEN)) return signInView();
+  try {
+    state.me = await api("GET", "/v1/whoami");
+  } catch (err) {
+    return signInView(err.message);
+  }
+  $("who").textContent = state.me.admin ? "admin" : `API key · ${state.me.scopes.join(", ")}`;
+  $("signout").hidden = false;
+  await loadKbs();
+  if (state.kbs.length) openKb(state.kbs[0].id);
+  else show(h("h1", {}, "No knowledge base yet"), h("p", {}, "Create one on the left."));
+}
+
+// ---------- knowledge bases ----------
+async function loadKbs() {
+  if (state.me.admin) state.kbs = (await api("GET", "/v1/knowledge-bases")).data;
+  else if (can("read")) state.kbs = [await api("GET", `/v1/knowledge-bases/${encodeURIComponent(state.me.kb_id)}`)];
+  else state.kbs = [{ id: state.me.kb_id, name: state.me.kb_id, document_count: 0 }];
+  renderNav();
+}
+function renderNav() {
+  const nav = $("nav");
+  nav.hidden = false;
+  const list = h("ul", {}, state.kbs.map((kb) => h("li", {},
+    h("button", { type: "button", "aria-current": state.kb?.id === kb.id ? "page" : null, onclick: () => openKb(kb.id) },
+      kb.name, h("span", { class: "muted" }, ` (${kb.document_count})`)))));
+  const children = [h("h2", {}, "Knowledge bases"), list];
+  if (state.me.admin) {
+    const name = h("input", { id: "new-kb", type: "text", required: true, maxlength: 200 });
+    children.push(h("form", { onsubmit: async (e) => {
+      e.preventDefault();
+      const kb = await guarded(() => api("POST", "/v1/knowledge-bases", { name: name.value }));
+      if (!kb) return;
+      await loadKbs();
+      openKb(kb.id);
+    } }, h("label", { for: "new-kb" }, "New knowledge base"), name, h("button", { type: "submit" }, "Create")));
+  }
+  nav.replaceChildren(...children);
+}
+function openKb(id) {
+  state.kb = state.kbs.find((kb) => kb.id === id);
+  renderNav();
+  renderKb();
+}
+function renderKb() {
+  clearTimeout(state.timer);
+  const tabs = [["content", "Content"], ["playground", "Playground"], ["settings", "Settings"]];
+  const bar = h("div", { class: "tabs", role: "tablist" }, tabs.map(([key, label]) =>
+    h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": String(state.tab === key),
+      onclick: () => { state.tab = key; renderKb(); } }, label)));
+  const panel = h("section", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
+  show(h("h1", {}, state.kb.name), bar, panel);
+  ({ content: contentTab, playground: playgroundTab, settings: settingsTab })[state.tab](panel);
+}
+
+// ---------- content ----------
+function contentTab(panel) {
+  const uploads = h("ul", { class: "uploads", "aria-live": "polite" });
+  const filter = h("select", { id: "status-filter", onchange: () => renderDocs() },
+    ["all", "queued", "processing", "ready", "failed"].map((s) => h("option", { value: s }, s)));
+  const table = h("div", { id: "docs" });
+  if (can("write")) {
+    const input = h("input", { id: "files", type: "file", multiple: true, onchange: () => uploadAll(input.files, uploads) });
+    const drop = h("div", { class: "drop" },
+      h("label", { for: "files" }, "Upload documents"),
+      h("p", { class: "muted" }, "PDF, DOCX, HTML, Markdown, text, CSV, subtitles: choose files or drop them here."),
+      input);
+    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files, uploads); });
+    panel.append(drop, uploads);
+  }
+  panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "status-filter" }, "Status"), filter)), table);
+  refreshDocs();
+}
+function uploadAll(files, list) {
+  for (const file of files) {
+    const bar = h("progress", { max: 100, value: 0, "aria-label": `Uploading ${file.name}` });
+    const note = h("span", { class: "muted" }, "uploading");
+    list.append(h("li", {}, h("span", {}, file.name), bar, note));
+    const form = new FormData();
+    form.append("files", file, file.name);
+    const xhr = new XMLHttpRequest(); // fetch has no upload progress
+    xhr.open("POST", kbPath("/documents"));
+    xhr.setRequestHeader("Authorization", `Bearer ${sessionStorage.getItem(TOKEN) || ""}`);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); };
+    xhr.onload = () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON: reported below */ }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        bar.value = 100;
+        const item = data?.documents?.[0];
+        note.textContent = item?.unchanged ? "unchanged: already here" : "accepted";
+        refreshDocs();
+      } else {
+        note.textContent = data?.error?.message || `failed (HTTP ${xhr.status})`;
+        note.className = "error";
+      }
+    };
+    xhr.onerror = () => { note.textContent = "failed: kbchat did not answer"; note.className = "error"; };
+    xhr.send(form);
+  }
+}
+async function refreshDocs() {
+  clearTimeout(state.timer);
+  if (state.tab !== "content" || !can("read")) return;
+  const kbId = state.kb.id;
+  const data = await guarded(() => api("GET", kbPath("/documents?limit=1000")));
+  if (!data || state.kb?.id !== kbId || state.tab !== "content") return;
+  state.docs = data.data;
+  if (state.kb.document_count !== data.count) { state.kb.document_count = data.count; renderNav(); }
+  renderDocs();
+  const busy = state.docs.some((d) => d.status === "queued" || d.status === "processing");
+  state.timer = setTimeout(refreshDocs, busy ? POLL_BUSY_MS : POLL_IDLE_MS);
+}
+function renderDocs() {
+  const box = $("docs");
+  if (!box) return;
+  const wanted = $("status-filter")?.value || "all";
+  const rows = state.docs.filter((d) => wanted === "all" || d.status === wanted);
+  if (!rows.length) return box.replaceChildren(h("p", { class: "muted" }, state.docs.length ? "No document with that status." : "No documents yet."));
+  box.replaceChildren(h("table", {},
+    h("caption", { class: "muted" }, `${rows.length} of ${state.docs.length} documents`),
+    h("thead", {}, h("tr", {}, ["Title", "Type", "Status", "Chunks", "Error", "Updated", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows.map((d) => h("tr", {},
+      h("td", {}, d.title),
+      h("td", {}, d.content_type),
+      h("td", { class: `status-${d.status}` }, d.status),
+      h("td", { class: "num" }, d.chunk_count),
+      h("td", { class: "error" }, d.error || ""),
+      h("td", {}, new Date(d.updated_at).toLocaleString()),
+      h("td", {}, can("write") ? h("button", { type: "button", class: "danger", "aria-label": `Delete ${d.title}`, onclick: async () => {
+        if (!confirm(`Delete "${d.title}" and its passages?`)) return;
+        await guarded(() => api("DELETE", kbPath(`/documents/${encodeURIComponent(d.id)}`)));
+        refreshDocs();
+      } }, "Delete") : null))))));
+}
+
+// ---------- playground ----------
+function playgroundTab(panel) {
+  const question = h("textarea", { id: "question", rows: 2, required: true, maxlength: 4000 });
+  const answer = h("div", { class: "answer", id: "answer", "aria-live": "polite" });
+  const citations = h("div", { id: "citations" });
+  const trace = h("div", { id: "trace" });
+  const form = h("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    const text = question.value.trim();
+    if (!text) return;
+    answer.textContent = "";
+    citations.replaceChildren();
+    trace.replaceChildren(h("p", { class: "muted" }, "Searching…"));
+    if (can("search")) searchTrace(text, trace);
+    if (can("chat")) await streamChat(text, answer, citations);
+    else answer.textContent = "This key has no chat scope: only the retrieval trace is shown.";
+  } }, h("label", { for: "question" }, "Ask this knowledge base"), question,
+    h("p", {}, h("button", { class: "primary", type: "submit" }, "Ask")));
+  panel.append(form, h("h2", {}, "Answer"), answer, citations, h("h2", {}, "Retrieval trace"), trace);
+  question.focus();
+}
+async function streamChat(text, answer, citations) {
+  let response;
+  try {
+    response = await fetch(kbPath("/chat"), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ message: text, stream: true }),
+    });
+  } catch (err) { return toast(`kbchat did not answer (${err.message})`); }
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    return toast(data?.error?.message || `HTTP ${response.status}`);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (!event || data === undefined) continue; // a keep-alive comment
+      const payload = JSON.parse(data);
+      if (event === "token") answer.append(payload.text);
+      else if (event === "citations") renderCitations(payload.citations, citations);
+      else if (event === "done") citations.append(h("p", { class: "muted" },
+        `confidence ${payload.confidence === null ? "–" : payload.confidence.toFixed(3)} · ` +
+        Object.entries(payload.timings_ms || {}).map(([k, v]) => `${k} ${Number(v).toFixed(0)} ms`).join(" · ")));
+      else if (event === "error") answer.append(h("span", { class: "error" }, payload.message));
+      else if (event === "handoff") answer.append("A person handles this conversation.");
+    }
+  }
+}
+function renderCitations(list, box) {
+  const passage = h("div", { class: "passage", hidden: true, id: "cited" });
+  box.replaceChildren(h("p", {}, list.length ? "Sources: " : "No sources.",
+    list.map((c) => h("button", { type: "button", class: "cite", onclick: () => {
+      passage.hidden = false;
+      passage.replaceChildren(h("strong", {}, `[${c.index}] ${c.title}${c.heading.length ? " › " + c.heading.join(" › ") : ""}`), "\n", c.text);
+    } }, `[${c.index}] ${c.title}`))), passage);
+}
+async function searchTrace(text, box) {
+  const data = await guarded(() => api("POST", kbPath("/search"), { query: text, top_k: 10, min_confidence: 0 }));
+  if (!data) return box.replaceChildren();
+  const fixed = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(3));
+  box.replaceChildren(
+    h("p", { class: "muted" }, `${data.mode} search, ${data.results.length} passages in ${data.took_ms.toFixed(0)} ms`),
+    h("table", {},
+      h("thead", {}, h("tr", {}, ["#", "Passage", "Dense cosine", "Score", "Confidence", "Evidence"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, data.results.map((r, i) => h("tr", {},
+        h("td", { class: "num" }, i + 1),
+        h("td", {}, h("strong", {}, r.title), r.heading.length ? ` › ${r.heading.join(" › ")}` : "", h("br"),
+          h("span", { class: "muted" }, r.text.length > 220 ? `${r.text.slice(0, 220)}…` : r.text)),
+        h("td", { class: "num" }, fixed(r.relevance)),
+        h("td", { class: "num" }, `${fixed(r.score)} ${r.score_kind}`),
+        h("td", { class: "num" }, fixed(r.confidence)),
+        h("td", {}, Object.entries(r.evidence || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ")))))));
+}
+
+// ---------- settings ----------
+function settingsTab(panel) {
+  if (!can("manage")) return panel.append(h("p", { class: "muted" }, "Settings need a key with the manage scope."));
+  const kb = state.kb;
+  const name = h("input", { id: "kb-name", type: "text", value: kb.name, required: true, maxlength: 200, disabled: !state.me.admin });
+  const description = h("textarea", { id: "kb-description", rows: 2, maxlength: 2000 });
+  description.value = kb.description || "";
+  const mode = h("select", { id: "kb-mode" }, ["hybrid", "dense", "sparse"].map((m) =>
+    h("option", { value: m, selected: kb.retrieval?.mode === m }, m)));
+  panel.append(h("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    const body = { description: description.value, retrieval: { mode: mode.value } };
+    if (state.me.admin && name.value !== kb.name) body.name = name.value;
+    const saved = await guarded(() => api("PATCH", kbPath(), body));
+    if (!saved) return;
+    Object.assign(kb, saved);
+    await loadKbs();
+    openKb(kb.id);
+  } },
+    h("label", { for: "kb-name" }, "Name"), name,
+    h("label", { for: "kb-description" }, "Description"), description,
+    h("label", { for: "kb-mode" }, "Search mode"), mode,
+    h("p", {}, h("button", { class: "primary", type: "submit" }, "Save"))));
+  if (state.me.admin) {
+    const confirmName = h("input", { id: "confirm-delete", type: "text", autocomplete: "off" });
+    panel.append(h("h2", {}, "Delete this knowledge base"), h("form", { onsubmit: async (e) => {
+      e.preventDefault();
+      if (confirmName.value !== kb.name) return toast(`Type the name "${kb.name}" exactly to delete it.`);
+      if ((await guarded(() => api("DELETE", kbPath()))) === undefined) return;
+      state.kb = null;
+      await loadKbs();
+      if (state.kbs.length) openKb(state.kbs[0].id);
+      else show(h("h1", {}, "No knowledge base yet"), h("p", {}, "Create one on the left."));
+    } },
+      h("p", {}, "Its documents, passages, keys and conversations are deleted. This cannot be undone."),
+      h("label", { for: "confirm-delete" }, "Type its name to confirm"), confirmName,
+      h("p", {}, h("button", { class: "danger", type: "submit" }, "Delete knowledge base"))));
+  }
+}
+
+$("signout").addEventListener("click", () => signOut());
+start();

@@ -1,0 +1,106 @@
+"""The admin console in a real browser (tests/browser.py): sign in, create a knowledge base, upload two
+files and watch them become ready, ask in the playground and open a citation beside the retrieval
+trace, rename; a scoped key sees its own knowledge base only. Screenshots of each step are left in
+``test-artifacts/screenshots`` for a reviewer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from backend.api.app import create_app
+from backend.encoder.base import Embedder
+from backend.settings import Settings
+from tests.browser import CHROMIUM_ARGS, SCREENSHOTS, browser_or_skip, serve
+from tests.conftest import AUTH, TOKEN
+from tests.fixtures_docs import RETURNS, SHIPPING_TXT
+
+
+@pytest.fixture
+def server(make_settings: Callable[..., Settings], embedder: Embedder) -> Iterator[str]:
+    with serve(create_app(make_settings(), embedder=embedder)) as url:
+        yield url
+
+
+def test_the_console_serves_a_strict_page(server: str) -> None:
+    page = httpx.get(f"{server}/console", follow_redirects=True)
+    assert page.status_code == 200 and "kbchat console" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    script = httpx.get(f"{server}/console/console.js")
+    assert script.headers["content-type"].startswith("application/javascript")
+    missing = httpx.get(f"{server}/console/settings.py")
+    assert missing.status_code == 404 and "/console/" in missing.json()["error"]["message"]
+    assert httpx.get(f"{server}/console/..%2F..%2Fservices.py").status_code == 404
+    files = ("", "console.js", "console.css")
+    assert sum(len(httpx.get(f"{server}/console/{f}").content) for f in files) < 100_000  # first page
+
+
+@pytest.mark.slow
+def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
+    chromium = browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    api = httpx.Client(base_url=server, headers=AUTH, timeout=60)
+    other = api.post("/v1/knowledge-bases", json={"name": "someone else's"}).json()["id"]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        page.goto(f"{server}/console")
+        page.get_by_label("Admin token or API key").fill("wrong")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert").first).to_contain_text("wrong bearer token")
+        page.get_by_label("Admin token or API key").fill(TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#who")).to_have_text("admin")
+        page.screenshot(path=SCREENSHOTS / "console-1-signed-in.png")
+
+        page.get_by_label("New knowledge base").fill("shop")
+        page.get_by_role("button", name="Create").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("shop")
+        page.get_by_label("Upload documents").set_input_files(
+            [
+                {"name": "returns.txt", "mimeType": "text/plain", "buffer": RETURNS.encode()},
+                {"name": "shipping.txt", "mimeType": "text/plain", "buffer": SHIPPING_TXT},
+            ]
+        )
+        ready = page.locator("#docs td.status-ready")
+        expect(ready).to_have_count(2, timeout=60_000)  # refreshed live, no reload
+        page.screenshot(path=SCREENSHOTS / "console-2-content.png")
+
+        page.get_by_role("tab", name="Playground").click()
+        page.get_by_label("Ask this knowledge base").fill("Where do orders ship from?")
+        page.get_by_role("button", name="Ask").click()
+        expect(page.locator("#answer")).to_contain_text("Rotterdam", timeout=30_000)
+        page.locator("#citations button.cite").first.click()
+        expect(page.locator("#cited")).to_contain_text("Rotterdam")
+        expect(page.locator("#trace tbody tr").first).to_contain_text("shipping.txt")
+        expect(page.locator("#citations")).to_contain_text("confidence")
+        page.screenshot(path=SCREENSHOTS / "console-3-playground.png", full_page=True)
+
+        page.get_by_role("tab", name="Settings").click()
+        page.get_by_label("Name", exact=True).fill("shoe shop")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
+        page.screenshot(path=SCREENSHOTS / "console-4-settings.png")
+
+        kbs = api.get("/v1/knowledge-bases").json()["data"]
+        kb_id = next(kb["id"] for kb in kbs if kb["name"] == "shoe shop")
+        key = api.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"scopes": ["read", "search"]}).json()["key"]
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("Admin token or API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#nav li")).to_have_count(1)
+        expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
+        expect(page.locator("#nav")).not_to_contain_text("someone else")
+        expect(page.get_by_label("Upload documents")).to_have_count(0)  # no write scope
+        page.screenshot(path=SCREENSHOTS / "console-5-scoped-key.png")
+        browser.close()
+    assert errors == []
+    assert api.get(f"/v1/knowledge-bases/{other}").status_code == 200  # untouched
