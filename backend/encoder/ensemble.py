@@ -70,7 +70,9 @@ def parse(model: str) -> Parts:
 
 class EnsembleEmbedder:
     """The :class:`~backend.encoder.base.Embedder` over ``parts``: (encoder, weight) with weights summing
-    to 1. Chunks are cut by the part with the narrowest window, so every part reads all of a chunk."""
+    to 1. Chunks are cut by the part with the narrowest window, counted by its own tokenizer (parts that
+    read any length, like USE, are not asked). A part whose tokenizer counts a chunk past its own window
+    truncates it, as it would any long text; with the preset this cannot happen (USE has no window)."""
 
     def __init__(
         self, parts: Sequence[tuple[Embedder, float]], *, name: str = "ensemble", model_id: str | None = None

@@ -62,7 +62,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         page.screenshot(path=SCREENSHOTS / "console-1-signed-in.png")
 
         page.get_by_label("New knowledge base").fill("shop")
-        page.get_by_role("button", name="Create").click()
+        page.get_by_role("button", name="Create", exact=True).click()
         expect(page.get_by_role("heading", level=1)).to_have_text("shop")
         page.get_by_label("Upload documents").set_input_files(
             [
@@ -90,6 +90,23 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
         page.screenshot(path=SCREENSHOTS / "console-4-settings.png")
 
+        page.get_by_role("tab", name="Keys & widget").click()
+        page.get_by_label("Kind").select_option("widget")
+        page.get_by_role("button", name="Create key").click()
+        secret = page.locator("#new-key pre").inner_text()
+        assert secret.startswith("kbw_")
+        expect(page.locator("#snippet")).to_contain_text(f'data-key="{secret}"')
+        expect(page.locator("#keys tbody tr")).to_have_count(1)
+        page.get_by_label("Allowed origins (one per line, e.g. https://help.example.com)").fill(server)
+        page.get_by_role("button", name="Save widget settings").click()
+        preview = page.frame_locator("iframe.preview")
+        expect(preview.locator(".launcher")).to_have_count(1, timeout=15_000)  # the widget, live
+        expect(page.locator("#main")).not_to_contain_text("null")  # no missing value printed as text
+        page.screenshot(path=SCREENSHOTS / "console-5-keys-widget.png", full_page=True)
+        page.once("dialog", lambda dialog: dialog.accept())  # "Revoke this key?"
+        page.get_by_role("button", name="Revoke").click()
+        expect(page.locator("#keys tbody tr").first).to_contain_text("revoked")
+
         kbs = api.get("/v1/knowledge-bases").json()["data"]
         kb_id = next(kb["id"] for kb in kbs if kb["name"] == "shoe shop")
         key = api.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"scopes": ["read", "search"]}).json()["key"]
@@ -100,7 +117,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
         expect(page.locator("#nav")).not_to_contain_text("someone else")
         expect(page.get_by_label("Upload documents")).to_have_count(0)  # no write scope
-        page.screenshot(path=SCREENSHOTS / "console-5-scoped-key.png")
+        page.screenshot(path=SCREENSHOTS / "console-6-scoped-key.png")
         browser.close()
     assert errors == []
     assert api.get(f"/v1/knowledge-bases/{other}").status_code == 200  # untouched

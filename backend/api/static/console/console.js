@@ -4,7 +4,8 @@
 const TOKEN = "kbchat.console.token";
 const POLL_BUSY_MS = 2000; // while a document is queued or processing
 const POLL_IDLE_MS = 10000;
-const state = { me: null, kbs: [], kb: null, tab: "content", timer: null, docs: [] };
+const state = { me: null, kbs: [], kb: null, tab: "content", timer: null, docs: [], widgetKeys: {} };
+const SCOPES = ["read", "search", "chat", "write", "manage", "support"];
 
 // ---------- DOM ----------
 function h(tag, attrs = {}, ...children) {
@@ -23,8 +24,7 @@ function h(tag, attrs = {}, ...children) {
 }
 const $ = (id) => document.getElementById(id);
 function show(...nodes) {
-  const main = $("main");
-  main.replaceChildren(...nodes);
+  $("main").replaceChildren(...nodes.filter(Boolean));
 }
 function toast(message) {
   const t = $("toast");
@@ -137,13 +137,13 @@ function openKb(id) {
 }
 function renderKb() {
   clearTimeout(state.timer);
-  const tabs = [["content", "Content"], ["playground", "Playground"], ["settings", "Settings"]];
+  const tabs = [["content", "Content"], ["playground", "Playground"], ["keys", "Keys & widget"], ["settings", "Settings"]];
   const bar = h("div", { class: "tabs", role: "tablist" }, tabs.map(([key, label]) =>
     h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": String(state.tab === key),
       onclick: () => { state.tab = key; renderKb(); } }, label)));
   const panel = h("section", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
   show(h("h1", {}, state.kb.name), bar, panel);
-  ({ content: contentTab, playground: playgroundTab, settings: settingsTab })[state.tab](panel);
+  ({ content: contentTab, playground: playgroundTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
 }
 
 // ---------- content ----------
@@ -311,6 +311,82 @@ async function searchTrace(text, box) {
         h("td", { class: "num" }, `${fixed(r.score)} ${r.score_kind}`),
         h("td", { class: "num" }, fixed(r.confidence)),
         h("td", {}, Object.entries(r.evidence || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ")))))));
+}
+
+// ---------- keys and widget ----------
+async function keysTab(panel) {
+  if (!can("manage")) return panel.append(h("p", { class: "muted" }, "Keys need a key with the manage scope."));
+  const list = h("div", { id: "keys" });
+  const shown = h("div", { id: "new-key", "aria-live": "polite" });
+  const name = h("input", { id: "key-name", type: "text", maxlength: 200 });
+  const kind = h("select", { id: "key-kind" }, h("option", { value: "secret" }, "secret (server side)"), h("option", { value: "widget" }, "widget (public, chat only)"));
+  const boxes = SCOPES.map((scope) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name: "scope", value: scope, checked: ["read", "search", "chat"].includes(scope) }), ` ${scope}`));
+  const scopes = h("fieldset", {}, h("legend", {}, "Scopes (secret keys)"), boxes);
+  kind.addEventListener("change", () => { scopes.disabled = kind.value === "widget"; });
+  panel.append(h("h2", {}, "Create a key"), h("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    const chosen = [...scopes.querySelectorAll("input:checked")].map((b) => b.value);
+    const created = await guarded(() => api("POST", kbPath("/keys"), { name: name.value, kind: kind.value, scopes: chosen }));
+    if (!created) return;
+    if (created.kind === "widget") state.widgetKeys[state.kb.id] = created.key;
+    const copy = h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(created.key).then(() => { copy.textContent = "Copied"; }) }, "Copy");
+    shown.replaceChildren(h("p", {}, "The key, shown this once (only its hash is stored):"), h("pre", { class: "secret" }, created.key), copy);
+    name.value = "";
+    await listKeys(list);
+    renderWidget(widget);
+  } }, h("label", { for: "key-name" }, "Name"), name, h("label", { for: "key-kind" }, "Kind"), kind, scopes,
+    h("p", {}, h("button", { class: "primary", type: "submit" }, "Create key"))), shown, h("h2", {}, "Keys"), list);
+  const widget = h("section", { "aria-labelledby": "widget-title" });
+  panel.append(widget);
+  await listKeys(list);
+  renderWidget(widget);
+}
+async function listKeys(box) {
+  const data = await guarded(() => api("GET", kbPath("/keys")));
+  if (!data) return;
+  if (!data.data.length) return box.replaceChildren(h("p", { class: "muted" }, "No keys yet."));
+  box.replaceChildren(h("table", {},
+    h("thead", {}, h("tr", {}, ["Name", "Kind", "Starts with", "Scopes", "Created", "State", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, data.data.map((k) => h("tr", {},
+      h("td", {}, k.name || "–"), h("td", {}, k.kind), h("td", {}, h("code", {}, `${k.prefix}…`)),
+      h("td", {}, k.kind === "widget" ? "chat (widget)" : k.scopes.join(", ")),
+      h("td", {}, new Date(k.created_at).toLocaleString()),
+      h("td", { class: k.revoked_at ? "muted" : "status-ready" }, k.revoked_at ? "revoked" : "active"),
+      h("td", {}, k.revoked_at ? null : h("button", { type: "button", class: "danger", "aria-label": `Revoke ${k.name || k.prefix}`, onclick: async () => {
+        if (!confirm("Revoke this key? Anything using it stops working at once.")) return;
+        if ((await guarded(() => api("DELETE", kbPath(`/keys/${encodeURIComponent(k.id)}`)))) !== undefined) listKeys(box);
+      } }, "Revoke")))))));
+}
+function renderWidget(box) {
+  const kb = state.kb;
+  const key = state.widgetKeys[kb.id];
+  const origins = h("textarea", { id: "widget-origins", rows: 3 });
+  origins.value = (kb.widget?.allowed_origins || []).join("\n");
+  const assistant = h("input", { id: "widget-name", type: "text", value: kb.widget?.assistant_name || "", maxlength: 80 });
+  const greeting = h("input", { id: "widget-greeting", type: "text", value: kb.widget?.greeting || "", maxlength: 500 });
+  const snippet = `<script src="${location.origin}/widget.js" data-key="${key || "kbw_…"}" async></script>`;
+  const allowed = (kb.widget?.allowed_origins || []).includes(location.origin);
+  box.replaceChildren(...[
+    h("h2", { id: "widget-title" }, "Widget"),
+    h("form", { onsubmit: async (e) => {
+      e.preventDefault();
+      const widget = { allowed_origins: origins.value.split(/\s+/).filter(Boolean), assistant_name: assistant.value, greeting: greeting.value };
+      const saved = await guarded(() => api("PATCH", kbPath(), { widget }));
+      if (!saved) return;
+      Object.assign(kb, saved);
+      renderWidget(box);
+    } },
+      h("label", { for: "widget-origins" }, "Allowed origins (one per line, e.g. https://help.example.com)"), origins,
+      h("label", { for: "widget-name" }, "Assistant name"), assistant,
+      h("label", { for: "widget-greeting" }, "Greeting"), greeting,
+      h("p", {}, h("button", { type: "submit" }, "Save widget settings"))),
+    h("label", { for: "snippet" }, "Embed snippet: paste before </body> on your site"),
+    h("pre", { id: "snippet", class: "secret" }, snippet),
+    key ? null : h("p", { class: "muted" }, "Create a widget key above to fill in the snippet and see the preview."),
+    key && !allowed ? h("p", { class: "muted" }, `For the preview, add ${location.origin} to the allowed origins.`) : null,
+    key && allowed ? h("iframe", { class: "preview", title: "Widget preview", src: `/widget/demo?key=${encodeURIComponent(key)}` }) : null,
+  ].filter(Boolean)); // replaceChildren would write a null as the text "null"
 }
 
 // ---------- settings ----------
