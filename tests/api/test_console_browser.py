@@ -84,11 +84,26 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.locator("#citations")).to_contain_text("confidence")
         page.screenshot(path=SCREENSHOTS / "console-3-playground.png", full_page=True)
 
+        page.get_by_label("Ask this knowledge base").fill("Can I pay with bitcoin?")
+        page.get_by_role("button", name="Ask").click()
+        expect(page.locator("#answer")).to_contain_text("couldn't find", timeout=30_000)
+        page.get_by_role("tab", name="Analytics").click()
+        expect(page.locator("dl.figures")).to_contain_text("Questions2")
+        gaps = page.locator("#analytics > section", has=page.get_by_role("heading", name="Content gaps"))
+        expect(gaps.locator("tbody tr")).to_have_count(1)
+        expect(gaps).to_contain_text("bitcoin")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Content gaps as CSV").click()
+        assert "bitcoin" in download.value.path().read_text()
+        page.screenshot(path=SCREENSHOTS / "console-4-analytics.png", full_page=True)
+        gaps.get_by_role("button", name="Add a document").click()
+        expect(page.get_by_role("tab", name="Content")).to_have_attribute("aria-selected", "true")
+
         page.get_by_role("tab", name="Settings").click()
         page.get_by_label("Name", exact=True).fill("shoe shop")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
-        page.screenshot(path=SCREENSHOTS / "console-4-settings.png")
+        page.screenshot(path=SCREENSHOTS / "console-5-settings.png")
 
         page.get_by_role("tab", name="Keys & widget").click()
         page.get_by_label("Kind").select_option("widget")
@@ -102,7 +117,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         preview = page.frame_locator("iframe.preview")
         expect(preview.locator(".launcher")).to_have_count(1, timeout=15_000)  # the widget, live
         expect(page.locator("#main")).not_to_contain_text("null")  # no missing value printed as text
-        page.screenshot(path=SCREENSHOTS / "console-5-keys-widget.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "console-6-keys-widget.png", full_page=True)
         page.once("dialog", lambda dialog: dialog.accept())  # "Revoke this key?"
         page.get_by_role("button", name="Revoke").click()
         expect(page.locator("#keys tbody tr").first).to_contain_text("revoked")
@@ -117,7 +132,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
         expect(page.locator("#nav")).not_to_contain_text("someone else")
         expect(page.get_by_label("Upload documents")).to_have_count(0)  # no write scope
-        page.screenshot(path=SCREENSHOTS / "console-6-scoped-key.png")
+        page.screenshot(path=SCREENSHOTS / "console-7-scoped-key.png")
         browser.close()
     assert errors == []
     assert api.get(f"/v1/knowledge-bases/{other}").status_code == 200  # untouched

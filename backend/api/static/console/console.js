@@ -137,13 +137,13 @@ function openKb(id) {
 }
 function renderKb() {
   clearTimeout(state.timer);
-  const tabs = [["content", "Content"], ["playground", "Playground"], ["keys", "Keys & widget"], ["settings", "Settings"]];
+  const tabs = [["content", "Content"], ["playground", "Playground"], ["analytics", "Analytics"], ["keys", "Keys & widget"], ["settings", "Settings"]];
   const bar = h("div", { class: "tabs", role: "tablist" }, tabs.map(([key, label]) =>
     h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": String(state.tab === key),
       onclick: () => { state.tab = key; renderKb(); } }, label)));
   const panel = h("section", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
   show(h("h1", {}, state.kb.name), bar, panel);
-  ({ content: contentTab, playground: playgroundTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
+  ({ content: contentTab, playground: playgroundTab, analytics: analyticsTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
 }
 
 // ---------- content ----------
@@ -311,6 +311,59 @@ async function searchTrace(text, box) {
         h("td", { class: "num" }, `${fixed(r.score)} ${r.score_kind}`),
         h("td", { class: "num" }, fixed(r.confidence)),
         h("td", {}, Object.entries(r.evidence || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ")))))));
+}
+
+// ---------- analytics ----------
+const REPORTS = [["top-questions", "Top questions"], ["content-gaps", "Content gaps"], ["sources", "Sources"], ["feedback", "Feedback per day"]];
+function analyticsTab(panel) {
+  if (!can("manage")) return panel.append(h("p", { class: "muted" }, "Analytics need a key with the manage scope."));
+  const days = h("select", { id: "window", onchange: () => loadAnalytics(days.value, body) },
+    [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === 30 }, `last ${d} days`)));
+  const body = h("div", { id: "analytics" });
+  panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "window" }, "Window"), days)), body);
+  loadAnalytics(days.value, body);
+}
+async function loadAnalytics(days, body) {
+  const get = (report) => api("GET", kbPath(`/analytics/${report}?days=${days}`));
+  const results = await guarded(() => Promise.all(["summary", ...REPORTS.map(([r]) => r)].map(get)));
+  if (!results) return;
+  const [summary, ...reports] = results.map((r) => r.data);
+  const s = summary;
+  const figures = [["Conversations", s.conversations], ["Questions", s.questions], ["Grounded answers", s.grounded_rate === null ? "–" : `${Math.round(100 * s.grounded_rate)} %`],
+    ["Rated up / down", `${s.feedback_up} / ${s.feedback_down}`], ["Waiting for a person", s.waiting_for_a_person], ["Leads", s.leads]];
+  body.replaceChildren(
+    h("dl", { class: "figures" }, figures.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v)))),
+    ...REPORTS.map(([report, title], i) => h("section", { "aria-labelledby": `r-${report}` },
+      h("h2", { id: `r-${report}` }, title, " ", h("button", { type: "button", class: "link", "aria-label": `${title} as CSV`, onclick: () => downloadCsv(report, days) }, "CSV")),
+      reportTable(report, reports[i]))));
+}
+function reportTable(report, rows) {
+  if (!rows.length) return h("p", { class: "muted" }, "Nothing in this window.");
+  const pct = (v) => `${Math.round(100 * v)} %`;
+  if (report === "sources") return table(["Document", "Citations", "Last cited"], rows.map((r) =>
+    [r.exists ? r.title : `${r.title} (deleted)`, r.citations, r.last_cited ? new Date(r.last_cited).toLocaleString() : "never"]));
+  if (report === "feedback") {
+    const top = Math.max(1, ...rows.map((r) => r.up + r.down));
+    return table(["Day", "Up", "Down", ""], rows.map((r) => [r.day, r.up, r.down,
+      h("meter", { min: 0, max: top, value: r.up + r.down, "aria-label": `${r.up + r.down} ratings` })]));
+  }
+  return table(["Question", "Asked", "Share", report === "content-gaps" ? "Why" : "Up / down", ""], rows.map((r) => [
+    h("span", { title: r.examples.join("\n") }, r.label), r.count, pct(r.share),
+    report === "content-gaps" ? Object.entries(r.reasons || {}).filter(([, n]) => n).map(([k, n]) => `${k.replaceAll("_", " ")} ${n}`).join(", ") : `${r.up} / ${r.down}`,
+    report === "content-gaps" && can("write") ? h("button", { type: "button", onclick: () => { state.tab = "content"; renderKb(); $("files")?.focus(); } }, "Add a document") : "",
+  ]));
+}
+function table(headers, rows) {
+  return h("table", {}, h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", { class: typeof c === "number" ? "num" : null }, c))))));
+}
+async function downloadCsv(report, days) {
+  const response = await fetch(kbPath(`/analytics/${report}?days=${days}&format=csv`), {
+    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` } }).catch(() => null);
+  if (!response?.ok) return toast(`The ${report} CSV could not be fetched (HTTP ${response?.status ?? "error"}).`);
+  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${state.kb.name}-${report}.csv` });
+  link.click();
+  URL.revokeObjectURL(link.href);
 }
 
 // ---------- keys and widget ----------
