@@ -79,3 +79,24 @@ SHOP_QUESTIONS = {
 def shop_pairs() -> list[dict[str, str]]:
     """Tune pairs for the shop articles: two questions per article, answered by its source name."""
     return [{"query": q, "source": name} for name, questions in SHOP_QUESTIONS.items() for q in questions]
+
+
+# Question–passage pairs for fine-tuning: eight support topics, two phrasings each, one document apiece.
+TOPICS = [
+    ("reset the admin password", "Hold the reset button on the back for ten seconds with a paperclip."),
+    (
+        "router light is not green",
+        "Wait two minutes after plugging in until the front light turns solid green.",
+    ),
+    ("firmware update schedule", "Firmware updates install automatically every Sunday at 3 a.m."),
+    ("refund duration", "Refunds reach the original payment method within five business days."),
+    ("invoice emails", "Invoices are emailed on the first business day of the month."),
+    ("shipping warehouse", "Orders ship from the Rotterdam warehouse on weekdays."),
+    ("wan cable colour", "Connect the WAN port to your modem with the yellow cable."),
+    ("start an update manually", "Start a firmware update from Settings > System."),
+]
+PAIRS = [
+    {"query": template.format(topic), "positive": answer, "doc_id": f"d{i}"}
+    for i, (topic, answer) in enumerate(TOPICS)
+    for template in ("how do I handle {}?", "{}")
+]

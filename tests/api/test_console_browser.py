@@ -1,10 +1,13 @@
 """The admin console in a real browser (tests/browser.py): sign in, create a knowledge base, upload two
 files and watch them become ready, ask in the playground and open a citation beside the retrieval
-trace, rename; a scoped key sees its own knowledge base only. Screenshots of each step are left in
-``test-artifacts/screenshots`` for a reviewer."""
+trace, see the question that found nothing in analytics, fine-tune from a pairs file and see its chart,
+rename, create a widget key and see the live preview; a scoped key sees its own knowledge base only.
+Screenshots of each step are left in ``test-artifacts/screenshots`` for a reviewer."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -15,7 +18,7 @@ from backend.encoder.base import Embedder
 from backend.settings import Settings
 from tests.browser import CHROMIUM_ARGS, SCREENSHOTS, browser_or_skip, serve
 from tests.conftest import AUTH, TOKEN
-from tests.fixtures_docs import RETURNS, SHIPPING_TXT
+from tests.fixtures_docs import PAIRS, RETURNS, SHIPPING_TXT
 
 
 @pytest.fixture
@@ -99,11 +102,33 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         gaps.get_by_role("button", name="Add a document").click()
         expect(page.get_by_role("tab", name="Content")).to_have_attribute("aria-selected", "true")
 
+        page.get_by_role("tab", name="Encoders").click()
+        expect(page.locator("#versions")).to_contain_text("base (the configured model)")
+        lines = "\n".join(json.dumps(p) for p in PAIRS).encode()
+        page.get_by_label("Question–passage pairs", exact=False).set_input_files(
+            {"name": "pairs.jsonl", "mimeType": "application/json", "buffer": lines}
+        )
+        page.get_by_label("Version name", exact=False).fill("console-v1")
+        page.get_by_label("Batch size", exact=False).fill("4")
+        page.get_by_role("button", name="Start fine-tuning").click()
+        trained = page.locator("#train-progress")
+        expect(trained).to_contain_text(re.compile("succeeded|failed"), timeout=300_000)
+        assert "succeeded" in trained.inner_text(), trained.inner_text()
+        expect(page.locator("#train-progress")).to_contain_text("held-out nDCG@10")
+        expect(page.locator("#versions")).to_contain_text("console-v1")
+        expect(page.locator("#versions img.chart")).to_have_count(1)
+        page.screenshot(path=SCREENSHOTS / "console-5-encoders.png", full_page=True)
+        page.get_by_role("button", name="Activate console-v1").click()  # re-embeds this KB, then switches
+        expect(page.locator("#serving")).to_have_text("console-v1", timeout=120_000)
+        expect(trained).to_contain_text("succeeded")
+        page.get_by_role("button", name="Roll back to base").click()
+        expect(page.locator("#serving")).to_have_text("base", timeout=120_000)
+
         page.get_by_role("tab", name="Settings").click()
         page.get_by_label("Name", exact=True).fill("shoe shop")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
-        page.screenshot(path=SCREENSHOTS / "console-5-settings.png")
+        page.screenshot(path=SCREENSHOTS / "console-6-settings.png")
 
         page.get_by_role("tab", name="Keys & widget").click()
         page.get_by_label("Kind").select_option("widget")
@@ -117,7 +142,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         preview = page.frame_locator("iframe.preview")
         expect(preview.locator(".launcher")).to_have_count(1, timeout=15_000)  # the widget, live
         expect(page.locator("#main")).not_to_contain_text("null")  # no missing value printed as text
-        page.screenshot(path=SCREENSHOTS / "console-6-keys-widget.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "console-7-keys-widget.png", full_page=True)
         page.once("dialog", lambda dialog: dialog.accept())  # "Revoke this key?"
         page.get_by_role("button", name="Revoke").click()
         expect(page.locator("#keys tbody tr").first).to_contain_text("revoked")
@@ -132,7 +157,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
         expect(page.locator("#nav")).not_to_contain_text("someone else")
         expect(page.get_by_label("Upload documents")).to_have_count(0)  # no write scope
-        page.screenshot(path=SCREENSHOTS / "console-7-scoped-key.png")
+        page.screenshot(path=SCREENSHOTS / "console-8-scoped-key.png")
         browser.close()
     assert errors == []
     assert api.get(f"/v1/knowledge-bases/{other}").status_code == 200  # untouched

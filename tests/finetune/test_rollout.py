@@ -18,26 +18,8 @@ from backend.catalog import encoders
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus
 from tests.conftest import AUTH, create_kb, ingest, searched_without_pause, wait_for_job, wait_until
 from tests.finetune.versions import register_copy
-from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT, SHOP_ARTICLES, shop_pairs
+from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, PAIRS, SHIPPING_TXT, SHOP_ARTICLES, shop_pairs
 
-TOPICS = [
-    ("reset the admin password", "Hold the reset button on the back for ten seconds with a paperclip."),
-    (
-        "router light is not green",
-        "Wait two minutes after plugging in until the front light turns solid green.",
-    ),
-    ("firmware update schedule", "Firmware updates install automatically every Sunday at 3 a.m."),
-    ("refund duration", "Refunds reach the original payment method within five business days."),
-    ("invoice emails", "Invoices are emailed on the first business day of the month."),
-    ("shipping warehouse", "Orders ship from the Rotterdam warehouse on weekdays."),
-    ("wan cable colour", "Connect the WAN port to your modem with the yellow cable."),
-    ("start an update manually", "Start a firmware update from Settings > System."),
-]
-PAIRS = [
-    {"query": template.format(topic), "positive": answer, "doc_id": f"d{i}"}
-    for i, (topic, answer) in enumerate(TOPICS)
-    for template in ("how do I handle {}?", "{}")
-]
 DOCS = [
     ("guide.md", GUIDE_MD, "text/markdown"),
     ("billing.html", BILLING_HTML, "text/html"),

@@ -25,10 +25,12 @@ FILES = {
     "console.css": ("console.css", "text/css; charset=utf-8"),
 }
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-    "frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data: blob:; frame-src 'self'; form-action 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
-"""The widget preview is this server's own /widget/demo in a frame; nothing else is loaded."""
+"""The widget preview is this server's own /widget/demo in a frame; charts are fetched with the bearer
+and shown from a blob: URL; nothing else is loaded."""
 
 
 @functools.cache

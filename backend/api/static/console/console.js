@@ -137,13 +137,13 @@ function openKb(id) {
 }
 function renderKb() {
   clearTimeout(state.timer);
-  const tabs = [["content", "Content"], ["playground", "Playground"], ["analytics", "Analytics"], ["keys", "Keys & widget"], ["settings", "Settings"]];
+  const tabs = [["content", "Content"], ["playground", "Playground"], ["analytics", "Analytics"], ["encoders", "Encoders"], ["keys", "Keys & widget"], ["settings", "Settings"]];
   const bar = h("div", { class: "tabs", role: "tablist" }, tabs.map(([key, label]) =>
     h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": String(state.tab === key),
       onclick: () => { state.tab = key; renderKb(); } }, label)));
   const panel = h("section", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
   show(h("h1", {}, state.kb.name), bar, panel);
-  ({ content: contentTab, playground: playgroundTab, analytics: analyticsTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
+  ({ content: contentTab, playground: playgroundTab, analytics: analyticsTab, encoders: encodersTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
 }
 
 // ---------- content ----------
@@ -364,6 +364,104 @@ async function downloadCsv(report, days) {
   const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${state.kb.name}-${report}.csv` });
   link.click();
   URL.revokeObjectURL(link.href);
+}
+
+// ---------- encoders ----------
+function encodersTab(panel) {
+  if (!can("manage")) return panel.append(h("p", { class: "muted" }, "Encoders need a key with the manage scope."));
+  const versions = h("div", { id: "versions" });
+  const progress = h("div", { id: "train-progress", "aria-live": "polite" });
+  const pairs = h("input", { id: "pairs", type: "file", accept: ".jsonl,.json,application/json" });
+  const mode = h("select", { id: "train-mode" },
+    h("option", { value: "auto" }, "pairs from the file, else liked chats, else self-supervised"),
+    h("option", { value: "self" }, "self-supervised on this knowledge base's text"));
+  const epochs = h("input", { id: "epochs", type: "number", min: 0.1, max: 50, step: 0.1, value: 1 });
+  const batch = h("input", { id: "batch", type: "number", min: 2, max: 65536, step: 1, value: 32 });
+  const name = h("input", { id: "version-name", type: "text", maxlength: 100, pattern: "[A-Za-z0-9._-]+" });
+  const activate = h("input", { id: "activate", type: "checkbox", checked: true });
+  panel.append(
+    h("p", {}, "Serving this knowledge base: ", h("strong", { id: "serving" }, state.kb.encoder?.version || "base")),
+    h("h2", {}, "Versions"), versions,
+    h("h2", {}, "Fine-tune"),
+    h("form", { onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { options: { epochs: Number(epochs.value), batch_size: Number(batch.value) }, activate: activate.checked };
+      if (name.value) body.name = name.value;
+      if (mode.value === "self") body.self_supervised = true;
+      else if (pairs.files.length) {
+        const parsed = await readPairs(pairs.files[0]);
+        if (!parsed) return;
+        body.pairs = parsed;
+      }
+      const job = await guarded(() => api("POST", kbPath("/finetune"), body));
+      if (job) followJob(job, progress, () => listVersions(versions));
+    } },
+      h("label", { for: "pairs" }, "Question–passage pairs (JSON lines: {\"query\": …, \"positive\": …})"), pairs,
+      h("label", { for: "train-mode" }, "Training data"), mode,
+      h("label", { for: "epochs" }, "Epochs"), epochs,
+      h("label", { for: "batch" }, "Batch size (in-batch negatives: larger is better, up to the number of pairs)"), batch,
+      h("label", { for: "version-name" }, "Version name (optional; letters, digits, . _ -)"), name,
+      h("label", { class: "check" }, activate, " serve this knowledge base with it if it beats the current encoder"),
+      h("p", {}, h("button", { class: "primary", type: "submit" }, "Start fine-tuning"))),
+    progress);
+  listVersions(versions);
+}
+async function readPairs(file) {
+  if (file.size > 20 * 1024 * 1024) return toast("The pairs file is over 20 MB; split it.");
+  const lines = (await file.text()).split("\n").map((l) => l.trim()).filter(Boolean);
+  try {
+    const rows = lines.length === 1 && lines[0].startsWith("[") ? JSON.parse(lines[0]) : lines.map((l) => JSON.parse(l));
+    return rows.map((r) => ({ query: r.query, positive: r.positive, ...(r.doc_id ? { doc_id: r.doc_id } : {}) }));
+  } catch (err) {
+    toast(`The pairs file is not JSON lines (${err.message}).`);
+    return null;
+  }
+}
+async function listVersions(box) {
+  const data = await guarded(() => api("GET", kbPath("/encoders")));
+  if (!data) return;
+  const serving = data.active;
+  $("serving") && ($("serving").textContent = serving);
+  const ndcg = (m, side) => (m?.[side]?.["ndcg@10"] === undefined ? "–" : Number(m[side]["ndcg@10"]).toFixed(3));
+  const rows = data.data.map((v) => [v.name, v.status, `${ndcg(v.metrics, "before")} → ${ndcg(v.metrics, "after")}`,
+    new Date(v.created_at).toLocaleString(), v.name === serving ? "serving" : "",
+    v.name === serving || v.status !== "ready" ? "" : h("button", { type: "button", onclick: () => switchTo(v.name, box) }, `Activate ${v.name}`)]);
+  rows.unshift(["base (the configured model)", "ready", "", "", serving === "base" ? "serving" : "",
+    serving === "base" ? "" : h("button", { type: "button", onclick: () => switchTo("base", box) }, "Roll back to base")]);
+  box.replaceChildren(table(["Version", "Status", "held-out nDCG@10 before → after", "Created", "", ""], rows));
+  const latest = data.data.find((v) => v.metrics?.chart);
+  if (latest && state.me.admin) showChart(latest.name, box);
+}
+async function showChart(name, box) {
+  const response = await fetch(`/v1/encoders/${encodeURIComponent(name)}/chart.png`, {
+    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` } }).catch(() => null);
+  if (!response?.ok) return;
+  box.append(h("figure", {}, h("img", { class: "chart", src: URL.createObjectURL(await response.blob()), alt: `Held-out metrics before and after training ${name}` }),
+    h("figcaption", { class: "muted" }, `${name}: held-out metrics before and after training`)));
+}
+async function switchTo(version, box) {
+  const job = await guarded(() => api("POST", kbPath("/encoder"), { version }));
+  if (job) followJob(job, $("train-progress"), () => listVersions(box));
+}
+function followJob(job, box, done) {
+  const bar = h("progress", { max: 1, value: 0, "aria-label": `${job.kind} progress` });
+  const note = h("span", { class: "muted" }, "queued");
+  box.replaceChildren(h("p", {}, `${job.kind}: `, note, " ", bar));
+  if (!state.me.admin) { note.textContent = "started; the versions list shows the result when it ends"; return; }
+  const poll = async () => {
+    const now = await guarded(() => api("GET", `/v1/jobs/${encodeURIComponent(job.id)}`));
+    if (!now) return;
+    bar.value = now.progress;
+    note.textContent = `${now.status}${now.stage ? ` · ${now.stage}` : ""}`;
+    if (now.status === "succeeded" || now.status === "failed" || now.status === "cancelled") {
+      if (now.error) note.append(h("span", { class: "error" }, ` · ${now.error}`));
+      const r = now.result;
+      if (r?.before && r?.after) note.append(` · held-out nDCG@10 ${Number(r.before["ndcg@10"]).toFixed(3)} → ${Number(r.after["ndcg@10"]).toFixed(3)}${r.promoted ? ", promoted" : ", not promoted"}`);
+      return done();
+    }
+    setTimeout(poll, POLL_BUSY_MS);
+  };
+  poll();
 }
 
 // ---------- keys and widget ----------
