@@ -1,7 +1,8 @@
 """The admin console in a real browser (tests/browser.py): sign in, create a knowledge base, upload two
 files and watch them become ready, ask in the playground and open a citation beside the retrieval
-trace, see the question that found nothing in analytics, fine-tune from a pairs file and see its chart,
-rename, create a widget key and see the live preview; a scoped key sees its own knowledge base only.
+trace, take a conversation over as a person, see the question that found nothing in analytics,
+fine-tune from a pairs file and see its chart, activate it and roll back, rename, create a widget key
+and see the live preview; a scoped key sees its own knowledge base only.
 Screenshots of each step are left in ``test-artifacts/screenshots`` for a reviewer."""
 
 from __future__ import annotations
@@ -102,6 +103,21 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         gaps.get_by_role("button", name="Add a document").click()
         expect(page.get_by_role("tab", name="Content")).to_have_attribute("aria-selected", "true")
 
+        page.get_by_role("tab", name="Conversations").click()
+        expect(page.locator("#conversations tbody tr")).to_have_count(2)
+        page.get_by_label("only conversations waiting for a person").check()
+        expect(page.locator("#conversations")).to_contain_text("Nobody is waiting")
+        page.get_by_label("only conversations waiting for a person").uncheck()
+        page.locator("#conversations tbody tr").first.get_by_role("button", name="Open").click()
+        page.get_by_role("button", name="Take over as a person").click()
+        page.get_by_label("Answer as a person", exact=False).fill("Hi, Ada from support here.")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#thread li.msg-agent")).to_contain_text("Ada from support")
+        expect(page.locator("#conversations")).to_contain_text("yes")  # the list follows
+        page.screenshot(path=SCREENSHOTS / "console-5-conversations.png", full_page=True)
+        page.get_by_role("button", name="Give back to the assistant").click()
+        expect(page.get_by_role("button", name="Take over as a person")).to_be_visible()
+
         page.get_by_role("tab", name="Encoders").click()
         expect(page.locator("#versions")).to_contain_text("base (the configured model)")
         lines = "\n".join(json.dumps(p) for p in PAIRS).encode()
@@ -117,7 +133,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.locator("#train-progress")).to_contain_text("held-out nDCG@10")
         expect(page.locator("#versions")).to_contain_text("console-v1")
         expect(page.locator("#versions img.chart")).to_have_count(1)
-        page.screenshot(path=SCREENSHOTS / "console-5-encoders.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "console-6-encoders.png", full_page=True)
         page.get_by_role("button", name="Activate console-v1").click()  # re-embeds this KB, then switches
         expect(page.locator("#serving")).to_have_text("console-v1", timeout=120_000)
         expect(trained).to_contain_text("succeeded")
@@ -128,7 +144,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         page.get_by_label("Name", exact=True).fill("shoe shop")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
-        page.screenshot(path=SCREENSHOTS / "console-6-settings.png")
+        page.screenshot(path=SCREENSHOTS / "console-7-settings.png")
 
         page.get_by_role("tab", name="Keys & widget").click()
         page.get_by_label("Kind").select_option("widget")
@@ -142,7 +158,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         preview = page.frame_locator("iframe.preview")
         expect(preview.locator(".launcher")).to_have_count(1, timeout=15_000)  # the widget, live
         expect(page.locator("#main")).not_to_contain_text("null")  # no missing value printed as text
-        page.screenshot(path=SCREENSHOTS / "console-7-keys-widget.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "console-8-keys-widget.png", full_page=True)
         page.once("dialog", lambda dialog: dialog.accept())  # "Revoke this key?"
         page.get_by_role("button", name="Revoke").click()
         expect(page.locator("#keys tbody tr").first).to_contain_text("revoked")
@@ -157,7 +173,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
         expect(page.locator("#nav")).not_to_contain_text("someone else")
         expect(page.get_by_label("Upload documents")).to_have_count(0)  # no write scope
-        page.screenshot(path=SCREENSHOTS / "console-8-scoped-key.png")
+        page.screenshot(path=SCREENSHOTS / "console-9-scoped-key.png")
         browser.close()
     assert errors == []
     assert api.get(f"/v1/knowledge-bases/{other}").status_code == 200  # untouched

@@ -137,13 +137,13 @@ function openKb(id) {
 }
 function renderKb() {
   clearTimeout(state.timer);
-  const tabs = [["content", "Content"], ["playground", "Playground"], ["analytics", "Analytics"], ["encoders", "Encoders"], ["keys", "Keys & widget"], ["settings", "Settings"]];
+  const tabs = [["content", "Content"], ["playground", "Playground"], ["conversations", "Conversations"], ["analytics", "Analytics"], ["encoders", "Encoders"], ["keys", "Keys & widget"], ["settings", "Settings"]];
   const bar = h("div", { class: "tabs", role: "tablist" }, tabs.map(([key, label]) =>
     h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": String(state.tab === key),
       onclick: () => { state.tab = key; renderKb(); } }, label)));
   const panel = h("section", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
   show(h("h1", {}, state.kb.name), bar, panel);
-  ({ content: contentTab, playground: playgroundTab, analytics: analyticsTab, encoders: encodersTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
+  ({ content: contentTab, playground: playgroundTab, conversations: conversationsTab, analytics: analyticsTab, encoders: encodersTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
 }
 
 // ---------- content ----------
@@ -313,6 +313,50 @@ async function searchTrace(text, box) {
         h("td", {}, Object.entries(r.evidence || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ")))))));
 }
 
+// ---------- conversations, handoffs, leads ----------
+function conversationsTab(panel) {
+  if (!can("support")) return panel.append(h("p", { class: "muted" }, "Conversations need a key with the support scope."));
+  const waiting = h("input", { id: "waiting", type: "checkbox", onchange: () => listConversations(list, waiting.checked, thread) });
+  const list = h("div", { id: "conversations" });
+  const thread = h("div", { id: "thread" });
+  const leads = h("div", { id: "leads" });
+  panel.append(h("label", { class: "check" }, waiting, " only conversations waiting for a person"), list, thread,
+    h("h2", {}, "Leads (last 90 days) ", h("button", { type: "button", class: "link", "aria-label": "Leads as CSV", onclick: () => downloadCsv("leads", 90, "/leads") }, "CSV")), leads);
+  listConversations(list, false, thread);
+  listLeads(leads);
+}
+async function listConversations(box, waitingOnly, thread) {
+  const data = await guarded(() => api("GET", kbPath(`/conversations?limit=200${waitingOnly ? "&handoff=true" : ""}`)));
+  if (!data) return;
+  if (!data.length) return box.replaceChildren(h("p", { class: "muted" }, waitingOnly ? "Nobody is waiting for a person." : "No conversations yet."));
+  box.replaceChildren(table(["Started", "Channel", "Visitor", "Person needed", ""], data.map((c) => [
+    new Date(c.created_at).toLocaleString(), c.channel, c.visitor_id || "anonymous",
+    c.handoff ? h("strong", { class: "status-queued" }, `yes${c.handoff_reason ? `: ${c.handoff_reason}` : ""}`) : "no",
+    h("button", { type: "button", onclick: () => openConversation(c.id, thread, () => listConversations(box, waitingOnly, thread)) }, "Open"),
+  ])));
+}
+async function openConversation(id, box, changed) {
+  const path = kbPath(`/conversations/${encodeURIComponent(id)}`);
+  const c = await guarded(() => api("GET", path));
+  if (!c) return;
+  const reply = h("textarea", { id: "reply", rows: 2, maxlength: 20000, required: true });
+  const act = async (suffix, body) => { if ((await guarded(() => api("POST", `${path}${suffix}`, body))) !== undefined) { openConversation(id, box, changed); changed(); } };
+  box.replaceChildren(h("h2", {}, "Conversation"),
+    h("ol", { class: "thread" }, c.messages.map((m) => h("li", { class: `msg-${m.role}` }, h("span", { class: "muted" }, `${m.role} · ${new Date(m.created_at).toLocaleString()}`), h("p", {}, m.content)))),
+    c.handoff
+      ? h("form", { onsubmit: (e) => { e.preventDefault(); act("/messages", { content: reply.value }); } },
+          h("label", { for: "reply" }, "Answer as a person (the visitor sees it in the widget)"), reply,
+          h("p", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send"),
+            h("button", { type: "button", onclick: () => act("/release") }, "Give back to the assistant")))
+      : h("p", {}, h("button", { type: "button", onclick: () => act("/handoff", {}) }, "Take over as a person")));
+}
+async function listLeads(box) {
+  const data = await guarded(() => api("GET", kbPath("/leads?days=90")));
+  if (!data) return;
+  if (!data.length) return box.replaceChildren(h("p", { class: "muted" }, "No leads yet."));
+  box.replaceChildren(table(["Left", "Email", "Name", "Note"], data.map((l) => [new Date(l.created_at).toLocaleString(), l.email, l.name || "", l.note || ""])));
+}
+
 // ---------- analytics ----------
 const REPORTS = [["top-questions", "Top questions"], ["content-gaps", "Content gaps"], ["sources", "Sources"], ["feedback", "Feedback per day"]];
 function analyticsTab(panel) {
@@ -357,8 +401,8 @@ function table(headers, rows) {
   return h("table", {}, h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", { class: typeof c === "number" ? "num" : null }, c))))));
 }
-async function downloadCsv(report, days) {
-  const response = await fetch(kbPath(`/analytics/${report}?days=${days}&format=csv`), {
+async function downloadCsv(report, days, path = `/analytics/${report}`) {
+  const response = await fetch(kbPath(`${path}?days=${days}&format=csv`), {
     headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` } }).catch(() => null);
   if (!response?.ok) return toast(`The ${report} CSV could not be fetched (HTTP ${response?.status ?? "error"}).`);
   const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${state.kb.name}-${report}.csv` });
