@@ -36,8 +36,9 @@ function toast(message) {
 
 // ---------- API ----------
 class ApiError extends Error {}
+const bearer = () => `Bearer ${sessionStorage.getItem(TOKEN) || ""}`;
 async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` };
+  const headers = { Authorization: bearer() };
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
@@ -55,6 +56,11 @@ async function api(method, path, body) {
     throw new ApiError(message);
   }
   return data;
+}
+async function blobOf(path) {
+  // CSVs and charts: fetched with the bearer (a plain link could not send it), shown or saved from a blob.
+  const response = await fetch(path, { headers: { Authorization: bearer() } }).catch(() => null);
+  return response?.ok ? response.blob() : { failed: response?.status ?? "no answer" };
 }
 async function guarded(action) {
   try { return await action(); } catch (err) { toast(err.message); return undefined; }
@@ -175,7 +181,7 @@ function uploadAll(files, list) {
     form.append("files", file, file.name);
     const xhr = new XMLHttpRequest(); // fetch has no upload progress
     xhr.open("POST", kbPath("/documents"));
-    xhr.setRequestHeader("Authorization", `Bearer ${sessionStorage.getItem(TOKEN) || ""}`);
+    xhr.setRequestHeader("Authorization", bearer());
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); };
     xhr.onload = () => {
       let data = null;
@@ -255,7 +261,7 @@ async function streamChat(text, answer, citations) {
   try {
     response = await fetch(kbPath("/chat"), {
       method: "POST",
-      headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}`, "Content-Type": "application/json" },
+      headers: { Authorization: bearer(), "Content-Type": "application/json" },
       body: JSON.stringify({ message: text, stream: true }),
     });
   } catch (err) { return toast(`kbchat did not answer (${err.message})`); }
@@ -402,10 +408,9 @@ function table(headers, rows) {
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", { class: typeof c === "number" ? "num" : null }, c))))));
 }
 async function downloadCsv(report, days, path = `/analytics/${report}`) {
-  const response = await fetch(kbPath(`${path}?days=${days}&format=csv`), {
-    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` } }).catch(() => null);
-  if (!response?.ok) return toast(`The ${report} CSV could not be fetched (HTTP ${response?.status ?? "error"}).`);
-  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${state.kb.name}-${report}.csv` });
+  const blob = await blobOf(kbPath(`${path}?days=${days}&format=csv`));
+  if (blob.failed) return toast(`The ${report} CSV could not be fetched (HTTP ${blob.failed}).`);
+  const link = h("a", { href: URL.createObjectURL(blob), download: `${state.kb.name}-${report}.csv` });
   link.click();
   URL.revokeObjectURL(link.href);
 }
@@ -477,10 +482,9 @@ async function listVersions(box) {
   if (latest && state.me.admin) showChart(latest.name, box);
 }
 async function showChart(name, box) {
-  const response = await fetch(`/v1/encoders/${encodeURIComponent(name)}/chart.png`, {
-    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) || ""}` } }).catch(() => null);
-  if (!response?.ok) return;
-  box.append(h("figure", {}, h("img", { class: "chart", src: URL.createObjectURL(await response.blob()), alt: `Held-out metrics before and after training ${name}` }),
+  const blob = await blobOf(`/v1/encoders/${encodeURIComponent(name)}/chart.png`);
+  if (blob.failed) return;
+  box.append(h("figure", {}, h("img", { class: "chart", src: URL.createObjectURL(blob), alt: `Held-out metrics before and after training ${name}` }),
     h("figcaption", { class: "muted" }, `${name}: held-out metrics before and after training`)));
 }
 async function switchTo(version, box) {
