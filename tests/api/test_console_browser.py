@@ -24,7 +24,8 @@ from tests.fixtures_docs import PAIRS, RETURNS, SHIPPING_TXT
 
 @pytest.fixture
 def server(make_settings: Callable[..., Settings], embedder: Embedder) -> Iterator[str]:
-    with serve(create_app(make_settings(), embedder=embedder)) as url:
+    settings = make_settings(ingest={"url_allowlist": ["127.0.0.1"]})  # the page it adds is its own
+    with serve(create_app(settings, embedder=embedder)) as url:
         yield url
 
 
@@ -76,6 +77,10 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         )
         ready = page.locator("#docs td.status-ready")
         expect(ready).to_have_count(2, timeout=60_000)  # refreshed live, no reload
+        page.get_by_label("Add a page or a sitemap by URL").fill(f"{server}/widget/demo")
+        page.get_by_role("button", name="Add", exact=True).click()
+        expect(ready).to_have_count(3, timeout=60_000)
+        expect(page.locator("#docs")).to_contain_text("kbchat widget demo")  # the page's title
         page.screenshot(path=SCREENSHOTS / "console-2-content.png")
 
         page.get_by_role("tab", name="Playground").click()

@@ -167,7 +167,16 @@ function contentTab(panel) {
     drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", () => drop.classList.remove("over"));
     drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files, uploads); });
-    panel.append(drop, uploads);
+    const url = h("input", { id: "source-url", type: "url", required: true, maxlength: 2000, placeholder: "https://help.example.com/sitemap.xml" });
+    const fromUrl = h("form", { class: "row", onsubmit: async (e) => {
+      e.preventDefault();
+      const job = await guarded(() => api("POST", kbPath("/documents/from-url"), { url: url.value }));
+      if (!job) return;
+      uploads.append(h("li", {}, h("span", {}, url.value), h("span", { class: "muted" }, "fetching: its pages appear below as they are read")));
+      url.value = "";
+      refreshDocs();
+    } }, h("div", {}, h("label", { for: "source-url" }, "Add a page or a sitemap by URL"), url), h("button", { type: "submit" }, "Add"));
+    panel.append(drop, fromUrl, uploads);
   }
   panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "status-filter" }, "Status"), filter)), table);
   refreshDocs();
