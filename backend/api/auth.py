@@ -26,6 +26,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", KB): "read",
     ("GET", f"{KB}/documents"): "read",
     ("GET", f"{KB}/documents/{{document_id}}"): "read",
+    ("GET", f"{KB}/documents/{{document_id}}/chunks"): "read",
     ("POST", f"{KB}/documents"): "write",
     ("POST", f"{KB}/documents/from-url"): "write",
     ("DELETE", f"{KB}/documents/{{document_id}}"): "write",

@@ -146,6 +146,23 @@ class DocumentDetail(DocumentPublic):
     job: JobPublic | None = None
 
 
+class ChunkPublic(BaseModel):
+    """A stored passage of a document, as the encoder and keyword search read it."""
+
+    index: int
+    text: str
+    heading: list[str] = Field(description="The heading path the passage sits under.")
+    char_start: int
+    char_end: int
+    location: dict[str, Any] = Field(description="Page, rows or time range in the source, when it has them.")
+    lang: str | None = Field(description="The language its keywords were analysed in.")
+
+
+class ChunksPublic(BaseModel):
+    data: list[ChunkPublic]
+    total: int = Field(description="The document's chunk count; page with offset and limit.")
+
+
 class DocumentsPublic(BaseModel):
     data: list[DocumentPublic]
     count: int

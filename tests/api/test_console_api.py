@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import create_kb
+from tests.conftest import create_kb, ingest
+from tests.fixtures_docs import GUIDE_MD
 
 
 def test_whoami_says_admin_or_the_keys_one_kb_and_scopes(client: TestClient) -> None:
@@ -36,3 +37,22 @@ def test_rename_keeps_the_id_and_refuses_a_taken_or_blank_name(client: TestClien
     same = client.patch(f"/v1/knowledge-bases/{kb_id}", json={"name": "Help centre"})
     assert same.status_code == 200  # renaming to its own name is no clash
     assert client.get(f"/v1/knowledge-bases/{kb_id}").json()["name"] == "Help centre"
+
+
+def test_a_documents_chunks_in_order_with_their_heading_path(client: TestClient) -> None:
+    kb_id = create_kb(client, "docs")
+    document_id = ingest(client, kb_id, [("guide.md", GUIDE_MD, "text/markdown")])[0]["document_id"]
+    path = f"/v1/knowledge-bases/{kb_id}/documents/{document_id}/chunks"
+    listed = client.get(path).json()
+    total = client.get(f"/v1/knowledge-bases/{kb_id}/documents/{document_id}").json()["chunk_count"]
+    assert listed["total"] == total == len(listed["data"]) > 1
+    assert [c["index"] for c in listed["data"]] == list(range(total))
+    reset = next(c for c in listed["data"] if "reset button" in c["text"])
+    assert reset["heading"] == ["Acme Router Guide", "Resetting the admin password"]
+    assert reset["lang"] == "en" and reset["char_end"] - reset["char_start"] == len(reset["text"])
+    page = client.get(path, params={"offset": 1, "limit": 1}).json()
+    assert [c["index"] for c in page["data"]] == [1] and page["total"] == total
+    assert client.get(path, params={"limit": 201}).status_code == 422  # bounded before any work
+    assert client.get(f"/v1/knowledge-bases/{kb_id}/documents/nope/chunks").status_code == 404
+    key = client.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"scopes": ["read"]}).json()["key"]
+    assert client.get(path, headers={"Authorization": f"Bearer {key}"}).status_code == 200

@@ -81,6 +81,9 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         page.get_by_role("button", name="Add", exact=True).click()
         expect(ready).to_have_count(3, timeout=60_000)
         expect(page.locator("#docs")).to_contain_text("kbchat widget demo")  # the page's title
+        page.get_by_role("button", name="shipping.txt", exact=True).click()
+        expect(page.locator("#chunks")).to_contain_text("passages 1–1 of 1")
+        expect(page.locator("#chunks li")).to_contain_text("Rotterdam")
         page.screenshot(path=SCREENSHOTS / "console-2-content.png")
 
         page.get_by_role("tab", name="Playground").click()

@@ -12,6 +12,8 @@ from starlette.datastructures import UploadFile
 
 from backend.api.deps import ServicesDep, SessionDep
 from backend.api.schemas import (
+    ChunkPublic,
+    ChunksPublic,
     DocumentDetail,
     DocumentPublic,
     DocumentsPublic,
@@ -207,6 +209,38 @@ def get_document(kb_id: str, document_id: str, session: SessionDep) -> DocumentD
     job = docs.latest_job(session, document_id)
     return DocumentDetail.model_validate(document).model_copy(
         update={"job": JobPublic.of(job) if job else None}
+    )
+
+
+@router.get("/{document_id}/chunks", response_model=ChunksPublic)
+def list_chunks(
+    kb_id: str,
+    document_id: str,
+    services: ServicesDep,
+    offset: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(50, ge=1, le=200),
+) -> ChunksPublic:
+    """The document's passages in order, from the vector store of the encoder serving its knowledge
+    base: what search can find, with heading path and location (the console's chunk view)."""
+    with services.sessions() as session:
+        total = docs.get(session, kb_id, document_id).chunk_count  # 404 first for an unknown document
+    payloads = services.encoders.snapshot(kb_id).vectors.neighbours(
+        kb_id=kb_id, document_id=document_id, first=offset, last=offset + limit - 1
+    )
+    return ChunksPublic(
+        data=[
+            ChunkPublic(
+                index=p["chunk_index"],
+                text=p["text"],
+                heading=list(p.get("heading") or []),
+                char_start=p.get("char_start", 0),
+                char_end=p.get("char_end", 0),
+                location=p.get("location") or {},
+                lang=p.get("lang"),
+            )
+            for p in payloads
+        ],
+        total=total,
     )
 
 

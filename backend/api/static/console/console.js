@@ -178,7 +178,8 @@ function contentTab(panel) {
     } }, h("div", {}, h("label", { for: "source-url" }, "Add a page or a sitemap by URL"), url), h("button", { type: "submit" }, "Add"));
     panel.append(drop, fromUrl, uploads);
   }
-  panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "status-filter" }, "Status"), filter)), table);
+  panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "status-filter" }, "Status"), filter)), table,
+    h("div", { id: "chunks", "aria-live": "polite" }));
   refreshDocs();
 }
 function uploadAll(files, list) {
@@ -231,7 +232,7 @@ function renderDocs() {
     h("caption", { class: "muted" }, `${rows.length} of ${state.docs.length} documents`),
     h("thead", {}, h("tr", {}, ["Title", "Type", "Status", "Chunks", "Error", "Updated", ""].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows.map((d) => h("tr", {},
-      h("td", {}, d.title),
+      h("td", {}, d.status === "ready" ? h("button", { type: "button", class: "link", title: "Show its passages", onclick: () => showChunks(d, 0) }, d.title) : d.title),
       h("td", {}, d.content_type),
       h("td", { class: `status-${d.status}` }, d.status),
       h("td", { class: "num" }, d.chunk_count),
@@ -242,6 +243,20 @@ function renderDocs() {
         await guarded(() => api("DELETE", kbPath(`/documents/${encodeURIComponent(d.id)}`)));
         refreshDocs();
       } }, "Delete") : null))))));
+}
+
+const CHUNK_PAGE = 50;
+async function showChunks(doc, offset) {
+  const box = $("chunks");
+  const data = await guarded(() => api("GET", kbPath(`/documents/${encodeURIComponent(doc.id)}/chunks?offset=${offset}&limit=${CHUNK_PAGE}`)));
+  if (!data || !box) return;
+  const where = (c) => [c.heading.join(" › "), ...Object.entries(c.location).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join("–") : v}`),
+    `characters ${c.char_start}–${c.char_end}`, c.lang].filter(Boolean).join(" · ");
+  const list = h("ol", { class: "thread", start: offset + 1 }, data.data.map((c) => h("li", {}, h("span", { class: "muted" }, where(c)), h("p", {}, c.text))));
+  const more = offset + CHUNK_PAGE < data.total
+    ? h("button", { type: "button", onclick: () => showChunks(doc, offset + CHUNK_PAGE) }, "Next passages") : null;
+  box.replaceChildren(...[h("h2", {}, `${doc.title}: passages ${offset + 1}–${offset + data.data.length} of ${data.total}`), list, more].filter(Boolean));
+  box.scrollIntoView?.({ block: "start" });
 }
 
 // ---------- playground ----------
