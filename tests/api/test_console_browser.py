@@ -150,6 +150,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
 
         page.get_by_role("tab", name="Settings").click()
         page.get_by_label("Name", exact=True).fill("shoe shop")
+        page.get_by_label("System prompt", exact=False).fill("You answer for Acme's shoe shop.")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
         page.screenshot(path=SCREENSHOTS / "console-7-settings.png")
@@ -162,6 +163,7 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.locator("#snippet")).to_contain_text(f'data-key="{secret}"')
         expect(page.locator("#keys tbody tr")).to_have_count(1)
         page.get_by_label("Allowed origins (one per line, e.g. https://help.example.com)").fill(server)
+        page.get_by_label("Colour").fill("#aa3300")
         page.get_by_role("button", name="Save widget settings").click()
         preview = page.frame_locator("iframe.preview")
         expect(preview.locator(".launcher")).to_have_count(1, timeout=15_000)  # the widget, live
@@ -173,6 +175,10 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
 
         kbs = api.get("/v1/knowledge-bases").json()["data"]
         kb_id = next(kb["id"] for kb in kbs if kb["name"] == "shoe shop")
+        saved = api.get(f"/v1/knowledge-bases/{kb_id}").json()
+        assert saved["chat"]["system_prompt"] == "You answer for Acme's shoe shop."
+        assert saved["widget"]["primary_color"] == "#aa3300"
+        assert saved["widget"]["allowed_origins"] == [server]
         key = api.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"scopes": ["read", "search"]}).json()["key"]
         page.get_by_role("button", name="Sign out").click()
         page.get_by_label("Admin token or API key").fill(key)

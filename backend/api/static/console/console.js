@@ -588,13 +588,17 @@ function renderWidget(box) {
   origins.value = (kb.widget?.allowed_origins || []).join("\n");
   const assistant = h("input", { id: "widget-name", type: "text", value: kb.widget?.assistant_name || "", maxlength: 80 });
   const greeting = h("input", { id: "widget-greeting", type: "text", value: kb.widget?.greeting || "", maxlength: 500 });
+  const color = h("input", { id: "widget-color", type: "color", value: kb.widget?.primary_color || "#2457d6" });
+  const logo = h("input", { id: "widget-logo", type: "url", value: kb.widget?.logo_url || "", maxlength: 2000, placeholder: "https://…" });
+  const tone = h("input", { id: "widget-tone", type: "text", value: kb.widget?.tone || "", maxlength: 200 });
   const snippet = `<script src="${location.origin}/widget.js" data-key="${key || "kbw_…"}" async></script>`;
   const allowed = (kb.widget?.allowed_origins || []).includes(location.origin);
   box.replaceChildren(...[
     h("h2", { id: "widget-title" }, "Widget"),
     h("form", { onsubmit: async (e) => {
       e.preventDefault();
-      const widget = { allowed_origins: origins.value.split(/\s+/).filter(Boolean), assistant_name: assistant.value, greeting: greeting.value };
+      const widget = { allowed_origins: origins.value.split(/\s+/).filter(Boolean), assistant_name: assistant.value, greeting: greeting.value,
+        primary_color: color.value, logo_url: logo.value || null, tone: tone.value || null };
       const saved = await guarded(() => api("PATCH", kbPath(), { widget }));
       if (!saved) return;
       Object.assign(kb, saved);
@@ -603,6 +607,9 @@ function renderWidget(box) {
       h("label", { for: "widget-origins" }, "Allowed origins (one per line, e.g. https://help.example.com)"), origins,
       h("label", { for: "widget-name" }, "Assistant name"), assistant,
       h("label", { for: "widget-greeting" }, "Greeting"), greeting,
+      h("label", { for: "widget-color" }, "Colour"), color,
+      h("label", { for: "widget-logo" }, "Logo (an https:// image)"), logo,
+      h("label", { for: "widget-tone" }, "Tone of the widget's answers (e.g. friendly and concise)"), tone,
       h("p", {}, h("button", { type: "submit" }, "Save widget settings"))),
     h("label", { for: "snippet" }, "Embed snippet: paste before </body> on your site"),
     h("pre", { id: "snippet", class: "secret" }, snippet),
@@ -621,9 +628,13 @@ function settingsTab(panel) {
   description.value = kb.description || "";
   const mode = h("select", { id: "kb-mode" }, ["hybrid", "dense", "sparse"].map((m) =>
     h("option", { value: m, selected: kb.retrieval?.mode === m }, m)));
+  const prompt = h("textarea", { id: "kb-prompt", rows: 4, maxlength: 4000 });
+  prompt.value = kb.chat?.system_prompt || "";
+  const tone = h("input", { id: "kb-tone", type: "text", value: kb.chat?.tone || "", maxlength: 200 });
   panel.append(h("form", { onsubmit: async (e) => {
     e.preventDefault();
-    const body = { description: description.value, retrieval: { mode: mode.value } };
+    const body = { description: description.value, retrieval: { mode: mode.value },
+      chat: { system_prompt: prompt.value || null, tone: tone.value || null } };
     if (state.me.admin && name.value !== kb.name) body.name = name.value;
     const saved = await guarded(() => api("PATCH", kbPath(), body));
     if (!saved) return;
@@ -634,6 +645,8 @@ function settingsTab(panel) {
     h("label", { for: "kb-name" }, "Name"), name,
     h("label", { for: "kb-description" }, "Description"), description,
     h("label", { for: "kb-mode" }, "Search mode"), mode,
+    h("label", { for: "kb-prompt" }, "System prompt for the language model (empty: kbchat's own)"), prompt,
+    h("label", { for: "kb-tone" }, "Tone (e.g. friendly and concise)"), tone,
     h("p", {}, h("button", { class: "primary", type: "submit" }, "Save"))));
   if (state.me.admin) {
     const confirmName = h("input", { id: "confirm-delete", type: "text", autocomplete: "off" });
