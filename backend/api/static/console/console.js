@@ -569,17 +569,16 @@ async function listKeys(box) {
   const data = await guarded(() => api("GET", kbPath("/keys")));
   if (!data) return;
   if (!data.data.length) return box.replaceChildren(h("p", { class: "muted" }, "No keys yet."));
-  box.replaceChildren(h("table", {},
-    h("thead", {}, h("tr", {}, ["Name", "Kind", "Starts with", "Scopes", "Created", "State", ""].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, data.data.map((k) => h("tr", {},
-      h("td", {}, k.name || "–"), h("td", {}, k.kind), h("td", {}, h("code", {}, `${k.prefix}…`)),
-      h("td", {}, k.kind === "widget" ? "chat (widget)" : k.scopes.join(", ")),
-      h("td", {}, new Date(k.created_at).toLocaleString()),
-      h("td", { class: k.revoked_at ? "muted" : "status-ready" }, k.revoked_at ? "revoked" : "active"),
-      h("td", {}, k.revoked_at ? null : h("button", { type: "button", class: "danger", "aria-label": `Revoke ${k.name || k.prefix}`, onclick: async () => {
-        if (!confirm("Revoke this key? Anything using it stops working at once.")) return;
-        if ((await guarded(() => api("DELETE", kbPath(`/keys/${encodeURIComponent(k.id)}`)))) !== undefined) listKeys(box);
-      } }, "Revoke")))))));
+  box.replaceChildren(table(["Name", "Kind", "Starts with", "Scopes", "Created", "State", ""], data.data.map((k) => [
+    k.name || "–", k.kind, h("code", {}, `${k.prefix}…`),
+    k.kind === "widget" ? "chat (widget)" : k.scopes.join(", "),
+    new Date(k.created_at).toLocaleString(),
+    h("span", { class: k.revoked_at ? "muted" : "status-ready" }, k.revoked_at ? "revoked" : "active"),
+    k.revoked_at ? "" : h("button", { type: "button", class: "danger", "aria-label": `Revoke ${k.name || k.prefix}`, onclick: async () => {
+      if (!confirm("Revoke this key? Anything using it stops working at once.")) return;
+      if ((await guarded(() => api("DELETE", kbPath(`/keys/${encodeURIComponent(k.id)}`)))) !== undefined) listKeys(box);
+    } }, "Revoke"),
+  ])));
 }
 function renderWidget(box) {
   const kb = state.kb;
