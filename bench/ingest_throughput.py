@@ -33,7 +33,7 @@ def main() -> None:
     from backend.catalog import documents as docs
     from backend.catalog import knowledge_bases as kbs
     from backend.services import Services
-    from backend.vectorstore.base import embedding_text
+    from backend.text.embedded import embedding_text
 
     rows = load_corpus(args.dataset, args.limit or None)
     services = Services.build(scratch_settings())

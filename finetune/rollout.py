@@ -45,8 +45,9 @@ from backend.keywords import CURRENT
 from backend.keywords.analysis import DEFAULT_LANGUAGE
 from backend.plugins import PluginHost
 from backend.serving.snapshot import EncoderSnapshot
+from backend.text.embedded import embedding_text
 from backend.text.languages import language_of
-from backend.vectorstore.base import ChunkRecord, embedding_text
+from backend.vectorstore.base import ChunkRecord
 
 log = logging.getLogger(__name__)
 BATCH = 256

@@ -37,7 +37,7 @@ from backend.encoder.sentence_transformer import pick_device, resolve_model_path
 from backend.errors import Conflict, InvalidInput
 from backend.plugins import PluginHost
 from backend.retrieval.confidence import LEGACY_COSINE_CUT
-from backend.vectorstore.base import embedding_text
+from backend.text.embedded import embedding_text
 from finetune.data.beir import load_beir_split
 from finetune.data.cropping import cropped_pairs
 from finetune.data.harvest import liked_pairs

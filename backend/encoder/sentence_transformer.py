@@ -7,6 +7,7 @@ imported so a misconfigured name fails at once with a clear message instead of t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -73,14 +74,28 @@ def model_id_of(model: str) -> str:
 
 
 class _HFTokenizer:
+    """Token counts and offsets, from a *copy* of the model's tokenizer.
+
+    A fast tokenizer keeps its truncation and padding settings as state, and a transformers call
+    rewrites that state whenever it asks for other settings than the last call did. Counting here
+    (no truncation, no padding) on the tokenizer ``encode`` uses (truncation and padding) from the
+    ingestion worker's prepare-ahead thread, while another thread encoded, cleared the padding in the
+    middle of a batch: "Unable to create tensor … expected sequence of length 252 (got 248)". The copy
+    is only ever called with one set of settings, so no call changes its state under another.
+    """
+
     def __init__(self, hf_tokenizer: Any) -> None:  # a transformers tokenizer, untyped upstream
-        self._tok = hf_tokenizer
+        self._tok = copy.deepcopy(hf_tokenizer)
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         encoded = self._tok(
             text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
         )
         return [(int(s), int(e)) for s, e in encoded["offset_mapping"]]
+
+    def counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text, special tokens included, untruncated (same settings as ``token_offsets``)."""
+        return [len(ids) for ids in self._tok(list(texts), truncation=False, verbose=False)["input_ids"]]
 
 
 CPU_BATCH_TOKENS = 2048
@@ -143,7 +158,8 @@ class SentenceTransformerEmbedder:
         model_max = int(self._model.max_seq_length or 512) - 2  # [CLS] and [SEP]
         prompt_tokens = len(self._model.tokenizer.tokenize(document_prompt)) if document_prompt else 0
         self.max_tokens = min(max_tokens or model_max, model_max) - prompt_tokens
-        self.tokenizer: Tokenizer = _HFTokenizer(self._model.tokenizer)
+        self._counting = _HFTokenizer(self._model.tokenizer)
+        self.tokenizer: Tokenizer = self._counting
         self.model_id = model_id or model_id_of(model)
         log.info(
             "encoder %s loaded on %s in %.1fs (dim=%d, max_tokens=%d)",
@@ -192,12 +208,7 @@ class SentenceTransformerEmbedder:
         """
         limit = int(self._model.max_seq_length or 512)
         prefix = prompt or ""
-        lengths = [
-            len(ids)
-            for ids in self._model.tokenizer(
-                [prefix + t for t in texts], truncation=True, max_length=limit, verbose=False
-            )["input_ids"]
-        ]
+        lengths = [min(n, limit) for n in self._counting.counts([prefix + t for t in texts])]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         groups, start = [], 0
         while start < len(order):

@@ -17,8 +17,9 @@ from backend.encoder.base import Embedder
 from backend.keywords.encoder import LexicalEncoder
 from backend.retrieval.confidence import Evidence, sigmoid
 from backend.retrieval.sentences import ScoredSentence, SentenceVectors
+from backend.text.embedded import embedding_text
 from backend.text.languages import Detected
-from backend.vectorstore.base import Hit, embedding_text
+from backend.vectorstore.base import Hit
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from backend.retrieval.fusion import convex
 from backend.retrieval.query_languages import QueryLanguages
 from backend.retrieval.sentences import SENTENCE_POOL, ScoredSentence, SentenceVectors, by_sentences
 from backend.serving.snapshot import EncoderSnapshot
+from backend.text.hyphenation import join_broken_words
 from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVector, VectorStore
 
 MAX_QUERY_CHARS = 4000
@@ -173,6 +174,7 @@ class Retriever:
             raise InvalidInput("query is empty; send the question or keywords to search for")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
+        query = join_broken_words(query)  # text pasted from a man page or PDF: "certifi‐ cate"
         started = time.perf_counter()
         snapshot = self.encoders(kb_id)
         embedder, vectors = snapshot.embedder, snapshot.vectors

@@ -70,22 +70,13 @@ class ChunkRecord:
     analysed in; absent on points of the first releases), so a citation points back to the exact place in
     the source, and filters run inside the store, without a database round trip. ``context`` (the
     heading line the encoder read above the text) and ``text_hash`` let a re-index re-embed exactly
-    what was embedded: see :func:`embedding_text`.
+    what was embedded: see :func:`backend.text.embedded.embedding_text`.
     """
 
     id: str
     dense: np.ndarray
     sparse: SparseVector
     payload: dict[str, Any]
-
-
-def embedding_text(payload: dict[str, Any]) -> str:
-    """The text the encoder read for a stored chunk: its context line, then its text."""
-    context = payload.get("context")
-    if context is None:  # stored before the context was kept: the same title > heading path
-        context = " > ".join(p for p in (payload.get("title"), *payload.get("heading", [])) if p)
-    text = payload.get("text", "")
-    return f"{context}\n{text}" if context else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.encoder.base import Tokenizer
+from backend.text.hyphenation import join_broken_words
 from ingest.loaders.base import ParsedDocument
 
 _SENTENCE_END = frozenset(".!?;:")
@@ -36,8 +37,9 @@ class Chunk:
 
     @property
     def embedding_text(self) -> str:
-        """What the encoder reads: the heading path gives a passage the context its own text lacks."""
-        return f"{self.context}\n{self.text}" if self.context else self.text
+        """What the encoder reads: the heading path gives a passage the context its own text lacks, and
+        words a typesetter broke across lines are whole again (the stored text and offsets keep them)."""
+        return join_broken_words(f"{self.context}\n{self.text}" if self.context else self.text)
 
 
 def heading_prefix(title: str | None, heading: tuple[str, ...]) -> str:

@@ -114,3 +114,17 @@ def test_tune_job_reports_and_applies(client: TestClient) -> None:
         assert settings["mode"] == report["best"]["settings"]["mode"] != "dense"
     bad = client.post(f"/v1/knowledge-bases/{kb['id']}/tune", json={"pairs": [{"query": "no answer named"}]})
     assert bad.status_code == 422 and "document_id" in bad.json()["error"]["message"]
+
+
+def test_words_broken_across_lines_by_a_typesetter_are_found_whole(client: TestClient) -> None:
+    """A question pasted from a man page ("certifi‐ cate", U+2010 then the line break) and a document
+    with soft hyphens (U+00AD) meet on whole words; the stored text keeps its characters."""
+    kb_id = create_kb(client, "typeset")
+    stored = "Create a new certif\u00adicate for the load balancer."
+    certificate = _add(client, kb_id, "certificates", stored, [])
+    _add(client, kb_id, "buckets", "Create a new storage bucket in a region.", [])
+    for mode in ("sparse", "hybrid"):
+        results = _search(client, kb_id, query="create a certifi\u2010 cate", mode=mode, top_k=2)
+        assert results[0]["document_id"] == certificate, (mode, results)
+        assert results[0]["text"] == stored
+        assert results[0]["evidence"]["coverage"] == 1.0, results[0]

@@ -16,6 +16,7 @@ from backend.llm.prompting import estimate_tokens, pack
 from backend.retrieval.fusion import convex, rrf
 from backend.retrieval.metrics import all_metrics, mrr_at_k, ndcg_at_k, recall_at_k
 from backend.retrieval.search import join_chunks
+from backend.text.hyphenation import join_broken_words
 from backend.vectorstore.base import Fusion, Hit
 
 
@@ -92,3 +93,20 @@ def test_packing_drops_the_lowest_ranked_sources_then_the_oldest_turns() -> None
     assert packed.history == [Turn("assistant", "new")]
     assert [m.role for m in messages] == ["system", "assistant", "user"]
     assert messages[-1].content.endswith("Question: q?") and 'id="3"' not in messages[-1].content
+
+
+@pytest.mark.parametrize(
+    ("typeset", "whole"),
+    [
+        ("create a certifi\u2010 cate", "create a certificate"),  # groff: U+2010, the break became a space
+        ("update a WasmPlu\u2010\n   gin resource", "update a WasmPlugin resource"),  # a kept line break
+        ("co\u00adop\u00aderate", "cooperate"),  # soft hyphens anywhere in a word
+        ("an x\u2010ray", "an x\u2010ray"),  # U+2010 inside a word is a real hyphen
+        ("pre\u2010 and post\u2010processing", "pre\u2010 and post\u2010processing"),  # suspended hyphen
+        ("self-\ncontained", "self-\ncontained"),  # an ASCII hyphen may be a compound's: left alone
+        ("a\u2010\n\nb", "a\u2010\n\nb"),  # a paragraph break is not a line break inside a word
+        ("version 3\u2010 4", "version 3\u2010 4"),  # digits are not a broken word
+    ],
+)
+def test_only_typographic_line_break_hyphens_are_joined(typeset: str, whole: str) -> None:
+    assert join_broken_words(typeset) == whole
