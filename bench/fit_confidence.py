@@ -2,9 +2,12 @@
 
 Each shared FAQ set is a knowledge base; its own questions are answerable, the other set's questions
 are not. Passage evidence is collected once through the real search path (hybrid, top 5, as chat
-retrieves), the non-negative logistic regression is fitted on the train rows of both sets, and the
+retrieves), the non-negative logistic regression is fitted for the gate on the train questions of both
+sets (each question's best passage, answerable or not: backend/retrieval/calibration.py), and the
 threshold is the highest cut that refuses at most 2 % of either set's answerable train questions.
-The test figures are printed beside the fixed 0.3-cosine gate of earlier releases.
+Per set, what ``kbchat tune`` fits from the set's train pairs is reported too: its own cut on the
+shipped weights, and cut and weights when the other set's train questions are given as pairs to
+decline. The test figures are printed beside the fixed 0.3-cosine gate of earlier releases.
 
     .venv/bin/python -m bench.fit_confidence            # report only
     .venv/bin/python -m bench.fit_confidence --write    # also write backend/retrieval/confidence_default.json
@@ -108,7 +111,7 @@ def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
 
 def _line(label: str, figures: dict) -> str:
     return (
-        f"  {label:34s} cut {figures['threshold']:6.3f}   false refusals {figures['false_refusal']:6.1%}   "
+        f"  {label:42s} cut {figures['threshold']:6.3f}   false refusals {figures['false_refusal']:6.1%}   "
         f"false answers {figures['false_answer']:6.1%}   quote precision {figures['quote_precision']:6.1%}"
     )
 
@@ -128,14 +131,38 @@ def main() -> None:
     args = parser.parse_args()
     sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
 
-    from backend.retrieval.calibration import fit_questions
-    from backend.retrieval.confidence import FEATURES, ConfidenceModel, refusal_threshold, shipped_file
+    from backend.retrieval.calibration import fit_gate, fit_passages, fit_questions
+    from backend.retrieval.confidence import (
+        FEATURES,
+        ConfidenceModel,
+        refusal_threshold,
+        shipped,
+        shipped_file,
+    )
     from ingest.evaluation.gate import QUOTER, gate_report
 
     collected = collect(args.cache, sets)
-    train = [(a.rows(), a.relevant) for asked in collected["train"].values() for a in asked if a.passages]
-    draft = fit_questions(train, model_id=None, source="").model
-    assert draft is not None
+    encoder = collected.get("encoder", "")
+
+    def answerable(asked: list) -> list:
+        return [(a.rows(), a.relevant) for a in asked if a.passages and a.answerable]
+
+    def declined(asked: list) -> list:
+        return [a.rows() for a in asked if a.passages and not a.answerable]
+
+    train = collected["train"].values()
+    weights, intercept = fit_gate(
+        [q for asked in train for q in answerable(asked)],
+        [r for asked in train for r in declined(asked)],
+        start=shipped(encoder),
+    )
+    passage, _, _ = fit_passages([q for asked in train for q in answerable(asked)])
+    draft = ConfidenceModel(
+        coefficients=tuple(round(float(w), 4) for w in weights),
+        intercept=round(intercept, 4),
+        passage=passage,
+        threshold=0.5,
+    )
     # One cut for every knowledge base: the strictest that refuses at most 2 % on either train set.
     cuts = {
         name: refusal_threshold([a.best(draft) for a in asked if a.answerable and a.found])
@@ -143,33 +170,32 @@ def main() -> None:
         if any(a.answerable for a in asked)
     }
     model = draft.model_copy(update={"threshold": round(min(cuts.values()), 4)})
-    tuned: dict[str, ConfidenceModel] = {}
+    tuned: dict[str, dict[str, ConfidenceModel]] = {}
     for name, asked in collected["train"].items():  # what `kbchat tune` fits from the train pairs
         if not any(a.answerable for a in asked):
             continue
-        fitted = fit_questions(
-            [(a.rows(), a.relevant) for a in asked if a.passages and a.answerable], model_id=None
-        ).model
-        assert fitted is not None
-        tuned[name] = fitted
+        own = fit_questions(answerable(asked), model_id=None, base=model).model
+        with_declined = fit_questions(answerable(asked), declined(asked), model_id=None, base=model).model
+        assert own is not None and with_declined is not None
+        tuned[name] = {"tuned: its cut": own, "tuned: cut and weights (declined pairs)": with_declined}
     results = {}
     for name, asked in collected["test"].items():
         shipped_report = gate_report(asked, model, QUOTER)
-        tuned_report = gate_report(asked, tuned.get(name.split(" ← ")[0], model), QUOTER)
         results[name] = {
             "answerable_found": shipped_report.found,
             "answerable": shipped_report.questions,
             "unanswerable": shipped_report.unanswerable,
             "shipped": shipped_report.confidence,
-            "tuned on train pairs": tuned_report.confidence,
-            "cosine 0.3 (earlier releases)": shipped_report.cosine,
         }
+        for label, fitted in tuned.get(name.split(" ← ")[0], {}).items():
+            results[name][label] = gate_report(asked, fitted, QUOTER).confidence
+        results[name]["cosine 0.3 (earlier releases)"] = shipped_report.cosine
     model = model.model_copy(
         update={
             "fitted": {
                 "source": f"bench/fit_confidence.py on the train splits of {', '.join(sets)}",
-                "encoder": collected.get("encoder", ""),
-                "rows": sum(len(r) for r, _ in train),
+                "encoder": encoder,
+                "questions": sum(len(answerable(a)) + len(declined(a)) for a in train),
                 "train_cuts": {k: round(v, 4) for k, v in cuts.items()},
                 "test": {
                     name: {k: v for k, v in r.items() if isinstance(v, dict)} for name, r in results.items()
@@ -179,22 +205,20 @@ def main() -> None:
     )
     print("shipped:", dict(zip(FEATURES, model.coefficients, strict=True)), "intercept", model.intercept)
     print(f"  threshold {model.threshold} (train cuts {cuts})")
-    for name, m in tuned.items():
-        print(
-            f"tuned on {name} train:",
-            dict(zip(FEATURES, m.coefficients, strict=True)),
-            m.intercept,
-            m.threshold,
-        )
+    for name, fits in tuned.items():
+        for label, m in fits.items():
+            weights_of = dict(zip(FEATURES, m.coefficients, strict=True))
+            print(f"{label} on {name} train:", weights_of, m.intercept, m.threshold)
     for name, r in results.items():
         print(
             f"{name} test: {r['answerable_found']}/{r['answerable']} answerable with a relevant passage "
             f"in the top 5, {r['unanswerable']} unanswerable (the other set's test questions)"
         )
-        for label in ("shipped", "tuned on train pairs", "cosine 0.3 (earlier releases)"):
-            print(_line(label, r[label]))
+        for label, figures in r.items():
+            if isinstance(figures, dict):
+                print(_line(label, figures))
     if args.write:
-        target = shipped_file(collected.get("encoder", ""))
+        target = shipped_file(encoder)
         target.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
         print(f"wrote {target}")
 

@@ -81,6 +81,27 @@ def shop_pairs() -> list[dict[str, str]]:
     return [{"query": q, "source": name} for name, questions in SHOP_QUESTIONS.items() for q in questions]
 
 
+SHOP_DECLINES = [
+    "Who won the football world cup in 2018?",
+    "How do I bake sourdough bread?",
+    "What is the capital of Australia?",
+    "Can you recommend a good laptop for gaming?",
+    "How do I file my tax return?",
+    "What is the weather like in Lisbon tomorrow?",
+    "How do I change the oil in my car?",
+    "Which vaccines does my dog need?",
+    "How do I learn to play the guitar?",
+    "What time does the train to Paris leave?",
+    "How many calories are in an avocado?",
+    "Do you sell mobile phone contracts?",
+]
+"""Questions a shoe shop's assistant must decline: tune pairs with ``"answerable": false``."""
+
+
+def shop_declines() -> list[dict[str, object]]:
+    return [{"query": q, "answerable": False} for q in SHOP_DECLINES]
+
+
 # Question–passage pairs for fine-tuning: eight support topics, two phrasings each, one document apiece.
 TOPICS = [
     ("reset the admin password", "Hold the reset button on the back for ten seconds with a paperclip."),

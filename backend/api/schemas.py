@@ -6,11 +6,11 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.api.encoder_schemas import KbEncoderPublic
 from backend.api.window import bounded
-from backend.catalog.tuning import Pair
+from backend.catalog.tuning import NO_ANSWERABLE_PAIRS, Pair
 from backend.catalog.widget import WidgetSettings
 from backend.llm.config import ChainStep, ChatSettings
 from backend.retrieval.config import RetrievalSettings
@@ -327,6 +327,12 @@ class TuneRequest(_In):
     apply: bool = Field(
         default=True, description="Store the winning settings when they beat the current ones."
     )
+
+    @model_validator(mode="after")
+    def _some_answerable(self) -> TuneRequest:
+        if not any(p.answerable for p in self.pairs):
+            raise ValueError(NO_ANSWERABLE_PAIRS)
+        return self
 
 
 class TuneAccepted(BaseModel):

@@ -1,10 +1,12 @@
 """Tune a knowledge base's retrieval settings and confidence model on its own question–passage pairs.
 
 A pair names its answer by ``document_id`` (kbchat's), by ``source`` (as uploaded), or by the
-``positive`` passage text itself. Runs inline from ``kbchat tune`` or as the "tune" job behind
-``POST /v1/knowledge-bases/{id}/tune``; either way the winning search settings are stored on the
-knowledge base only when they measurably beat the current ones, and the confidence model (chat's "I
-don't know" gate) is refitted on the same pairs, with the tuned settings, when they can support it.
+``positive`` passage text itself; or says ``"answerable": false``: a question the assistant must
+decline (off-topic, not covered), which teaches the confidence model what to refuse. Runs inline
+from ``kbchat tune`` or as the "tune" job behind ``POST /v1/knowledge-bases/{id}/tune``; either way
+the winning search settings are stored on the knowledge base only when they measurably beat the
+current ones, and the confidence model (chat's "I don't know" gate) is refitted on the same pairs,
+with the tuned settings, when they can support it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from backend.serving.router import EncoderRouter
 log = logging.getLogger(__name__)
 TUNE_JOB = "tune"
 MAX_PAIRS = 5000
+NO_ANSWERABLE_PAIRS = (
+    "every pair is marked unanswerable; tuning needs questions with their answer too "
+    "(document_id, source or positive)"
+)
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,19 @@ class Pair(BaseModel):
     document_id: str | None = None
     source: str | None = None
     positive: str | None = Field(default=None, max_length=20000)
+    answerable: bool = True
+    """False: a question this knowledge base must decline; it names no answer."""
 
     @model_validator(mode="after")
     def _has_answer(self) -> Pair:
-        if not (self.document_id or self.source or self.positive):
-            raise ValueError("a pair needs document_id, source or positive to say what answers the query")
+        names_answer = bool(self.document_id or self.source or self.positive)
+        if self.answerable and not names_answer:
+            raise ValueError(
+                "a pair needs document_id, source or positive to say what answers the query, or "
+                '"answerable": false for a question the assistant must decline'
+            )
+        if not self.answerable and names_answer:
+            raise ValueError('a pair with "answerable": false names no document_id, source or positive')
         return self
 
 
@@ -72,10 +86,13 @@ def parse_pairs_jsonl(lines: Iterable[str]) -> list[Pair]:
             raise InvalidInput(f"pairs line {number}: {exc}") from None
     if not pairs:
         raise InvalidInput(
-            "the pairs file is empty; one JSON object per line: {query, document_id|source|positive}"
+            "the pairs file is empty; one JSON object per line: {query, document_id|source|positive} or "
+            '{query, "answerable": false}'
         )
     if len(pairs) > MAX_PAIRS:
         raise InvalidInput(f"{len(pairs)} pairs; at most {MAX_PAIRS} are used for tuning")
+    if not any(p.answerable for p in pairs):
+        raise InvalidInput(NO_ANSWERABLE_PAIRS)
     return pairs
 
 
@@ -95,6 +112,7 @@ def judged_queries(session: Session, kb_id: str, pairs: list[Pair]) -> list[Judg
             p.positive,
         )
         for p in pairs
+        if p.answerable
     ]
 
 
@@ -104,6 +122,8 @@ def run_tuning(
     with parts.sessions() as session:
         current = kbs.retrieval_settings(kbs.get(session, kb_id))
         judged = judged_queries(session, kb_id, pairs)
+    if not judged:
+        raise InvalidInput(NO_ANSWERABLE_PAIRS)
     snapshot = parts.encoders.snapshot(kb_id)  # tuned on the encoder that serves this knowledge base
     try:
         report = tune(
@@ -122,6 +142,7 @@ def run_tuning(
         kb_id=kb_id,
         model_id=snapshot.model_id,
         judged=judged,
+        unanswerable=[p.query for p in pairs if not p.answerable],
         config=settings,
         top_k=parts.top_k,
     )

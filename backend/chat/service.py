@@ -41,11 +41,11 @@ MAX_MESSAGE_CHARS = 4000
 HISTORY_TURNS = 8
 
 
-def source_of(index: int, passage: Passage, confidence: float | None) -> Source:
+def source_of(index: int, passage: Passage, answer_weight: float | None) -> Source:
     """The passage as the answerer's ``[index]``, with the sentence scores retrieval computed and the
-    ``confidence`` its sentences are weighed by (None: by their cosine alone)."""
+    ``answer_weight`` its sentences are weighed by (None: by their cosine alone)."""
     sentences = tuple((s.text, s.cosine) for s in passage.sentences)
-    return Source(index, passage.title, passage.text, sentences, confidence)
+    return Source(index, passage.title, passage.text, sentences, answer_weight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +239,7 @@ class ChatService:
         retrieved = time.perf_counter()
         prompt = Prompt(
             message,
-            [source_of(i, p, p.confidence) for i, p in enumerate(passages, start=1)],
+            [source_of(i, p, p.answer_weight) for i, p in enumerate(passages, start=1)],
             history,
             system_message(chat.system_prompt, chat.tone),
             scope=kb_id,

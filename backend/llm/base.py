@@ -22,8 +22,10 @@ class Source:
     sentences: tuple[tuple[str, float], ...] = ()
     """The text's sentences with their relevance to the question, when retrieval scored them: the
     offline answerer quotes from these instead of encoding the text again."""
-    confidence: float | None = None
-    """Retrieval's calibrated confidence that this source answers the question (None: unknown)."""
+    answer_weight: float | None = None
+    """How surely retrieval judged that this source, rather than the others, answers the question
+    (its confidence model's passage weights; None: unknown): what the offline answerer weighs its
+    sentences by."""
 
 
 @dataclass(frozen=True, slots=True)

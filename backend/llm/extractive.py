@@ -3,7 +3,8 @@
 No model to download and no network: the service answers out of the box. A sentence is worth quoting
 when it is close to the question *and* its passage answers it: its cosine to the question (the scores
 retrieval already computed, :attr:`Source.sentences`, so nothing is encoded twice; a source without
-them is scored through the ``score`` callable) times its passage's calibrated confidence. Ranking by
+them is scored through the ``score`` callable) times how surely its passage answers
+(:attr:`Source.answer_weight`). Ranking by
 cosine alone quoted a sentence from a wrong passage in 7 answers of 10 on the shared FAQ sets; the
 product, in 3 (docs/benchmarks.md). The chosen sentences keep their source order, each followed by
 the ``[n]`` of its passage, so every claim is cited, and the whole answer stays within ``max_chars``.
@@ -52,7 +53,7 @@ class ExtractiveProvider:
         out: list[tuple[Source, int, str, float]] = []
         unscored: list[tuple[Source, int, str]] = []
         for source in prompt.sources:
-            weight = 1.0 if source.confidence is None else source.confidence
+            weight = 1.0 if source.answer_weight is None else source.answer_weight
             if source.sentences:
                 out.extend((source, i, text, cos * weight) for i, (text, cos) in enumerate(source.sentences))
             else:
@@ -60,7 +61,7 @@ class ExtractiveProvider:
         if unscored:
             scores = self.score(prompt.question, [u[2] for u in unscored], prompt.scope)
             for (source, i, text), cos in zip(unscored, scores, strict=True):
-                weight = 1.0 if source.confidence is None else source.confidence
+                weight = 1.0 if source.answer_weight is None else source.answer_weight
                 out.append((source, i, text, float(cos) * weight))
         return out
 

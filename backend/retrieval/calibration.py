@@ -1,10 +1,25 @@
-"""Refit the confidence model on one knowledge base's own question–passage pairs.
+"""Fit chat's "I don't know" gate: the confidence model's weights and its cut.
 
-Each judged question is searched as chat searches it; its top passages become rows, labelled by
-whether they answer it (its document, or the passage text it names). The other questions' answers
-that show up are the negatives: for the gate, a question whose own document is missing looks exactly
-like that. The fit keeps the shipped model when the pairs cannot support one (too few positives or
-negatives) and says why, so a small knowledge base is never worse off for being tuned.
+The gate sees one number per question, its best passage's confidence, and must tell a question the
+knowledge base answers from one it does not. So the weights are fitted on exactly that (:func:`fit_gate`):
+one row per question — the best passage that answers it, or, for a question the knowledge base cannot
+answer, its best passage of all — labelled answerable or not, classes weighted equally. Fitting on
+every retrieved passage instead (answering or not, within answerable questions) learns to *rank*
+passages, and ranking evidence is not gating evidence: on the shared sets that fit answered 15 % of
+the other set's questions where the gate fit answers 6 % at the same false refusals
+(docs/benchmarks.md, issue #15).
+
+Unanswerable questions are what the weights need, and a knowledge base's pairs seldom have them. So
+``kbchat tune`` refits the weights only when the pairs include at least :data:`MIN_ROWS` questions
+marked ``"answerable": false`` (questions the assistant must decline: off-topic, a competitor's
+product, what the content does not cover). Otherwise it keeps the shipped weights (fitted on the
+shared train splits, where each set's questions are the other's unanswerables) and refits the cut:
+the highest confidence that refuses at most 2 % of the pairs' questions whose answer was retrieved.
+That per-knowledge-base cut is most of what tuning gains.
+
+The passage-level fit still has a job: which of a question's passages answers it. Its weights
+(:class:`~backend.retrieval.confidence.PassageWeights`) weigh the sentences the offline answerer
+quotes, and are refitted on every tune whose pairs retrieve enough answering and other passages.
 """
 
 from __future__ import annotations
@@ -16,10 +31,26 @@ from typing import Any
 
 import numpy as np
 
-from backend.retrieval.confidence import MIN_ROWS, ConfidenceModel, fit, rates, refusal_threshold, shipped
+from backend.retrieval.confidence import (
+    MIN_ROWS,
+    ConfidenceModel,
+    PassageWeights,
+    fit,
+    rates,
+    refusal_threshold,
+    shipped,
+)
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.search import Retriever, evidence_rows
 from backend.retrieval.tuning import JudgedQuery, answers
+
+GATE_L2 = 10.0
+"""L2 on the gate's weights (per question): the shipped fit's choice on the shared train splits."""
+ROUNDS = 3
+"""Refits of :func:`fit_gate`: which passage is a question's best depends on the weights."""
+
+Answerable = tuple[np.ndarray, Sequence[bool]]
+"""One answerable question's top passages: evidence rows, and whether each answers it."""
 
 
 @dataclass(slots=True)
@@ -35,73 +66,125 @@ def calibrate(
     kb_id: str,
     model_id: str,
     judged: Sequence[JudgedQuery],
+    unanswerable: Sequence[str] = (),
     config: RetrievalSettings,
     top_k: int,
 ) -> Calibration:
-    """Search each judged question as chat would (``top_k`` passages: ``KBCHAT_CHAT__TOP_K``) and refit
-    on what comes back."""
+    """Search each question as chat would (``top_k`` passages: ``KBCHAT_CHAT__TOP_K``) and refit on what
+    comes back: ``judged`` are questions with their answer, ``unanswerable`` ones it must decline."""
     # Score the evidence only: no thresholds, and the shipped model (the weights are refitted here).
     probe = config.with_(min_confidence=None, min_relevance=None, calibration=None)
-    questions: list[tuple[np.ndarray, list[bool]]] = []
+
+    def passages(query: str) -> list:
+        found = retriever.search(kb_id=kb_id, query=query, top_k=top_k, config=probe).passages
+        return [p for p in found if p.evidence is not None]
+
+    questions: list[Answerable] = []
     for j in judged:
-        passages = retriever.search(kb_id=kb_id, query=j.query, top_k=top_k, config=probe).passages
-        scored = [p for p in passages if p.evidence is not None]
-        if scored:
+        if scored := passages(j.query):
             questions.append((evidence_rows(scored), [answers(j, p.document_id, p.text) for p in scored]))
-    calibration = fit_questions(questions, model_id=model_id)
+    declined = [evidence_rows(scored) for query in unanswerable if (scored := passages(query))]
+    calibration = fit_questions(questions, declined, model_id=model_id, base=shipped(model_id))
     calibration.report["questions"] = len(judged)
+    calibration.report["unanswerable_questions"] = len(unanswerable)
     return calibration
 
 
+def fit_gate(
+    answerable: Sequence[Answerable],
+    unanswerable: Sequence[np.ndarray],
+    *,
+    start: ConfidenceModel,
+    l2: float = GATE_L2,
+) -> tuple[np.ndarray, float]:
+    """Weights and intercept that tell answerable questions (their best answering passage) from
+    unanswerable ones (their best passage), each class weighing as much as the other."""
+    answering = [rows[np.asarray(relevant, dtype=bool)] for rows, relevant in answerable if any(relevant)]
+    weights, intercept = np.asarray(start.coefficients, dtype=np.float64), start.intercept
+    for _ in range(ROUNDS):
+        positives = [rows[np.argmax(rows @ weights)] for rows in answering]
+        negatives = [rows[np.argmax(rows @ weights)] for rows in unanswerable if len(rows)]
+        x = np.asarray(positives + negatives)
+        y = np.asarray([1.0] * len(positives) + [0.0] * len(negatives))
+        balance = np.asarray([1 / len(positives)] * len(positives) + [1 / len(negatives)] * len(negatives))
+        weights, intercept = fit(x, y, l2=l2, sample_weight=balance * len(y) / 2)
+    return weights, intercept
+
+
+def fit_passages(questions: Sequence[Answerable]) -> tuple[PassageWeights | None, int, int]:
+    """Passage weights fitted on every retrieved passage (None: fewer than :data:`MIN_ROWS` answering
+    or other passages), and how many of each there were."""
+    labels = np.asarray([bool(x) for _, relevant in questions for x in relevant], dtype=float)
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives < MIN_ROWS or negatives < MIN_ROWS:
+        return None, positives, negatives
+    weights, intercept = fit(np.concatenate([rows for rows, _ in questions]), labels)
+    rounded = tuple(round(float(w), 4) for w in weights)
+    return PassageWeights(coefficients=rounded, intercept=round(intercept, 4)), positives, negatives
+
+
 def fit_questions(
-    questions: Sequence[tuple[np.ndarray, Sequence[bool]]],
+    questions: Sequence[Answerable],
+    unanswerable: Sequence[np.ndarray] = (),
     *,
     model_id: str | None,
+    base: ConfidenceModel,
     source: str = "kbchat tune, on this knowledge base's pairs",
 ) -> Calibration:
-    """Fit on each question's top passages (evidence rows, and whether each answers it).
-
-    The threshold refuses at most 2 % of the questions whose answer was retrieved. The false-answer
-    figure is a leave-one-out estimate: each such question again, with its own answering passages
-    removed (features are absolute, so the others' do not change), answered or not."""
-    rows = [r for r, _ in questions]
-    labels = [bool(x) for _, relevant in questions for x in relevant]
+    """The gate for these questions: weights refitted when there are enough unanswerable ones (else
+    ``base``'s), and the cut that refuses at most 2 % of the questions whose answer was retrieved."""
     found = [(r, np.asarray(rel, dtype=bool)) for r, rel in questions if any(rel)]
-    positives, negatives = sum(labels), len(labels) - sum(labels)
-    report: dict[str, Any] = {"answer_retrieved": len(found)}
+    declined = [r for r in unanswerable if len(r)]
+    passage, positives, negatives = fit_passages(questions)
+    report: dict[str, Any] = {"answer_retrieved": len(found), "unanswerable_retrieved": len(declined)}
     report |= {"positive_passages": positives, "negative_passages": negatives}
-    if positives < MIN_ROWS or negatives < MIN_ROWS:
+    if len(found) < MIN_ROWS:
         report["applied"] = False
         report["reason"] = (
-            f"{positives} answering and {negatives} other passages were retrieved for the pairs; a "
-            f"refit needs at least {MIN_ROWS} of each, so the current confidence model stays (the shipped "
-            "one unless an earlier tune refitted it). Add pairs (questions with the document or passage "
-            "that answers them) and tune again."
+            f"the answer was retrieved for {len(found)} of the pairs' questions; setting the cut needs at "
+            f"least {MIN_ROWS}, so the current confidence model stays (the shipped one unless an earlier "
+            "tune refitted it). Add pairs (questions with the document or passage that answers them) and "
+            "tune again."
         )
         return Calibration(None, report)
-    weights, intercept = fit(np.concatenate(rows), np.asarray(labels, dtype=float))
+    if len(declined) >= MIN_ROWS:
+        weights, intercept = fit_gate(found, declined, start=base)
+        report["weights"] = f"refitted on {len(found)} answerable and {len(declined)} unanswerable questions"
+    else:
+        weights, intercept = np.asarray(base.coefficients, dtype=np.float64), base.intercept
+        report["weights"] = (
+            f"shipped: refitting them needs at least {MIN_ROWS} questions this knowledge base must decline "
+            f'(pairs with "answerable": false), {len(declined)} given; the cut is this knowledge base\'s own'
+        )
+    report["passage_weights"] = (
+        f"refitted on {positives} answering and {negatives} other passages"
+        if passage
+        else f"kept: refitting them needs at least {MIN_ROWS} answering and {MIN_ROWS} other passages"
+    )
     draft = ConfidenceModel(coefficients=tuple(weights), intercept=intercept, threshold=0.5)
     best = [float(draft.probabilities(r).max()) for r, _ in found]
     threshold = refusal_threshold(best)
-    without = [float(draft.probabilities(r[~rel]).max()) if not rel.all() else 0.0 for r, rel in found]
-    estimate = rates(best, without, threshold)
+    if declined:  # in-sample: the questions it was fitted on
+        against, kind = [float(draft.probabilities(r).max()) for r in declined], "false_answer"
+    else:  # each answerable question again, its answering passages removed (the others' do not change)
+        against = [float(draft.probabilities(r[~rel]).max()) if not rel.all() else 0.0 for r, rel in found]
+        kind = "false_answer_without_own_document"
+    estimate = rates(best, against, threshold)
     model = ConfidenceModel(
         coefficients=tuple(round(float(w), 4) for w in weights),
-        intercept=round(intercept, 4),
+        intercept=round(float(intercept), 4),
+        passage=passage or base.passage,
         threshold=round(threshold, 4),
         encoder=model_id,
         fitted={
             "source": source,
-            "rows": len(labels),
-            "positives": positives,
+            "answerable": len(found),
+            "unanswerable": len(declined),
             "false_refusal": round(estimate["false_refusal"], 4),
-            "false_answer_without_own_document": round(estimate["false_answer"], 4),
+            kind: round(estimate["false_answer"], 4),
             "median_best_confidence": round(statistics.median(best), 4),
         },
     )
-    report |= {
-        "applied": True,
-        "model": model.model_dump(mode="json"),
-        "shipped_threshold": shipped(model_id).threshold,
-    }
+    report |= {"applied": True, "model": model.model_dump(mode="json"), "shipped_threshold": base.threshold}
     return Calibration(model, report)

@@ -12,9 +12,11 @@ the fused rank doubled the false answers at the same false refusals (docs/benchm
 The model is a logistic regression whose weights are all non-negative, so stronger evidence never
 lowers the confidence, and so each weight reads as "how much this signal counts". kbchat ships
 coefficients fitted on the shared benchmarks' *train* splits (bench/fit_confidence.py writes
-``confidence_default.json``); ``kbchat tune`` refits them on a knowledge base's own pairs. ``threshold``
-is the cut on the best passage's probability under which chat answers "I couldn't find it": chosen so
-that at most ``max_false_refusal`` of answerable questions are refused.
+``confidence_default.json``), fitted for the gate: one row per question, its best passage, answerable
+or not (:mod:`backend.retrieval.calibration`). ``kbchat tune`` refits the cut on a knowledge base's own
+pairs, and the weights too when the pairs include questions it must decline. ``threshold`` is the cut
+on the best passage's probability under which chat answers "I couldn't find it": chosen so that at
+most :data:`MAX_FALSE_REFUSAL` of answerable questions are refused.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ MAX_FALSE_REFUSAL = 0.02
 LEGACY_COSINE_CUT = 0.3
 """The gate of earlier releases: answer when the best passage's dense cosine reaches it (all-MiniLM)."""
 MIN_ROWS = 10
-"""Fewer positive or negative passages than this: keep the shipped model (a fit would be noise)."""
+"""Fewer questions than this to set a cut (or, for the weights, to decline): keep what there is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +83,47 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
+def _logits(coefficients: Sequence[float], intercept: float, rows: np.ndarray) -> np.ndarray:
+    return np.asarray(intercept + rows @ np.asarray(coefficients, dtype=np.float64), dtype=np.float64)
+
+
+def _valid(coefficients: Sequence[float], intercept: float) -> None:
+    if any(c < 0 or not math.isfinite(c) for c in coefficients) or not math.isfinite(intercept):
+        raise ValueError("coefficients must be finite and non-negative (confidence is monotone in evidence)")
+
+
+class PassageWeights(BaseModel):
+    """Which of the retrieved passages answers: a logistic regression fitted on *every* retrieved
+    passage of answerable questions, labelled by whether it answers. It ranks well and gates badly
+    (every question's best passage looks like an answer to it), so it only weighs the sentences the
+    offline answerer quotes; the gate is :class:`ConfidenceModel`'s own weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    coefficients: tuple[float, ...] = Field(min_length=len(FEATURES), max_length=len(FEATURES))
+    intercept: float
+
+    @model_validator(mode="after")
+    def _check(self) -> PassageWeights:
+        _valid(self.coefficients, self.intercept)
+        return self
+
+
 class ConfidenceModel(BaseModel):
     """Logistic regression over :data:`FEATURES` with non-negative weights; stored as JSON per knowledge
-    base (``retrieval.calibration``) or shipped."""
+    base (``retrieval.calibration``) or shipped.
+
+    ``coefficients``/``intercept`` are the gate's: fitted on each question's best passage, answerable
+    or not, their probability is what ``threshold`` cuts and what every hit's ``confidence`` reports.
+    ``passage`` ranks passages for quoting (None, in models fitted before the gate fit: the gate's
+    weights do both, as they did)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     features: tuple[str, ...] = FEATURES
     coefficients: tuple[float, ...] = Field(min_length=len(FEATURES), max_length=len(FEATURES))
     intercept: float
+    passage: PassageWeights | None = None
     threshold: float = Field(ge=0, le=1, description="Answer only when the best passage's confidence ≥ this.")
     encoder: str | None = Field(
         default=None, description="The encoder (model id) it was fitted with; None: any (the shipped model)."
@@ -113,20 +147,29 @@ class ConfidenceModel(BaseModel):
     def _check(self) -> ConfidenceModel:
         if tuple(self.features) != FEATURES:
             raise ValueError(f"features must be {list(FEATURES)} in that order")
-        if any(c < 0 or not math.isfinite(c) for c in self.coefficients) or not math.isfinite(self.intercept):
-            raise ValueError(
-                "coefficients must be finite and non-negative (confidence is monotone in evidence)"
-            )
+        _valid(self.coefficients, self.intercept)
         return self
 
     def probability(self, evidence: Evidence) -> float:
         return sigmoid(self.intercept + float(np.dot(self.coefficients, evidence.vector())))
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """The gate's probability per evidence row."""
         if len(rows) == 0:
             return np.zeros(0)
-        logits = self.intercept + rows @ np.asarray(self.coefficients, dtype=np.float64)
-        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
+        return np.asarray(1.0 / (1.0 + np.exp(-_logits(self.coefficients, self.intercept, rows))))
+
+    def answer_weight(self, evidence: Evidence) -> float:
+        """How surely this passage, rather than another retrieved, answers (``passage``'s probability)."""
+        weights = self.passage or self
+        return sigmoid(weights.intercept + float(np.dot(weights.coefficients, evidence.vector())))
+
+    def answer_weights(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`answer_weight` per evidence row."""
+        if len(rows) == 0:
+            return np.zeros(0)
+        weights = self.passage or self
+        return np.asarray(1.0 / (1.0 + np.exp(-_logits(weights.coefficients, weights.intercept, rows))))
 
     def serves(self, model_id: str) -> bool:
         return self.encoder is None or self.encoder == model_id
@@ -153,8 +196,11 @@ def serving(own: ConfidenceModel | None, model_id: str) -> ConfidenceModel:
     return own if own is not None and own.serves(model_id) else shipped(model_id)
 
 
-def fit(rows: np.ndarray, labels: np.ndarray, *, l2: float = 1.0) -> tuple[np.ndarray, float]:
+def fit(
+    rows: np.ndarray, labels: np.ndarray, *, l2: float = 1.0, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Non-negative-weight logistic regression (L2 on the weights, free intercept): weights, intercept.
+    ``sample_weight``: per row (default 1), e.g. to weigh two classes equally whatever their sizes.
 
     scipy's L-BFGS-B with bounds does what scikit-learn's LogisticRegression cannot: keep every weight
     ≥ 0, so confidence stays monotone in each signal even when two signals are correlated."""
@@ -162,14 +208,15 @@ def fit(rows: np.ndarray, labels: np.ndarray, *, l2: float = 1.0) -> tuple[np.nd
 
     x, y = np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64)
     n, d = x.shape
+    s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:d], theta[d]
         z = x @ w + b
         p = 1.0 / (1.0 + np.exp(-z))
         # log(1 + e^z) - y z, computed stably
-        nll = np.sum(np.logaddexp(0.0, z) - y * z) / n + 0.5 * l2 * np.dot(w, w) / n
-        residual = (p - y) / n
+        nll = np.sum(s * (np.logaddexp(0.0, z) - y * z)) / n + 0.5 * l2 * np.dot(w, w) / n
+        residual = s * (p - y) / n
         return float(nll), np.concatenate([x.T @ residual + l2 * w / n, [residual.sum()]])
 
     result = minimize(

@@ -73,6 +73,9 @@ class Passage:
     """Page (and page_end), rows, or start_s/end_s in the source, when the format has them."""
     confidence: float | None = None
     """Calibrated probability that this passage answers the query (None: not scored)."""
+    answer_weight: float | None = None
+    """How surely this passage, rather than the others retrieved, answers the query (the confidence
+    model's passage weights): what the offline answerer weighs its sentences by."""
     evidence: Evidence | None = None
     """What ``confidence`` was computed from."""
     sentences: tuple[ScoredSentence, ...] = ()
@@ -219,6 +222,7 @@ class Retriever:
                 replace(
                     p,
                     confidence=calibration.probability(s.evidence),
+                    answer_weight=calibration.answer_weight(s.evidence),
                     evidence=s.evidence,
                     sentences=tuple(s.sentences),
                 )

@@ -114,8 +114,8 @@ def quote_precision(
     """Of the answered, answerable questions: the share whose extractive answer quotes only relevant
     passages (``quote_precision``), and the share that quotes at least one (``quote_hit``).
 
-    ``keep`` gives, per passage, False when the gate drops it, else the confidence the answerer
-    weighs its sentences by (True: none, the cosine alone, as earlier releases did)."""
+    ``keep`` gives, per passage, False when the gate drops it, else the weight the answerer weighs its
+    sentences by (True: none, the cosine alone, as earlier releases did)."""
     good = hit = answered = 0
     for a in asked:
         if not a.answerable or not a.found:
@@ -138,9 +138,14 @@ def quote_precision(
 
 
 def _kept(model: ConfidenceModel | None, cut: float, asked: Asked) -> list[float | bool]:
+    """Per passage, as chat keeps it: False under the gate's cut, else its answer weight."""
     if model is None:
         return [p.relevance >= cut for p in asked.passages]
-    return [float(c) if c >= cut else False for c in model.probabilities(asked.rows())]
+    rows = asked.rows()
+    return [
+        float(w) if c >= cut else False
+        for c, w in zip(model.probabilities(rows), model.answer_weights(rows), strict=True)
+    ]
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from backend.retrieval.confidence import shipped
 from tests.conftest import AUTH, create_kb, ingest, wait_for_job
-from tests.fixtures_docs import RETURNS, SHOP_ARTICLES, shop_pairs
+from tests.fixtures_docs import RETURNS, SHOP_ARTICLES, shop_declines, shop_pairs
 
 LEEDS = "scanned at our warehouse in Leeds."
 
@@ -93,6 +93,32 @@ def test_search_shows_each_passage_confidence_and_its_evidence(client: TestClien
     assert strict["results"] == []
 
 
+def test_tune_without_questions_to_decline_keeps_the_shipped_weights_and_sets_its_own_cut(
+    client: TestClient,
+) -> None:
+    kb_id = create_kb(client, "cut only")
+    ingest(client, kb_id, [(name, text.encode(), "text/plain") for name, text in SHOP_ARTICLES.items()])
+    job = client.post(f"/v1/knowledge-bases/{kb_id}/tune", json={"pairs": shop_pairs()})
+    result = wait_for_job(client, job.json()["job_id"])
+    confidence = result["result"]["confidence"]
+    assert confidence["applied"] is True and confidence["weights"].startswith("shipped"), confidence
+    model, default = confidence["model"], shipped()
+    assert (model["coefficients"], model["intercept"]) == (list(default.coefficients), default.intercept)
+    assert model["threshold"] != default.threshold
+    assert "false_answer_without_own_document" in model["fitted"]
+
+
+def test_a_pair_either_names_its_answer_or_is_marked_unanswerable(client: TestClient, leeds: str) -> None:
+    for bad in (
+        {"query": "Where is the warehouse?"},
+        {"query": "Who won the cup?", "answerable": False, "source": "returns.txt"},
+    ):
+        response = client.post(f"/v1/knowledge-bases/{leeds}/tune", json={"pairs": [bad]})
+        assert response.status_code == 422 and "answerable" in response.text, response.text
+    response = client.post(f"/v1/knowledge-bases/{leeds}/tune", json={"pairs": shop_declines()})
+    assert response.status_code == 422 and "answer too" in response.text, response.text
+
+
 def test_tune_with_one_document_keeps_the_shipped_model_and_says_why(client: TestClient, leeds: str) -> None:
     pairs = [{"query": "Where is the warehouse?", "source": "returns.txt"}]
     job = client.post(f"/v1/knowledge-bases/{leeds}/tune", json={"pairs": pairs})
@@ -109,16 +135,18 @@ def test_tune_refits_the_confidence_model_for_its_knowledge_base_only(client: Te
     files = [(name, text.encode(), "text/plain") for name, text in SHOP_ARTICLES.items()]
     ingest(client, tuned, files)
     ingest(client, other, files)
-    pairs = shop_pairs()
-    job = client.post(f"/v1/knowledge-bases/{tuned}/tune", json={"pairs": pairs})
+    pairs, declines = shop_pairs(), shop_declines()
+    job = client.post(f"/v1/knowledge-bases/{tuned}/tune", json={"pairs": pairs + declines})
     result = wait_for_job(client, job.json()["job_id"])
     assert result["status"] == "succeeded", result
     confidence = result["result"]["confidence"]
     assert confidence["applied"] is True, confidence
     assert confidence["answer_retrieved"] == len(pairs) and confidence["positive_passages"] >= len(pairs)
+    assert confidence["unanswerable_retrieved"] == len(declines) and "refitted" in confidence["weights"]
     stored = client.get(f"/v1/knowledge-bases/{tuned}").json()["retrieval"]["calibration"]
     assert stored == confidence["model"] and stored["encoder"] and all(c >= 0 for c in stored["coefficients"])
     assert 0 <= stored["fitted"]["false_refusal"] <= 0.02
+    assert stored["fitted"]["false_answer"] <= 0.1  # the declined questions, under the cut it chose
     assert client.get(f"/v1/knowledge-bases/{other}").json()["retrieval"]["calibration"] is None
 
     # Chat on the tuned knowledge base gates on its own model; the other keeps the shipped one.
