@@ -41,7 +41,7 @@ from backend.retrieval.confidence import (
     shipped,
 )
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Retriever, evidence_rows
+from backend.retrieval.search import Passage, Retriever, evidence_rows
 from backend.retrieval.tuning import JudgedQuery, answers
 
 GATE_L2 = 10.0
@@ -75,7 +75,7 @@ def calibrate(
     # Score the evidence only: no thresholds, and the shipped model (the weights are refitted here).
     probe = config.with_(min_confidence=None, min_relevance=None, calibration=None)
 
-    def passages(query: str) -> list:
+    def passages(query: str) -> list[Passage]:
         found = retriever.search(kb_id=kb_id, query=query, top_k=top_k, config=probe).passages
         return [p for p in found if p.evidence is not None]
 
@@ -149,7 +149,7 @@ def fit_questions(
         )
         return Calibration(None, report)
     if len(declined) >= MIN_ROWS:
-        weights, intercept = fit_gate(found, declined, start=base)
+        weights, intercept = fit_gate(questions, declined, start=base)
         report["weights"] = f"refitted on {len(found)} answerable and {len(declined)} unanswerable questions"
     else:
         weights, intercept = np.asarray(base.coefficients, dtype=np.float64), base.intercept
