@@ -138,6 +138,7 @@ def main() -> None:
         refusal_threshold,
         shipped,
         shipped_file,
+        stored_cut,
     )
     from ingest.evaluation.gate import QUOTER, gate_report
 
@@ -169,7 +170,7 @@ def main() -> None:
         for name, asked in collected["train"].items()
         if any(a.answerable for a in asked)
     }
-    model = draft.model_copy(update={"threshold": round(min(cuts.values()), 4)})
+    model = draft.model_copy(update={"threshold": stored_cut(min(cuts.values()))})
     tuned: dict[str, dict[str, ConfidenceModel]] = {}
     for name, asked in collected["train"].items():  # what `kbchat tune` fits from the train pairs
         if not any(a.answerable for a in asked):

@@ -39,6 +39,7 @@ from backend.retrieval.confidence import (
     rates,
     refusal_threshold,
     shipped,
+    stored_cut,
 )
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.search import Passage, Retriever, evidence_rows
@@ -175,7 +176,7 @@ def fit_questions(
         coefficients=tuple(round(float(w), 4) for w in weights),
         intercept=round(float(intercept), 4),
         passage=passage or base.passage,
-        threshold=round(threshold, 4),
+        threshold=stored_cut(threshold),
         encoder=model_id,
         fitted={
             "source": source,

@@ -237,6 +237,12 @@ def refusal_threshold(
     return float(ordered[allowed]) if allowed < len(ordered) else float(ordered[-1])
 
 
+def stored_cut(threshold: float) -> float:
+    """``threshold`` rounded *down* to 4 decimals for storage: rounding to nearest could lift the cut
+    over the very question it was chosen to keep, and refuse it."""
+    return math.floor(threshold * 10_000) / 10_000
+
+
 def rates(
     answerable_best: Sequence[float], unanswerable_best: Sequence[float], threshold: float
 ) -> dict[str, float]:

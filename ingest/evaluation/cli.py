@@ -35,6 +35,14 @@ def eval_command(
         Path | None,
         typer.Option(help="Write the refusal trade-off curve of each mode and gate to this PNG."),
     ] = None,
+    tune_split: Annotated[
+        str | None,
+        typer.Option(
+            help="Also report the gate `kbchat tune` fits from this split's questions (e.g. train): the "
+            "knowledge base's own cut, and with --unanswerable that split's questions of the other "
+            "dataset as pairs to decline."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ingest a BEIR dataset into a scratch knowledge base and score every query through real search."""
@@ -49,6 +57,12 @@ def eval_command(
         raise typer.BadParameter("modes are dense, sparse, hybrid", param_hint="--modes") from None
     dataset = load_beir(dataset_dir, split)
     outside = load_beir(unanswerable, split) if unanswerable else None
+    if tune_split == split:
+        raise typer.BadParameter(
+            f"tune on another split than the one scored ({split})", param_hint="--tune-split"
+        )
+    tuning = load_beir(dataset_dir, tune_split) if tune_split else None
+    declines = load_beir(unanswerable, tune_split) if tune_split and unanswerable else None
     if curve is not None and not curve.parent.is_dir():
         raise typer.BadParameter(f"{curve.parent} is not a folder", param_hint="--curve")
     scratch = data_dir or Path(tempfile.mkdtemp(prefix="kbchat-eval-"))
@@ -84,6 +98,7 @@ def eval_command(
             modes=chosen,
             baseline=baseline,
             unanswerable=outside,
+            tuning=(tuning, declines) if tuning else None,
             progress=progress,
         )
     finally:
@@ -136,7 +151,8 @@ def eval_command(
         f"{'':36s} {'cut':>6s} {'false refusals':>15s} {'false answers':>14s} {'quote precision':>16s}"
     )
     for mode, gate in report.gates.items():
-        for name, figures in (("confidence", gate.confidence), ("cosine", gate.cosine)):
+        gates = [("confidence", gate.confidence), ("confidence, tuned", gate.tuned), ("cosine", gate.cosine)]
+        for name, figures in (g for g in gates if g[1]):
             false_answer = f"{figures['false_answer']:14.1%}" if report.unanswerable else f"{'-':>14s}"
             typer.echo(
                 f"{'kbchat ' + mode + ' · ' + name:36s} {figures['threshold']:6.3f} "

@@ -17,10 +17,16 @@ def plot(report: Any, path: Path) -> None:
 
     figure, axes = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     for mode, gate in report.gates.items():
-        for name, style in (("confidence", "-"), ("cosine", ":")):
+        for name, style, figures in (
+            ("confidence", "-", gate.confidence),
+            ("confidence, tuned", "--", gate.tuned),
+            ("cosine", ":", gate.cosine),
+        ):
+            if name not in gate.curve:
+                continue
             points = gate.curve[name]
             axes.plot([p[2] for p in points], [p[1] for p in points], style, label=f"{mode} · {name}")
-            chosen = getattr(gate, name)
+            chosen = figures
             axes.plot(
                 [chosen["false_answer"]], [chosen["false_refusal"]], "o", color=axes.lines[-1].get_color()
             )

@@ -156,6 +156,8 @@ class GateReport:
     unanswerable: int
     confidence: dict[str, float] = field(default_factory=dict)
     cosine: dict[str, float] = field(default_factory=dict)
+    tuned: dict[str, float] = field(default_factory=dict)
+    """The confidence gate as ``kbchat tune`` fits it from another split (empty: not asked for)."""
     curve: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
     """Gate → (threshold, false refusal, false answer) over a grid of thresholds."""
 

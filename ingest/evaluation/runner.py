@@ -13,17 +13,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from backend.catalog import documents as docs
 from backend.catalog import knowledge_bases as kbs
 from backend.retrieval.beir import BeirDataset
+from backend.retrieval.calibration import fit_questions
 from backend.retrieval.confidence import serving
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.metrics import all_metrics
 from backend.services import Services
 from backend.vectorstore.base import SearchMode
 from ingest.evaluation import baselines
-from ingest.evaluation.gate import QUOTER, GateReport, ask, gate_report, judged_by
+from ingest.evaluation.gate import QUOTER, Asked, GateReport, ask, gate_report, judged_by
 from ingest.evaluation.ranking import documents_in_order
 
 Progress = Callable[[str, int, int], None]
@@ -113,9 +115,12 @@ def evaluate(
     modes: Iterable[SearchMode],
     baseline: bool = True,
     unanswerable: BeirDataset | None = None,
+    tuning: tuple[BeirDataset, BeirDataset | None] | None = None,
     progress: Progress | None = None,
 ) -> Report:
-    """``unanswerable``: a dataset whose questions this corpus cannot answer (for false answers)."""
+    """``unanswerable``: a dataset whose questions this corpus cannot answer (for false answers).
+    ``tuning``: the same dataset on another split (and ``unanswerable`` on it), from whose questions
+    the gate is also fitted as ``kbchat tune`` fits it, and reported beside the shipped one."""
     kb_id, aliases = ingest_corpus(services, dataset, progress)
     report = Report(
         dataset.name,
@@ -146,7 +151,9 @@ def evaluate(
             if progress:
                 progress(f"kbchat {mode.value}", i, len(dataset.queries))
         report.rows.append(_row(f"kbchat {mode.value}", ranked, dataset, latencies))
-        report.gates[mode.value] = _gate(services, kb_id, aliases, dataset, unanswerable, config, progress)
+        report.gates[mode.value] = _gate(
+            services, kb_id, aliases, (dataset, unanswerable), tuning, config, progress
+        )
     report.unanswerable = unanswerable.name if unanswerable else None
     if baseline:
         ranked, latencies = baselines.bm25(dataset)
@@ -164,39 +171,51 @@ def evaluate(
     return report
 
 
+Questions = tuple[BeirDataset, BeirDataset | None]
+"""A dataset's questions, and another's this corpus cannot answer (None: none asked)."""
+
+
 def _gate(
     services: Services,
     kb_id: str,
     aliases: dict[str, list[str]],
-    dataset: BeirDataset,
-    unanswerable: BeirDataset | None,
+    scored: Questions,
+    tuning: Questions | None,
     config: RetrievalSettings,
     progress: Progress | None,
 ) -> GateReport:
-    relevant = judged_by(dataset.qrels, aliases)
     label = f"gate {config.mode.value}"
-    asked = ask(
-        services.retriever,
-        kb_id,
-        dataset.queries,
-        relevant,
-        answerable=True,
-        config=config,
-        top_k=services.settings.chat.top_k,
-        progress=progress,
-        label=label,
-    )
-    if unanswerable is not None:
-        asked += ask(
+
+    def asked(questions: Questions, label: str) -> list[Asked]:
+        dataset, unanswerable = questions
+        relevant = judged_by(dataset.qrels, aliases)
+        ask_all = partial(
+            ask,
             services.retriever,
             kb_id,
-            unanswerable.queries,
-            relevant,
-            answerable=False,
+            relevant_of=relevant,
             config=config,
-            top_k=services.settings.chat.top_k,
             progress=progress,
-            label=f"{label} (unanswerable)",
+            top_k=services.settings.chat.top_k,
         )
+        out = ask_all(dataset.queries, answerable=True, label=label)
+        if unanswerable is not None:
+            out += ask_all(unanswerable.queries, answerable=False, label=f"{label} (unanswerable)")
+        return out
+
     model = serving(config.calibration, services.encoders.snapshot(kb_id).model_id)
-    return gate_report(asked, model, QUOTER)
+    questions = asked(scored, label)
+    report = gate_report(questions, model, QUOTER)
+    if tuning is not None:
+        pairs = asked(tuning, f"{label} (tune split)")
+        fitted = fit_questions(
+            [(a.rows(), a.relevant) for a in pairs if a.passages and a.answerable],
+            [a.rows() for a in pairs if a.passages and not a.answerable],
+            model_id=None,
+            base=model,
+        ).model
+        if fitted is not None:
+            tuned = gate_report(questions, fitted, QUOTER)
+            report.tuned = tuned.confidence
+            report.curve["confidence, tuned"] = tuned.curve["confidence"]
+    return report

@@ -22,6 +22,7 @@ from backend.retrieval.confidence import (
     rates,
     refusal_threshold,
     shipped,
+    stored_cut,
 )
 from backend.retrieval.evidence import coverage
 from backend.retrieval.search import Passage
@@ -89,6 +90,10 @@ def test_fit_separates_and_keeps_weights_non_negative() -> None:
     model = ConfidenceModel(coefficients=tuple(weights), intercept=intercept, threshold=0.5)
     probabilities = model.probabilities(x)
     assert probabilities[:20].min() > 0.5 > probabilities[20:].max()
+
+
+def test_a_stored_cut_is_rounded_down_so_it_keeps_the_question_it_was_set_by() -> None:
+    assert stored_cut(0.27627) == 0.2762 and stored_cut(0.2) == 0.2 and stored_cut(0.99999) == 0.9999
 
 
 def test_the_refusal_threshold_refuses_at_most_two_percent() -> None:

@@ -168,3 +168,36 @@ def test_an_encoder_outside_sentence_transformers_gets_its_own_raw_row(tmp_path:
     raw = {r.name: r for r in report.rows}["raw use-multilingual-v3 (exact, whole documents)"]
     # c4 is its own document in the raw row: q2's answer ties with its copy c2 (same vector) at rank 1 or 2.
     assert raw.metrics["recall@10"] == 1.0 and raw.metrics["ndcg@10"] >= (2 + 1 / math.log2(3)) / 3
+
+
+def test_the_tuned_gate_is_fitted_on_another_split_and_reported_beside(tmp_path: Path, embedder) -> None:
+    """Sixteen support questions on eight one-answer documents, the same questions as the tune split:
+    the tuned cut is the lowest best-passage confidence among them (2 % of 16 rounds down to none
+    refused), so on the scored split no question is refused, whatever the shipped cut refuses."""
+    from tests.fixtures_docs import PAIRS, TOPICS
+
+    folder = tmp_path / "support"
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [{"_id": f"d{i}", "title": "", "text": answer} for i, (_, answer) in enumerate(TOPICS)]
+    queries = [{"_id": f"q{n}", "text": p["query"]} for n, p in enumerate(PAIRS)]
+    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{n}\t{p['doc_id']}\t1\n" for n, p in enumerate(PAIRS))
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in corpus))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
+    for split in ("train", "test"):
+        (folder / "qrels" / f"{split}.tsv").write_text(qrels)
+    services = Services.build(Settings(data_dir=tmp_path / "data", admin_token="x" * 20), embedder=embedder)
+    try:
+        report = evaluate(
+            services,
+            load_beir(folder, "test"),
+            split="test",
+            modes=[SearchMode.HYBRID],
+            baseline=False,
+            tuning=(load_beir(folder, "train"), None),
+        )
+    finally:
+        services.close()
+    gate = report.gates["hybrid"]
+    assert gate.found == len(PAIRS) and gate.tuned["false_refusal"] == 0.0, gate.tuned
+    assert gate.tuned["threshold"] <= gate.confidence["threshold"] or gate.confidence["false_refusal"] == 0.0
+    assert len(gate.curve["confidence, tuned"]) == 101
