@@ -30,6 +30,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", f"{KB}/documents"): "write",
     ("POST", f"{KB}/documents/from-url"): "write",
     ("DELETE", f"{KB}/documents/{{document_id}}"): "write",
+    ("POST", f"{KB}/documents/{{document_id}}/retry"): "write",
     ("POST", f"{KB}/search"): "search",
     ("POST", f"{KB}/chat"): "chat",
     ("POST", f"{KB}/messages/{{message_id}}/feedback"): "chat",

@@ -42,6 +42,7 @@ class RetrievalPatch(_In):
     dense_weight: float | None = None
     sparse_weight: float | None = None
     min_relevance: float | None = None
+    min_confidence: float | None = None
     collapse_threshold: float | None = None
     neighbours: int | None = None
 
@@ -138,6 +139,7 @@ class DocumentPublic(_Out):
     status: str
     error: str | None
     chunk_count: int
+    tags: list[str] = Field(default_factory=list, description="The tags it was uploaded with.")
     created_at: datetime
     updated_at: datetime
 
@@ -267,6 +269,15 @@ class SearchResponse(BaseModel):
     results: list[PassagePublic]
     mode: SearchMode
     took_ms: float
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Milliseconds per stage: encode, candidates, rerank, order, confidence, neighbours.",
+    )
+    answer_cut: float | None = Field(
+        default=None,
+        description="The confidence chat needs to answer from a passage, with this knowledge base's "
+        "settings (a min_confidence sent with this search does not change it). None: not scored.",
+    )
 
 
 class ChatRequest(_In):

@@ -32,6 +32,7 @@ from backend.llm.fallback import FallbackStream
 from backend.llm.prompting import pack, system_message
 from backend.llm.registry import ProviderRegistry
 from backend.notify import webhooks
+from backend.retrieval.confidence import ConfidenceModel
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.search import Passage, Retriever, SearchResult
 from backend.vectorstore.base import SearchFilters
@@ -303,17 +304,19 @@ class ChatService:
         )
         yield ChatEvent("done", {"conversation_id": conversation_id, "message_id": message_id, **meta})
 
+    def answer_cut(self, calibration: ConfidenceModel, config: RetrievalSettings) -> float:
+        """The confidence a passage needs for chat to answer from it: the request's or knowledge base's
+        ``min_confidence``, else the service's, else the model's calibrated threshold."""
+        return next(
+            c for c in (config.min_confidence, self.min_confidence, calibration.threshold) if c is not None
+        )
+
     def _answerable(self, result: SearchResult, config: RetrievalSettings) -> list[Passage]:
-        """The passages the answer may use: those whose confidence clears the cut (the request's or
-        knowledge base's ``min_confidence``, else the service's, else the model's calibrated threshold),
-        and, when an operator set one, the cosine floor ``min_score``."""
+        """The passages the answer may use: those whose confidence clears :meth:`answer_cut` and, when
+        an operator set one, the cosine floor ``min_score``."""
         if result.calibration is None:
             return []
-        cut = next(
-            c
-            for c in (config.min_confidence, self.min_confidence, result.calibration.threshold)
-            if c is not None
-        )
+        cut = self.answer_cut(result.calibration, config)
         floor = self.min_score if self.min_score is not None else -1.0
         return [p for p in result.passages if (p.confidence or 0.0) >= cut and p.relevance >= floor]
 

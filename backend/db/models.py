@@ -148,6 +148,11 @@ class Document(Base):
 
     knowledge_base: Mapped[KnowledgeBase] = relationship(back_populates="documents")
 
+    @property
+    def tags(self) -> list[str]:
+        """The tags it was uploaded with (kept in ``meta``; its passages carry them for filters)."""
+        return list((self.meta or {}).get("tags") or [])
+
 
 class DocumentContent(Base):
     """The uploaded bytes, kept in the database so a worker on another host can always read them

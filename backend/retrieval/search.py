@@ -113,11 +113,27 @@ class SearchResult:
     """The encoder that made ``query_vector``."""
     calibration: ConfidenceModel | None = None
     """The confidence model the passages were scored with (None: confidence was not scored)."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage (encode, candidates, rerank, order, confidence, neighbours): where a slow
+    search spent its time."""
 
     @property
     def confidence(self) -> float | None:
         """The answer's confidence: that of the best passage (None: not scored, or nothing found)."""
         return max((p.confidence for p in self.passages if p.confidence is not None), default=None)
+
+
+class _Laps:
+    """Milliseconds since the previous lap, by stage name."""
+
+    def __init__(self, started: float) -> None:
+        self.last = started
+        self.laps: dict[str, float] = {}
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round((now - self.last) * 1000, 2)
+        self.last = now
 
 
 def evidence_rows(passages: Sequence[Passage]) -> np.ndarray:
@@ -179,6 +195,7 @@ class Retriever:
             raise InvalidInput(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         query = join_broken_words(query)  # text pasted from a man page or PDF: "certifi‐ cate"
         started = time.perf_counter()
+        lap = _Laps(started)
         snapshot = self.encoders(kb_id)
         embedder, vectors = snapshot.embedder, snapshot.vectors
         dense = embedder.embed_queries([query])[0]
@@ -187,12 +204,15 @@ class Retriever:
         language = self.query_languages(snapshot, kb_id, query)
         words = snapshot.keywords.query_words(query, language.analysis)
         sparse = snapshot.keywords.encode_words(words)
+        lap("encode")
         hits, bm25 = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
+        lap("candidates")
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
             scores = self.reranker.score(query, [h.payload.get("text", "") for h in hits])
             rerank_scores = {h.id: s for h, s in zip(hits, scores, strict=True)}
             hits = sorted(hits, key=lambda h: -rerank_scores[h.id])
+            lap("rerank")
         if config.collapse_threshold is not None:
             hits = collapse(hits, config.collapse_threshold)
         if config.min_relevance is not None:
@@ -202,6 +222,7 @@ class Retriever:
             hits = by_sentences(self.sentences, embedder, dense, hits, config.sentence_weight)
             kind += "+sentence"
         hits = hits[:top_k]
+        lap("order")
         passages = [Passage.from_hit(h, kind, rerank_scores.get(h.id)) for h in hits]
         calibration = None
         if score_confidence and passages:
@@ -230,8 +251,10 @@ class Retriever:
             ]
             if config.min_confidence is not None:
                 passages = [p for p in passages if (p.confidence or 0.0) >= config.min_confidence]
+            lap("confidence")
         if config.neighbours:
             passages = [self._with_neighbours(vectors, kb_id, p, config.neighbours) for p in passages]
+            lap("neighbours")
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResult(
             passages,
@@ -240,6 +263,7 @@ class Retriever:
             dense,
             embedder.model_id,
             calibration,
+            lap.laps,
         )
 
     def keyword_query(self, snapshot: EncoderSnapshot, kb_id: str, query: str) -> SparseVector:

@@ -56,3 +56,14 @@ def test_a_documents_chunks_in_order_with_their_heading_path(client: TestClient)
     assert client.get(f"/v1/knowledge-bases/{kb_id}/documents/nope/chunks").status_code == 404
     key = client.post(f"/v1/knowledge-bases/{kb_id}/keys", json={"scopes": ["read"]}).json()["key"]
     assert client.get(path, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_the_document_list_carries_each_documents_tags(client: TestClient) -> None:
+    kb_id = create_kb(client, "tagged")
+    response = client.post(
+        f"/v1/knowledge-bases/{kb_id}/documents",
+        json={"title": "Returns", "text": "Return shoes within 45 days.", "tags": ["policy", " shoes "]},
+    )
+    assert response.status_code == 202, response.text
+    listed = client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]
+    assert [d["tags"] for d in listed] == [["policy", "shoes"]]

@@ -81,6 +81,13 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         page.get_by_role("button", name="Add", exact=True).click()
         expect(ready).to_have_count(3, timeout=60_000)
         expect(page.locator("#docs")).to_contain_text("kbchat widget demo")  # the page's title
+        page.get_by_label("Type").select_option("text/html")  # the filters offer the types present
+        expect(page.locator("#docs tbody tr")).to_have_count(1)
+        page.get_by_label("Type").select_option("")
+        page.get_by_label("Find").fill("RETURNS")
+        expect(page.locator("#docs tbody tr")).to_have_count(1)
+        expect(page.locator("#docs tbody")).to_contain_text("returns.txt")
+        page.get_by_label("Find").fill("")
         page.get_by_role("button", name="shipping.txt", exact=True).click()
         expect(page.locator("#chunks")).to_contain_text("passages 1–1 of 1")
         expect(page.locator("#chunks li")).to_contain_text("Rotterdam")
@@ -93,12 +100,15 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         page.locator("#citations button.cite").first.click()
         expect(page.locator("#cited")).to_contain_text("Rotterdam")
         expect(page.locator("#trace tbody tr").first).to_contain_text("shipping.txt")
+        expect(page.locator("#trace tbody tr").first).to_contain_text("kept")  # over the answer cut
+        expect(page.locator("#trace")).to_contain_text("candidates")  # milliseconds per stage
         expect(page.locator("#citations")).to_contain_text("confidence")
         page.screenshot(path=SCREENSHOTS / "console-3-playground.png", full_page=True)
 
         page.get_by_label("Ask this knowledge base").fill("Can I pay with bitcoin?")
         page.get_by_role("button", name="Ask").click()
         expect(page.locator("#answer")).to_contain_text("couldn't find", timeout=30_000)
+        expect(page.locator("#trace tbody tr").first).to_contain_text("cut")  # nothing clears it
         page.get_by_role("tab", name="Analytics").click()
         expect(page.locator("dl.figures")).to_contain_text("Questions2")
         gaps = page.locator("#analytics > section", has=page.get_by_role("heading", name="Content gaps"))
@@ -151,8 +161,16 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         page.get_by_role("tab", name="Settings").click()
         page.get_by_label("Name", exact=True).fill("shoe shop")
         page.get_by_label("System prompt", exact=False).fill("You answer for Acme's shoe shop.")
+        page.get_by_label("Who answers", exact=False).fill("nowhere:model-x")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("alert").first).to_contain_text("nowhere")  # the API's message, readable
+        page.get_by_label("Who answers", exact=False).fill("extractive")
+        page.get_by_label("Answer only above this confidence", exact=False).fill("0.4")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("shoe shop")
+        page.get_by_role("tab", name="Settings").click()  # read back from the server
+        expect(page.get_by_label("Who answers", exact=False)).to_have_value("extractive")
+        expect(page.get_by_label("Answer only above this confidence", exact=False)).to_have_value("0.4")
         page.screenshot(path=SCREENSHOTS / "console-7-settings.png")
 
         page.get_by_role("tab", name="Keys & widget").click()

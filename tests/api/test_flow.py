@@ -130,6 +130,16 @@ def test_one_bad_file_fails_alone(client: TestClient) -> None:
     assert docs["notes.txt"]["status"] == "failed" and "binary" in docs["notes.txt"]["error"]
     assert docs["shipping.txt"]["status"] == "ready"
 
+    # A failed document is retried in place from its stored upload (here it fails again, for the same
+    # reason, through the queue); a ready one is not retried.
+    failed, ready = docs["notes.txt"]["id"], docs["shipping.txt"]["id"]
+    retried = client.post(f"/v1/knowledge-bases/{kb_id}/documents/{failed}/retry")
+    assert retried.status_code == 202, retried.text
+    again = wait_for_job(client, retried.json()["id"])
+    assert again["status"] == "failed" and "binary" in again["error"] and again["id"] != jobs[0]["id"]
+    refused = client.post(f"/v1/knowledge-bases/{kb_id}/documents/{ready}/retry")
+    assert refused.status_code == 409 and "only a failed" in refused.json()["error"]["message"], refused.text
+
 
 def test_hybrid_finds_exact_error_codes(client: TestClient) -> None:
     kb_id = create_kb(client)

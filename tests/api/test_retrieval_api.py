@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from backend.retrieval.confidence import shipped
 from tests.conftest import create_kb, wait_for_job
 
 
@@ -128,3 +129,18 @@ def test_words_broken_across_lines_by_a_typesetter_are_found_whole(client: TestC
         assert results[0]["document_id"] == certificate, (mode, results)
         assert results[0]["text"] == stored
         assert results[0]["evidence"]["coverage"] == 1.0, results[0]
+
+
+def test_search_says_where_its_time_went_and_the_cut_chat_answers_at(client: TestClient) -> None:
+    kb_id = create_kb(client, "trace")
+    _add(client, kb_id, "shipping", "Orders ship from Rotterdam within two working days.", [])
+    body = client.post(
+        f"/v1/knowledge-bases/{kb_id}/search",
+        json={"query": "Where do orders ship from?", "min_confidence": 0},
+    ).json()
+    assert {"encode", "candidates", "order", "confidence"} <= set(body["timings_ms"]), body["timings_ms"]
+    assert sum(body["timings_ms"].values()) <= body["took_ms"] + 0.01
+    assert body["answer_cut"] == shipped().threshold  # the request's min_confidence does not move it
+    client.patch(f"/v1/knowledge-bases/{kb_id}", json={"retrieval": {"min_confidence": 0.9}})
+    again = client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": "Where do orders ship from?"})
+    assert again.json()["answer_cut"] == 0.9

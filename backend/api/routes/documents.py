@@ -1,4 +1,5 @@
-"""/v1/knowledge-bases/{kb_id}/documents: upload (multipart files or JSON text), list, read, delete."""
+"""/v1/knowledge-bases/{kb_id}/documents: upload (multipart files or JSON text), list, read, retry,
+delete."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from backend.catalog import knowledge_bases as kbs
 from backend.catalog import urls
 from backend.catalog.formats import detect_format
 from backend.catalog.names import file_name
-from backend.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
+from backend.db.models import DocumentStatus
+from backend.errors import Conflict, InvalidInput, PayloadTooLarge, UnsupportedFormat
 from backend.services import Services
 
 
@@ -242,6 +244,24 @@ def list_chunks(
         ],
         total=total,
     )
+
+
+@router.post("/{document_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic)
+def retry_document(kb_id: str, document_id: str, services: ServicesDep) -> JobPublic:
+    """Ingest a failed document again from its stored upload (after the cause was fixed: a parser
+    limit raised, an encoder back). Only a failed one: any other is queued, being ingested or done."""
+    with services.sessions.begin() as session:
+        document = docs.get(session, kb_id, document_id)
+        if document.status != DocumentStatus.FAILED:
+            raise Conflict(
+                f"document {document_id} is {document.status.value}, not failed; only a failed document "
+                "is retried (upload it again to replace a ready one)"
+            )
+        job = docs.requeue(session, document, max_attempts=services.settings.ingest.max_attempts)
+        session.flush()
+        public = JobPublic.of(job)
+    services.wake_workers()
+    return public
 
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -43,7 +43,8 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResp
     overrides = body.model_dump(
         include={"mode", "min_relevance", "min_confidence", "neighbours"}, exclude_none=True
     )
-    config = kb_settings(services, kb_id)[0].with_(**overrides)
+    stored = kb_settings(services, kb_id)[0]
+    config = stored.with_(**overrides)
     result = services.retriever.search(
         kb_id=kb_id,
         query=body.query,
@@ -55,6 +56,8 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResp
         results=[PassagePublic.model_validate(p) for p in result.passages],
         mode=result.mode,
         took_ms=result.took_ms,
+        timings_ms=result.timings_ms,
+        answer_cut=services.chat.answer_cut(result.calibration, stored) if result.calibration else None,
     )
 
 

@@ -157,6 +157,9 @@ function contentTab(panel) {
   const uploads = h("ul", { class: "uploads", "aria-live": "polite" });
   const filter = h("select", { id: "status-filter", onchange: () => renderDocs() },
     ["all", "queued", "processing", "ready", "failed"].map((s) => h("option", { value: s }, s)));
+  const typeFilter = h("select", { id: "type-filter", onchange: () => renderDocs() }, h("option", { value: "" }, "all"));
+  const tagFilter = h("select", { id: "tag-filter", onchange: () => renderDocs() }, h("option", { value: "" }, "all"));
+  const find = h("input", { id: "doc-find", type: "search", placeholder: "title or source", oninput: () => renderDocs() });
   const table = h("div", { id: "docs" });
   if (can("write")) {
     const input = h("input", { id: "files", type: "file", multiple: true, onchange: () => uploadAll(input.files, uploads) });
@@ -178,7 +181,11 @@ function contentTab(panel) {
     } }, h("div", {}, h("label", { for: "source-url" }, "Add a page or a sitemap by URL"), url), h("button", { type: "submit" }, "Add"));
     panel.append(drop, fromUrl, uploads);
   }
-  panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "status-filter" }, "Status"), filter)), table,
+  panel.append(h("div", { class: "row" },
+    h("div", {}, h("label", { for: "doc-find" }, "Find"), find),
+    h("div", {}, h("label", { for: "status-filter" }, "Status"), filter),
+    h("div", {}, h("label", { for: "type-filter" }, "Type"), typeFilter),
+    h("div", {}, h("label", { for: "tag-filter" }, "Tag"), tagFilter)), table,
     h("div", { id: "chunks", "aria-live": "polite" }));
   refreshDocs();
 }
@@ -222,12 +229,26 @@ async function refreshDocs() {
   const busy = state.docs.some((d) => d.status === "queued" || d.status === "processing");
   state.timer = setTimeout(refreshDocs, busy ? POLL_BUSY_MS : POLL_IDLE_MS);
 }
+// The choices a filter offers: the values the documents have now, the current choice kept.
+function syncOptions(select, values) {
+  if (!select) return;
+  const chosen = select.value;
+  const wanted = ["", ...[...new Set(values)].sort()];
+  if (wanted.join("\n") === [...select.options].map((o) => o.value).join("\n")) return;
+  select.replaceChildren(...wanted.map((v) => h("option", { value: v, selected: v === chosen }, v || "all")));
+}
 function renderDocs() {
   const box = $("docs");
   if (!box) return;
+  syncOptions($("type-filter"), state.docs.map((d) => d.content_type));
+  syncOptions($("tag-filter"), state.docs.flatMap((d) => d.tags || []));
   const wanted = $("status-filter")?.value || "all";
-  const rows = state.docs.filter((d) => wanted === "all" || d.status === wanted);
-  if (!rows.length) return box.replaceChildren(h("p", { class: "muted" }, state.docs.length ? "No document with that status." : "No documents yet."));
+  const type = $("type-filter")?.value || "";
+  const tag = $("tag-filter")?.value || "";
+  const text = ($("doc-find")?.value || "").trim().toLowerCase();
+  const rows = state.docs.filter((d) => (wanted === "all" || d.status === wanted) && (!type || d.content_type === type)
+    && (!tag || (d.tags || []).includes(tag)) && (!text || `${d.title}\n${d.source}`.toLowerCase().includes(text)));
+  if (!rows.length) return box.replaceChildren(h("p", { class: "muted" }, state.docs.length ? "No document matches these filters." : "No documents yet."));
   box.replaceChildren(h("table", {},
     h("caption", { class: "muted" }, `${rows.length} of ${state.docs.length} documents`),
     h("thead", {}, h("tr", {}, ["Title", "Type", "Status", "Chunks", "Error", "Updated", ""].map((c) => h("th", { scope: "col" }, c)))),
@@ -238,11 +259,16 @@ function renderDocs() {
       h("td", { class: "num" }, d.chunk_count),
       h("td", { class: "error" }, d.error || ""),
       h("td", {}, new Date(d.updated_at).toLocaleString()),
-      h("td", {}, can("write") ? h("button", { type: "button", class: "danger", "aria-label": `Delete ${d.title}`, onclick: async () => {
-        if (!confirm(`Delete "${d.title}" and its passages?`)) return;
-        await guarded(() => api("DELETE", kbPath(`/documents/${encodeURIComponent(d.id)}`)));
-        refreshDocs();
-      } }, "Delete") : null))))));
+      h("td", {}, ...(can("write") ? [
+        d.status === "failed" ? h("button", { type: "button", "aria-label": `Retry ${d.title}`, onclick: async () => {
+          if (await guarded(() => api("POST", kbPath(`/documents/${encodeURIComponent(d.id)}/retry`)))) refreshDocs();
+        } }, "Retry") : null,
+        h("button", { type: "button", class: "danger", "aria-label": `Delete ${d.title}`, onclick: async () => {
+          if (!confirm(`Delete "${d.title}" and its passages?`)) return;
+          await guarded(() => api("DELETE", kbPath(`/documents/${encodeURIComponent(d.id)}`)));
+          refreshDocs();
+        } }, "Delete"),
+      ].filter(Boolean) : [])))))));
 }
 
 const CHUNK_PAGE = 50;
@@ -329,17 +355,23 @@ async function searchTrace(text, box) {
   const data = await guarded(() => api("POST", kbPath("/search"), { query: text, top_k: 10, min_confidence: 0 }));
   if (!data) return box.replaceChildren();
   const fixed = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(3));
+  const cut = data.answer_cut;
+  const stages = Object.entries(data.timings_ms || {}).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(" · ");
+  const kept = (r) => cut === null || cut === undefined || (r.confidence ?? 0) >= cut;
   box.replaceChildren(
-    h("p", { class: "muted" }, `${data.mode} search, ${data.results.length} passages in ${data.took_ms.toFixed(0)} ms`),
+    h("p", { class: "muted" }, `${data.mode} search, ${data.results.length} passages in ${data.took_ms.toFixed(0)} ms (${stages} ms)`),
+    h("p", { class: "muted" }, cut === null || cut === undefined ? "Confidence was not scored."
+      : `Chat answers only from passages whose confidence is at least ${fixed(cut)} (up to its top-k, 5 unless configured); ${data.results.filter(kept).length} of these clear it.`),
     h("table", {},
-      h("thead", {}, h("tr", {}, ["#", "Passage", "Dense cosine", "Score", "Confidence", "Evidence"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, data.results.map((r, i) => h("tr", {},
+      h("thead", {}, h("tr", {}, ["#", "Passage", "Dense cosine", "Score", "Confidence", "Cut", "Evidence"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, data.results.map((r, i) => h("tr", { class: kept(r) ? "" : "muted" },
         h("td", { class: "num" }, i + 1),
         h("td", {}, h("strong", {}, r.title), r.heading.length ? ` › ${r.heading.join(" › ")}` : "", h("br"),
           h("span", { class: "muted" }, r.text.length > 220 ? `${r.text.slice(0, 220)}…` : r.text)),
         h("td", { class: "num" }, fixed(r.relevance)),
         h("td", { class: "num" }, `${fixed(r.score)} ${r.score_kind}`),
         h("td", { class: "num" }, fixed(r.confidence)),
+        h("td", {}, kept(r) ? "kept" : "cut"),
         h("td", {}, Object.entries(r.evidence || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ")))))));
 }
 
@@ -627,13 +659,24 @@ function settingsTab(panel) {
   description.value = kb.description || "";
   const mode = h("select", { id: "kb-mode" }, ["hybrid", "dense", "sparse"].map((m) =>
     h("option", { value: m, selected: kb.retrieval?.mode === m }, m)));
+  const fusion = h("select", { id: "kb-fusion" }, ["convex", "rrf"].map((f) =>
+    h("option", { value: f, selected: (kb.retrieval?.fusion || "convex") === f }, f)));
+  const alpha = h("input", { id: "kb-alpha", type: "number", min: 0, max: 1, step: 0.05, value: kb.retrieval?.alpha ?? 0.7 });
+  const cut = h("input", { id: "kb-cut", type: "number", min: 0, max: 1, step: 0.01, value: kb.retrieval?.min_confidence ?? "", placeholder: "calibrated" });
+  const chain = h("input", { id: "kb-chain", type: "text", maxlength: 500, placeholder: "the service's default",
+    value: (kb.chat?.chain || []).map((s) => (s.model ? `${s.provider}:${s.model}` : s.provider)).join(", ") });
   const prompt = h("textarea", { id: "kb-prompt", rows: 4, maxlength: 4000 });
   prompt.value = kb.chat?.system_prompt || "";
   const tone = h("input", { id: "kb-tone", type: "text", value: kb.chat?.tone || "", maxlength: 200 });
   panel.append(h("form", { onsubmit: async (e) => {
     e.preventDefault();
-    const body = { description: description.value, retrieval: { mode: mode.value },
-      chat: { system_prompt: prompt.value || null, tone: tone.value || null } };
+    const steps = chain.value.split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
+      const [provider, ...model] = p.split(":");
+      return { provider: provider.trim(), model: model.join(":").trim() };
+    });
+    const body = { description: description.value,
+      retrieval: { mode: mode.value, fusion: fusion.value, alpha: Number(alpha.value), min_confidence: cut.value === "" ? null : Number(cut.value) },
+      chat: { chain: steps.length ? steps : null, system_prompt: prompt.value || null, tone: tone.value || null } };
     if (state.me.admin && name.value !== kb.name) body.name = name.value;
     const saved = await guarded(() => api("PATCH", kbPath(), body));
     if (!saved) return;
@@ -644,6 +687,10 @@ function settingsTab(panel) {
     h("label", { for: "kb-name" }, "Name"), name,
     h("label", { for: "kb-description" }, "Description"), description,
     h("label", { for: "kb-mode" }, "Search mode"), mode,
+    h("label", { for: "kb-fusion" }, "Hybrid fusion (convex: weighted scores; rrf: ranks)"), fusion,
+    h("label", { for: "kb-alpha" }, "Convex fusion: weight of meaning vs keywords (0–1)"), alpha,
+    h("label", { for: "kb-cut" }, "Answer only above this confidence (empty: the calibrated cut)"), cut,
+    h("label", { for: "kb-chain" }, "Who answers, in order (provider:model, …; extractive needs no model)"), chain,
     h("label", { for: "kb-prompt" }, "System prompt for the language model (empty: kbchat's own)"), prompt,
     h("label", { for: "kb-tone" }, "Tone (e.g. friendly and concise)"), tone,
     h("p", {}, h("button", { class: "primary", type: "submit" }, "Save"))));
