@@ -2,7 +2,7 @@
 
 Each shared FAQ set is a knowledge base; its own questions are answerable, the other set's questions
 are not. Passage evidence is collected once through the real search path (hybrid, top 5, as chat
-retrieves), the non-negative logistic regression is fitted for the gate on the train questions of both
+retrieves; each set in a store of its own), the non-negative logistic regression is fitted for the gate on the train questions of both
 sets (each question's best passage, answerable or not: backend/retrieval/calibration.py), and the
 threshold is the highest cut that refuses at most 2 % of either set's answerable train questions.
 Per set, what ``kbchat tune`` fits from the set's train pairs is reported too: its own cut on the
@@ -21,10 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import random
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import DATA, scratch_settings
+
+if TYPE_CHECKING:
+    from backend.retrieval.beir import BeirDataset
 
 SETS = ("python-faq", "manpages")
 UNANSWERABLE = {"python-faq": "manpages", "manpages": "python-faq", "debian-reference-xl": "python-faq"}
@@ -33,6 +39,31 @@ FOREIGN_UNANSWERABLE = {"python-faq": "debian-reference-xl"}
 """When both are fitted on: the other set's questions *in other languages than English* are also asked
 of this one, kept apart as ``<set> ← <other> (other languages)``. Without unanswerable questions in
 other languages, the ``foreign`` feature would learn that every such question is answerable."""
+
+
+MIXED = " (three topics per document)"
+"""The suffix of a set whose documents were merged three by three (:func:`three_topics`)."""
+
+
+def three_topics(dataset: BeirDataset) -> BeirDataset:
+    """``dataset`` with its documents merged three by three (in a fixed shuffled order), each question
+    judged relevant to the merged document holding its answer.
+
+    Help-centre articles cover several topics per passage, and a question about one of them meets a
+    passage whose cosine the other two dilute (issue #15's Leeds example). The shared FAQ sets have
+    one topic per answer, so a gate fitted on them alone learns to trust the cosine and refuses such
+    questions; fitted on these too, it learns that a passage naming the asked-for words in one of its
+    sentences answers."""
+    rows = sorted(dataset.corpus, key=lambda r: r["_id"])
+    random.Random(15).shuffle(rows)
+    merged, home = [], {}
+    for start in range(0, len(rows), 3):
+        group = rows[start : start + 3]
+        merged_id = "+".join(r["_id"] for r in group)
+        merged.append({"_id": merged_id, "title": "", "text": "\n\n".join(r["text"] for r in group)})
+        home |= {r["_id"]: merged_id for r in group}
+    qrels = {q: {home[d]: g for d, g in judged.items() if d in home} for q, judged in dataset.qrels.items()}
+    return replace(dataset, name=dataset.name + MIXED, corpus=merged, qrels=qrels)
 
 
 def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
@@ -45,21 +76,35 @@ def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
     from ingest.evaluation.gate import ask, judged_by
     from ingest.evaluation.runner import ingest_corpus
 
-    services = Services.build(scratch_settings())
-    config, top_k = RetrievalSettings(), services.settings.chat.top_k
-    out: dict = {"train": {}, "test": {}, "encoder": services.encoders.base.model_id}
-    kbs = {}
-    for name in sets:
-        dataset = load_beir(DATA / name, "test")
-        kbs[name] = ingest_corpus(services, dataset)
+    # Each set in a store of its own, as `kbchat eval` and a single-tenant deployment hold it: BM25's
+    # IDF is counted per collection, and a collection holding the other set too would make that set's
+    # words common, so its questions would look less like this set's than they are.
+    knowledge_bases = [*sets, *(name + MIXED for name in sets if name in SETS)]
+
+    def load(name: str, split: str) -> BeirDataset:
+        base = name.removesuffix(MIXED)
+        dataset = load_beir(DATA / base, split)
+        return three_topics(dataset) if name != base else dataset
+
+    first = Services.build(scratch_settings())
+    embedder = first.encoders.base.embedder
+    stores = {
+        name: first if i == 0 else Services.build(scratch_settings(), embedder=embedder)
+        for i, name in enumerate(knowledge_bases)
+    }
+    config, top_k = RetrievalSettings(), first.settings.chat.top_k
+    out: dict = {"train": {}, "test": {}, "encoder": embedder.model_id}
+    kbs = {name: ingest_corpus(stores[name], load(name, "test")) for name in knowledge_bases}
     for split in ("train", "test"):
         needed = {*sets, *(UNANSWERABLE[n] for n in sets), *(FOREIGN_UNANSWERABLE.get(n, n) for n in sets)}
         data = {name: load_beir(DATA / name, split) for name in needed}
-        for name in sets:
+        data |= {name: load(name, split) for name in knowledge_bases if name not in data}
+        for name in knowledge_bases:
             kb_id, aliases = kbs[name]
+            services = stores[name]
             relevant = judged_by(data[name].qrels, aliases)
             started = time.perf_counter()
-            other = UNANSWERABLE[name]
+            other = UNANSWERABLE[name.removesuffix(MIXED)]
             asked = ask(
                 services.retriever,
                 kb_id,
@@ -82,7 +127,7 @@ def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
             print(
                 f"  collected {split}/{name}: {len(asked)} questions in {time.perf_counter() - started:.0f}s"
             )
-            foreign = FOREIGN_UNANSWERABLE.get(name)
+            foreign = FOREIGN_UNANSWERABLE.get(name)  # None for a merged set: asked of the set itself
             if foreign in sets:
                 questions = {
                     q: text
@@ -100,10 +145,8 @@ def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
                     top_k=top_k,
                 )
                 print(f"  collected {split}/{key}: {len(questions)} questions")
-    print(
-        f"  sentence cache: {services.retriever.sentences.hits} hits, {services.retriever.sentences.misses} misses"
-    )
-    services.close()
+    for services in stores.values():
+        services.close()
     if cache:
         cache.write_bytes(pickle.dumps(out))
     return out
@@ -134,9 +177,9 @@ def main() -> None:
     from backend.retrieval.calibration import fit_gate, fit_passages, fit_questions
     from backend.retrieval.confidence import (
         FEATURES,
+        KEYWORD_FLOOR,
         ConfidenceModel,
         refusal_threshold,
-        shipped,
         shipped_file,
         stored_cut,
     )
@@ -152,11 +195,10 @@ def main() -> None:
         return [a.rows() for a in asked if a.passages and not a.answerable]
 
     train = collected["train"].values()
-    weights, intercept = fit_gate(
-        [q for asked in train for q in answerable(asked)],
-        [r for asked in train for r in declined(asked)],
-        start=shipped(encoder),
-    )
+    by_kb: dict[str, list] = {}  # a set's questions in other languages join its own group
+    for name, asked in collected["train"].items():
+        by_kb.setdefault(name.split(" ← ")[0], []).extend(asked)
+    weights, intercept = fit_gate([(answerable(asked), declined(asked)) for asked in by_kb.values()])
     passage, _, _ = fit_passages([q for asked in train for q in answerable(asked)])
     draft = ConfidenceModel(
         coefficients=tuple(round(float(w), 4) for w in weights),
@@ -170,7 +212,9 @@ def main() -> None:
         for name, asked in collected["train"].items()
         if any(a.answerable for a in asked)
     }
-    model = draft.model_copy(update={"threshold": stored_cut(min(cuts.values()))})
+    model = draft.model_copy(
+        update={"threshold": stored_cut(min(cuts.values())), "keyword_floor": KEYWORD_FLOOR}
+    )
     tuned: dict[str, dict[str, ConfidenceModel]] = {}
     for name, asked in collected["train"].items():  # what `kbchat tune` fits from the train pairs
         if not any(a.answerable for a in asked):

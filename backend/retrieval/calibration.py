@@ -1,13 +1,11 @@
 """Fit chat's "I don't know" gate: the confidence model's weights and its cut.
 
 The gate sees one number per question, its best passage's confidence, and must tell a question the
-knowledge base answers from one it does not. So the weights are fitted on exactly that (:func:`fit_gate`):
-one row per question — the best passage that answers it, or, for a question the knowledge base cannot
-answer, its best passage of all — labelled answerable or not, classes weighted equally. Fitting on
-every retrieved passage instead (answering or not, within answerable questions) learns to *rank*
-passages, and ranking evidence is not gating evidence: on the shared sets that fit answered 15 % of
-the other set's questions where the gate fit answers 6 % at the same false refusals
-(docs/benchmarks.md, issue #15).
+knowledge base answers from one it does not. So its weights are chosen on exactly that
+(:func:`fit_gate`, :mod:`backend.retrieval.gate_fit`): answerable questions' best passages against
+unanswerable questions' best passages, judged by the false answers at a few percent of false
+refusals. Fitting on every retrieved passage instead (answering or not, within answerable questions)
+learns to *rank* passages, and ranking evidence is not gating evidence (docs/benchmarks.md, #15).
 
 Unanswerable questions are what the weights need, and a knowledge base's pairs seldom have them. So
 ``kbchat tune`` refits the weights only when the pairs include at least :data:`MIN_ROWS` questions
@@ -42,13 +40,9 @@ from backend.retrieval.confidence import (
     stored_cut,
 )
 from backend.retrieval.config import RetrievalSettings
+from backend.retrieval.gate_fit import search_gate
 from backend.retrieval.search import Passage, Retriever, evidence_rows
 from backend.retrieval.tuning import JudgedQuery, answers
-
-GATE_L2 = 10.0
-"""L2 on the gate's weights (per question): the shipped fit's choice on the shared train splits."""
-ROUNDS = 3
-"""Refits of :func:`fit_gate`: which passage is a question's best depends on the weights."""
 
 Answerable = tuple[np.ndarray, Sequence[bool]]
 """One answerable question's top passages: evidence rows, and whether each answers it."""
@@ -92,24 +86,20 @@ def calibrate(
 
 
 def fit_gate(
-    answerable: Sequence[Answerable],
-    unanswerable: Sequence[np.ndarray],
-    *,
-    start: ConfidenceModel,
-    l2: float = GATE_L2,
+    groups: Sequence[tuple[Sequence[Answerable], Sequence[np.ndarray]]],
 ) -> tuple[np.ndarray, float]:
-    """Weights and intercept that tell answerable questions (their best answering passage) from
-    unanswerable ones (their best passage), each class weighing as much as the other."""
-    answering = [rows[np.asarray(relevant, dtype=bool)] for rows, relevant in answerable if any(relevant)]
-    weights, intercept = np.asarray(start.coefficients, dtype=np.float64), start.intercept
-    for _ in range(ROUNDS):
-        positives = [rows[np.argmax(rows @ weights)] for rows in answering]
-        negatives = [rows[np.argmax(rows @ weights)] for rows in unanswerable if len(rows)]
-        x = np.asarray(positives + negatives)
-        y = np.asarray([1.0] * len(positives) + [0.0] * len(negatives))
-        balance = np.asarray([1 / len(positives)] * len(positives) + [1 / len(negatives)] * len(negatives))
-        weights, intercept = fit(x, y, l2=l2, sample_weight=balance * len(y) / 2)
-    return weights, intercept
+    """Weights and intercept that tell the answerable questions whose answer was retrieved from the
+    unanswerable ones, judged as the gate is (:func:`backend.retrieval.gate_fit.search_gate`); one
+    group per knowledge base."""
+    return search_gate(
+        [
+            (
+                [rows for rows, relevant in answerable if any(relevant) and len(rows)],
+                [rows for rows in unanswerable if len(rows)],
+            )
+            for answerable, unanswerable in groups
+        ]
+    )
 
 
 def fit_passages(questions: Sequence[Answerable]) -> tuple[PassageWeights | None, int, int]:
@@ -150,7 +140,7 @@ def fit_questions(
         )
         return Calibration(None, report)
     if len(declined) >= MIN_ROWS:
-        weights, intercept = fit_gate(questions, declined, start=base)
+        weights, intercept = fit_gate([(questions, declined)])
         report["weights"] = f"refitted on {len(found)} answerable and {len(declined)} unanswerable questions"
     else:
         weights, intercept = np.asarray(base.coefficients, dtype=np.float64), base.intercept
@@ -177,6 +167,7 @@ def fit_questions(
         intercept=round(float(intercept), 4),
         passage=passage or base.passage,
         threshold=stored_cut(threshold),
+        keyword_floor=base.keyword_floor,
         encoder=model_id,
         fitted={
             "source": source,

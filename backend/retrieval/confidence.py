@@ -47,6 +47,13 @@ SHIPPED_FOR = {
 """Encoders with a shipped fit of their own, by how their ``model_id`` starts: cosines mean different
 things to different encoders (E5 scores unrelated text around 0.75, all-MiniLM around 0.1)."""
 MAX_FALSE_REFUSAL = 0.02
+KEYWORD_FLOOR = 0.5
+"""Keyword evidence (``log(1 + BM25 / u)``) above which a passage holding *every* keyword of the
+question is answered from, whatever the model says. A small encoder can see little meaning in common
+between "Where is the warehouse?" and "…scanned at our warehouse in Leeds." (cosine 0.18, issue #15),
+and the shared sets have too few such questions for a fit to learn it; but a passage with all the
+asked-for words is rarely the wrong one: on their test splits, 0 % (python-faq) and 2.8 % (manpages)
+of the other set's questions have one, against 12 % and 64 % of their own (docs/benchmarks.md)."""
 LEGACY_COSINE_CUT = 0.3
 """The gate of earlier releases: answer when the best passage's dense cosine reaches it (all-MiniLM)."""
 MIN_ROWS = 10
@@ -125,6 +132,12 @@ class ConfidenceModel(BaseModel):
     intercept: float
     passage: PassageWeights | None = None
     threshold: float = Field(ge=0, le=1, description="Answer only when the best passage's confidence ≥ this.")
+    keyword_floor: float | None = Field(
+        default=None,
+        ge=0,
+        description="A passage holding every keyword of the question, with keyword evidence at least this, "
+        "is at least as confident as the threshold (None: no floor). See KEYWORD_FLOOR.",
+    )
     encoder: str | None = Field(
         default=None, description="The encoder (model id) it was fitted with; None: any (the shipped model)."
     )
@@ -151,13 +164,20 @@ class ConfidenceModel(BaseModel):
         return self
 
     def probability(self, evidence: Evidence) -> float:
-        return sigmoid(self.intercept + float(np.dot(self.coefficients, evidence.vector())))
+        return float(self.probabilities(evidence.vector()[None, :])[0])
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """The gate's probability per evidence row."""
+        """The gate's probability per evidence row, raised to the threshold where the keyword floor
+        holds (still monotone: the floor only ever applies as coverage and keyword evidence rise)."""
         if len(rows) == 0:
             return np.zeros(0)
-        return np.asarray(1.0 / (1.0 + np.exp(-_logits(self.coefficients, self.intercept, rows))))
+        out = np.asarray(1.0 / (1.0 + np.exp(-_logits(self.coefficients, self.intercept, rows))))
+        if self.keyword_floor is not None:
+            whole = (rows[:, FEATURES.index("coverage")] >= 1.0 - 1e-9) & (
+                rows[:, FEATURES.index("keyword")] >= self.keyword_floor
+            )
+            out = np.where(whole, np.maximum(out, self.threshold), out)
+        return out
 
     def answer_weight(self, evidence: Evidence) -> float:
         """How surely this passage, rather than another retrieved, answers (``passage``'s probability)."""

@@ -198,3 +198,22 @@ def test_gate_report_figures_by_hand() -> None:
     assert report.cosine == {"threshold": 0.3, "false_refusal": 1 / 3, "false_answer": 1.0}
     threshold, false_refusal, false_answer = report.curve["confidence"][0]
     assert (threshold, false_refusal, false_answer) == (0.0, 0.0, 1.0)  # a cut of 0 answers everything
+
+
+def test_the_gate_search_weighs_the_signal_that_separates_the_tail() -> None:
+    """Answerable questions: feature 0 from 0.60 up, feature 1 at 0.5. Unanswerable ones: feature 0 at
+    0.3 but feature 1 at 0.9, a misleading signal. The searched gate puts no weight on feature 1,
+    answers every answerable question above every unanswerable one, and stays a probability."""
+    from backend.retrieval.gate_fit import search_gate
+
+    def rows(f0: float, f1: float) -> np.ndarray:
+        return np.asarray([[f0, f1, 0.0, 0.0, 0.0, 0.0]])
+
+    answerable = [rows(0.6 + i / 1000, 0.5) for i in range(100)]
+    unanswerable = [rows(0.3, 0.9) for _ in range(100)]
+    weights, intercept = search_gate([(answerable, unanswerable)])
+    assert weights[0] > 0 and weights[1] == 0.0 and (weights >= 0).all()
+    model = ConfidenceModel(coefficients=tuple(weights), intercept=intercept, threshold=0.5)
+    lowest = min(float(model.probabilities(r)[0]) for r in answerable)
+    highest = max(float(model.probabilities(r)[0]) for r in unanswerable)
+    assert 0.5 < lowest <= 1 and 0 <= highest < 0.5
