@@ -153,7 +153,13 @@ def ask(
 @app.command()
 def tune(
     kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")],
-    pairs: Annotated[Path, typer.Option(help="JSONL: {query, document_id | source | positive} per line.")],
+    pairs: Annotated[
+        Path,
+        typer.Option(
+            help='JSONL, one per line: {query, document_id | source | positive}, or {query, "answerable": '
+            "false} for a question the assistant must decline (10 or more refit the gate's weights)."
+        ),
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report only; keep the current settings.")
     ] = False,

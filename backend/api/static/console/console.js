@@ -446,15 +446,18 @@ async function loadAnalytics(days, body) {
 function reportTable(report, rows) {
   if (!rows.length) return h("p", { class: "muted" }, "Nothing in this window.");
   const pct = (v) => `${Math.round(100 * v)} %`;
-  if (report === "sources") return table(["Document", "Citations", "Last cited"], rows.map((r) =>
-    [r.exists ? r.title : `${r.title} (deleted)`, r.citations, r.last_cited ? new Date(r.last_cited).toLocaleString() : "never"]));
+  const most = Math.max(1, ...rows.map((r) => r.citations ?? r.count ?? 0));
+  const bar = (value, label) => h("meter", { min: 0, max: most, value, "aria-label": label });
+  if (report === "sources") return table(["Document", "Citations", "", "Last cited"], rows.map((r) =>
+    [r.exists ? r.title : `${r.title} (deleted)`, r.citations, bar(r.citations, `${r.citations} citations`),
+      r.last_cited ? new Date(r.last_cited).toLocaleString() : "never"]));
   if (report === "feedback") {
     const top = Math.max(1, ...rows.map((r) => r.up + r.down));
     return table(["Day", "Up", "Down", ""], rows.map((r) => [r.day, r.up, r.down,
       h("meter", { min: 0, max: top, value: r.up + r.down, "aria-label": `${r.up + r.down} ratings` })]));
   }
-  return table(["Question", "Asked", "Share", report === "content-gaps" ? "Why" : "Up / down", ""], rows.map((r) => [
-    h("span", { title: r.examples.join("\n") }, r.label), r.count, pct(r.share),
+  return table(["Question", "Asked", "Share", "", report === "content-gaps" ? "Why" : "Up / down", ""], rows.map((r) => [
+    h("span", { title: r.examples.join("\n") }, r.label), r.count, pct(r.share), bar(r.count, `asked ${r.count} times`),
     report === "content-gaps" ? Object.entries(r.reasons || {}).filter(([, n]) => n).map(([k, n]) => `${k.replaceAll("_", " ")} ${n}`).join(", ") : `${r.up} / ${r.down}`,
     report === "content-gaps" && can("write") ? h("button", { type: "button", onclick: () => { state.tab = "content"; renderKb(); $("files")?.focus(); } }, "Add a document") : "",
   ]));
