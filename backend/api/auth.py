@@ -31,6 +31,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", f"{KB}/documents/from-url"): "write",
     ("DELETE", f"{KB}/documents/{{document_id}}"): "write",
     ("POST", f"{KB}/documents/{{document_id}}/retry"): "write",
+    ("GET", f"{KB}/jobs/{{job_id}}"): "read",
     ("POST", f"{KB}/search"): "search",
     ("POST", f"{KB}/chat"): "chat",
     ("POST", f"{KB}/messages/{{message_id}}/feedback"): "chat",

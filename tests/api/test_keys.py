@@ -67,6 +67,23 @@ def test_a_key_reaches_its_knowledge_base_within_its_scopes_only(client: TestCli
         assert response.status_code == 403, (method, path, response.text)
 
 
+def test_a_key_follows_its_knowledge_bases_jobs_and_no_others(client: TestClient) -> None:
+    kb_a, kb_b = create_kb(client, "a"), create_kb(client, "b")
+    (job_a,) = ingest(client, kb_a, [("shipping.txt", SHIPPING_TXT, "text/plain")])
+    (job_b,) = ingest(client, kb_b, [("shipping.txt", SHIPPING_TXT, "text/plain")])
+    auth = _as(client, _key(client, kb_a, scopes=["read"])["key"])
+    mine = client.get(f"/v1/knowledge-bases/{kb_a}/jobs/{job_a['id']}", headers=auth)
+    assert mine.status_code == 200 and mine.json()["status"] == "succeeded"
+    assert client.get(f"/v1/jobs/{job_a['id']}", headers=auth).status_code == 403  # the admin's view
+    # Another knowledge base's job reads exactly like a job that does not exist.
+    theirs = client.get(f"/v1/knowledge-bases/{kb_a}/jobs/{job_b['id']}", headers=auth)
+    missing = client.get(f"/v1/knowledge-bases/{kb_a}/jobs/nope", headers=auth)
+    assert theirs.status_code == missing.status_code == 404
+    assert (
+        theirs.json()["error"]["message"].replace(job_b["id"], "nope") == missing.json()["error"]["message"]
+    )
+
+
 def test_keys_are_shown_once_stored_hashed_and_revocable(client: TestClient) -> None:
     kb_id = create_kb(client)
     created = _key(client, kb_id, name="backend", scopes=["manage", "read"])

@@ -554,9 +554,8 @@ function followJob(job, box, done) {
   const bar = h("progress", { max: 1, value: 0, "aria-label": `${job.kind} progress` });
   const note = h("span", { class: "muted" }, "queued");
   box.replaceChildren(h("p", {}, `${job.kind}: `, note, " ", bar));
-  if (!state.me.admin) { note.textContent = "started; the versions list shows the result when it ends"; return; }
   const poll = async () => {
-    const now = await guarded(() => api("GET", `/v1/jobs/${encodeURIComponent(job.id)}`));
+    const now = await guarded(() => api("GET", kbPath(`/jobs/${encodeURIComponent(job.id)}`)));
     if (!now) return;
     bar.value = now.progress;
     note.textContent = `${now.status}${now.stage ? ` · ${now.stage}` : ""}`;
