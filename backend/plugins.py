@@ -68,6 +68,19 @@ Lane = Literal["compute", "io"]
 "io" (waiting on other servers: fetching pages, delivering webhooks; several at once)."""
 
 
+def deferred(module: str, name: str) -> HandlerFactory:
+    """A handler factory that imports ``module`` only when a service builds its handlers. Handlers pull
+    in torch and sentence-transformers (seconds); registering them must not, or ``kbchat --help``
+    would wait for those imports before printing a line."""
+
+    def build(host: PluginHost) -> JobHandler | BatchHandler:
+        factory: HandlerFactory = getattr(importlib.import_module(module), name)
+        return factory(host)
+
+    build.__qualname__ = f"deferred({module}.{name})"
+    return build
+
+
 @dataclass
 class PluginRegistry:
     job_handlers: dict[str, HandlerFactory] = field(default_factory=dict)

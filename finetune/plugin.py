@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from backend.catalog.encoders import ACTIVATE_JOB, FINETUNE_JOB, SWEEP_JOB
-from backend.plugins import PluginRegistry
+from backend.jobs.kinds import ACTIVATE_JOB, FINETUNE_JOB, SWEEP_JOB
+from backend.plugins import PluginRegistry, deferred
 
 
 def register(registry: PluginRegistry) -> None:
     from finetune.cli import extend_cli
-    from finetune.job import make_finetune_handler
-    from finetune.rollout import make_activate_handler, make_sweep_handler
 
-    registry.add_job_handler(FINETUNE_JOB, make_finetune_handler)
-    registry.add_job_handler(ACTIVATE_JOB, make_activate_handler)
-    registry.add_job_handler(SWEEP_JOB, make_sweep_handler)
+    registry.add_job_handler(FINETUNE_JOB, deferred("finetune.job", "make_finetune_handler"))
+    registry.add_job_handler(ACTIVATE_JOB, deferred("finetune.rollout", "make_activate_handler"))
+    registry.add_job_handler(SWEEP_JOB, deferred("finetune.rollout", "make_sweep_handler"))
     registry.add_cli(extend_cli)

@@ -39,6 +39,7 @@ from backend.catalog import encoders, tuning
 from backend.catalog.documents import requeue
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import Conflict
+from backend.jobs.kinds import ACTIVATE_JOB, SWEEP_JOB
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
 from backend.keywords import CURRENT
@@ -215,7 +216,7 @@ def _schedule_sweep(session: Session, services: PluginHost, kb_id: str, *, switc
     delay = services.settings.encoder.drop_old_after_s
     return enqueue(
         session,
-        kind=encoders.SWEEP_JOB,
+        kind=SWEEP_JOB,
         payload={"kb_id": kb_id, "switched_at": switched_at.isoformat()},
         max_attempts=services.settings.ingest.max_attempts,
         run_after=utcnow() + timedelta(seconds=delay),
@@ -232,7 +233,7 @@ def sweep(services: PluginHost, kb_id: str, switched_at: datetime | None = None)
     with services.sessions() as session:
         pending = session.scalar(
             select(Job.id).where(
-                Job.kind == encoders.ACTIVATE_JOB,
+                Job.kind == ACTIVATE_JOB,
                 Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
                 (Job.kb_id == kb_id) | Job.kb_id.is_(None),
             )

@@ -13,14 +13,10 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from backend.catalog import documents as docs
-from backend.catalog import knowledge_bases as kbs
-from backend.catalog.formats import EXTENSIONS, detect_format
-from backend.db.models import JobStatus
-from backend.errors import KbchatError, NotFound
-
 
 def _files(paths: list[Path]) -> list[Path]:
+    from backend.catalog.formats import EXTENSIONS
+
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -37,7 +33,13 @@ def ingest_command(
     kb: Annotated[str, typer.Option("--kb", help="Knowledge base name; created if missing.")],
 ) -> None:
     """Add files to a knowledge base and wait until they are searchable."""
+    # Imported here, not at the top: `kbchat --help` lists this command without loading the database.
+    from backend.catalog import documents as docs
+    from backend.catalog import knowledge_bases as kbs
+    from backend.catalog.formats import EXTENSIONS, detect_format
     from backend.cli.main import services_for_cli
+    from backend.db.models import JobStatus
+    from backend.errors import KbchatError, NotFound
 
     files = _files(paths)
     if not files:

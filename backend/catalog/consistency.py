@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.catalog.documents import INGEST_JOB, requeue
-from backend.catalog.encoders import ACTIVATE_JOB, SWEEP_JOB
+from backend.catalog.documents import requeue
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
+from backend.jobs.kinds import ACTIVATE_JOB, INGEST_JOB, SWEEP_JOB
 from backend.vectorstore.base import VectorStore
 
 log = logging.getLogger(__name__)

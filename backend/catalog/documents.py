@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.catalog.formats import MEDIA_TYPES
 from backend.db.models import Document, DocumentContent, DocumentStatus, Job, JobStatus, utcnow
 from backend.errors import EmptyContent, InvalidInput, NotFound, PayloadTooLarge
+from backend.jobs.kinds import INGEST_JOB
 from backend.jobs.queue import enqueue
 from backend.vectorstore.base import VectorStore
 
 log = logging.getLogger(__name__)
-INGEST_JOB = "ingest"
 
 
 @dataclass(frozen=True, slots=True)

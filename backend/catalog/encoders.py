@@ -19,14 +19,12 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
+from backend.jobs.kinds import ACTIVATE_JOB
 from backend.jobs.queue import enqueue
 from backend.keywords import encoder as keywords
 
 log = logging.getLogger(__name__)
 
-ACTIVATE_JOB = "activate_encoder"
-SWEEP_JOB = "sweep_encoder_points"
-FINETUNE_JOB = "finetune"
 BASE = "base"
 _LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 

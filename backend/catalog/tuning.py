@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.catalog import knowledge_bases as kbs
 from backend.db.models import Document, Job, JobStatus
 from backend.errors import InvalidInput
+from backend.jobs.kinds import TUNE_JOB
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
 from backend.retrieval.calibration import Calibration, calibrate
@@ -33,7 +34,6 @@ from backend.retrieval.tuning import JudgedQuery, TuneReport, tune
 from backend.serving.router import EncoderRouter
 
 log = logging.getLogger(__name__)
-TUNE_JOB = "tune"
 MAX_PAIRS = 5000
 NO_ANSWERABLE_PAIRS = (
     "every pair is marked unanswerable; tuning needs questions with their answer too "

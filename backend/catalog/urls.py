@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Job
 from backend.errors import InvalidInput
+from backend.jobs.kinds import FETCH_URL_JOB
 from backend.jobs.queue import enqueue
 
-FETCH_URL_JOB = "fetch_url"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 

@@ -1,6 +1,3 @@
-"""Background work: the durable queue and the worker loop that runs registered handlers."""
-
-from backend.jobs.queue import JobQueue, enqueue
-from backend.jobs.worker import JobContext, JobHandler, JobLost, Worker
-
-__all__ = ["JobContext", "JobHandler", "JobLost", "JobQueue", "Worker", "enqueue"]
+"""Background work: the durable queue (``queue``), the worker loop that runs registered handlers
+(``worker``) and the job kinds (``kinds``). Nothing is imported here, so naming a job kind does not
+load the database layer."""

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from backend.api.app import create_app
 from backend.catalog import encoders
 from backend.db.models import Job, KnowledgeBase
+from backend.jobs.kinds import ACTIVATE_JOB
 from tests.conftest import AUTH, create_kb, ingest, searched_without_pause, wait_for_job, wait_until
 
 FILES = [
@@ -59,9 +60,7 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
         services = client.app.state.services  # type: ignore[attr-defined]
         with searched_without_pause(partial(_search, client), [old_kb, other_kb], QUERIES) as outcomes:
             with services.sessions() as session:
-                job_id = session.scalar(
-                    select(Job.id).where(Job.kind == encoders.ACTIVATE_JOB, Job.kb_id == old_kb)
-                )
+                job_id = session.scalar(select(Job.id).where(Job.kind == ACTIVATE_JOB, Job.kb_id == old_kb))
             assert job_id is not None, "no re-index was queued for the knowledge base"
             job = wait_for_job(client, job_id, timeout=120)
             wait_until(lambda: len(outcomes[other_kb]) >= 2 * len(QUERIES), what="searches around the switch")

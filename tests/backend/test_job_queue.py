@@ -14,8 +14,8 @@ from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import InvalidInput
-from backend.jobs import JobContext, JobQueue, Worker, enqueue
-from backend.jobs.worker import JobBatch
+from backend.jobs.queue import JobQueue, enqueue
+from backend.jobs.worker import JobBatch, JobContext, Worker
 
 pytestmark = pytest.mark.both_databases  # row locking, leases and claims are SQL
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.api.app import create_app
-from backend.catalog import encoders
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus
+from backend.jobs.kinds import SWEEP_JOB
 from tests.conftest import AUTH, create_kb, ingest, searched_without_pause, wait_for_job, wait_until
 from tests.finetune.versions import register_copy
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, PAIRS, SHIPPING_TXT, SHOP_ARTICLES, shop_pairs
@@ -44,7 +44,7 @@ def _wait_for_sweeps(client: TestClient, timeout: float = 60) -> None:
         with sessions() as session:
             live = session.scalars(
                 select(Job.id).where(
-                    Job.kind == encoders.SWEEP_JOB, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+                    Job.kind == SWEEP_JOB, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
                 )
             ).all()
         if not live:

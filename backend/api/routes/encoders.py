@@ -28,6 +28,7 @@ from backend.catalog import knowledge_bases as kbs
 from backend.db.models import EncoderVersion
 from backend.encoder.engines import not_trainable
 from backend.errors import InvalidInput, NotFound
+from backend.jobs.kinds import FINETUNE_JOB
 from backend.jobs.queue import enqueue
 from backend.services import Services
 
@@ -55,7 +56,7 @@ def finetune(kb_id: str, body: FinetuneCreate, services: ServicesDep) -> JobPubl
     with services.sessions.begin() as session:
         kbs.get(session, kb_id)
         payload = body.model_dump(exclude={"options"}) | {"config": body.options.model_dump()}
-        job = enqueue(session, kind=encoders.FINETUNE_JOB, kb_id=kb_id, payload=payload, max_attempts=1)
+        job = enqueue(session, kind=FINETUNE_JOB, kb_id=kb_id, payload=payload, max_attempts=1)
         session.flush()
         public = JobPublic.of(job)
     services.wake_workers()

@@ -18,9 +18,9 @@ from backend.api.schemas import (
 )
 from backend.catalog import knowledge_bases as kbs
 from backend.catalog.encoders import BASE
-from backend.catalog.tuning import TUNE_JOB
 from backend.catalog.widget import widget_settings
 from backend.db.models import KnowledgeBase
+from backend.jobs.kinds import TUNE_JOB
 from backend.jobs.queue import enqueue
 from backend.keywords import encoder as keywords
 from backend.llm.config import ChatSettings
