@@ -140,6 +140,11 @@ class DocumentPublic(_Out):
     error: str | None
     chunk_count: int
     tags: list[str] = Field(default_factory=list, description="The tags it was uploaded with.")
+    stage: str | None = Field(
+        default=None,
+        description="While queued or processing: its ingestion job's stage (parsing, embedding…).",
+    )
+    progress: float | None = Field(default=None, description="While queued or processing: 0–1.")
     created_at: datetime
     updated_at: datetime
 

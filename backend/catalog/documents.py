@@ -155,6 +155,17 @@ def list_for(session: Session, kb_id: str, *, limit: int = 100, offset: int = 0)
     )
 
 
+def work_in_progress(session: Session, documents: Sequence[Document]) -> dict[str, Job]:
+    """The latest job of each document still queued or processing, by document id: one query, so a
+    list of a thousand documents shows what each busy one is doing without a query apiece."""
+    busy = [d.id for d in documents if d.status in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)]
+    latest: dict[str, Job] = {}
+    if busy:
+        for job in session.scalars(select(Job).where(Job.document_id.in_(busy)).order_by(Job.created_at)):
+            latest[job.document_id or ""] = job  # ordered oldest first: the last one stays
+    return latest
+
+
 def latest_job(session: Session, document_id: str) -> Job | None:
     return session.scalar(
         select(Job).where(Job.document_id == document_id).order_by(Job.created_at.desc()).limit(1)

@@ -67,3 +67,25 @@ def test_the_document_list_carries_each_documents_tags(client: TestClient) -> No
     assert response.status_code == 202, response.text
     listed = client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]
     assert [d["tags"] for d in listed] == [["policy", "shoes"]]
+
+
+def test_a_busy_document_in_the_list_says_what_its_job_is_doing(make_settings, embedder) -> None:
+    """No worker runs here, so the upload stays queued; its job's stage and progress are then set as a
+    worker reports them, and the list shows them on that document only."""
+    from backend.api.app import create_app
+    from backend.db.models import Job
+    from tests.conftest import AUTH
+
+    app = create_app(make_settings(worker={"embedded": False}), embedder=embedder)
+    with TestClient(app) as client:
+        client.headers.update(AUTH)
+        kb_id = create_kb(client, "busy")
+        accepted = client.post(
+            f"/v1/knowledge-bases/{kb_id}/documents",
+            json={"title": "Returns", "text": "Return within 45 days."},
+        ).json()["documents"][0]
+        with app.state.services.sessions.begin() as session:
+            job = session.get(Job, accepted["job_id"])
+            job.stage, job.progress = "embedding", 0.4
+        (listed,) = client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]
+        assert (listed["status"], listed["stage"], listed["progress"]) == ("queued", "embedding", 0.4)

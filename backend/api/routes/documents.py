@@ -199,8 +199,13 @@ def list_documents(
     offset: int = Query(0, ge=0, le=2**31 - 1),
 ) -> DocumentsPublic:
     kbs.get(session, kb_id)
+    documents = docs.list_for(session, kb_id, limit=limit, offset=offset)
+    busy = docs.work_in_progress(session, documents)
     data = [
-        DocumentPublic.model_validate(d) for d in docs.list_for(session, kb_id, limit=limit, offset=offset)
+        DocumentPublic.model_validate(d).model_copy(
+            update={"stage": busy[d.id].stage, "progress": busy[d.id].progress} if d.id in busy else {}
+        )
+        for d in documents
     ]
     return DocumentsPublic(data=data, count=len(data))
 

@@ -255,7 +255,7 @@ function renderDocs() {
     h("tbody", {}, rows.map((d) => h("tr", {},
       h("td", {}, d.status === "ready" ? h("button", { type: "button", class: "link", title: "Show its passages", onclick: () => showChunks(d, 0) }, d.title) : d.title),
       h("td", {}, d.content_type),
-      h("td", { class: `status-${d.status}` }, d.status),
+      h("td", { class: `status-${d.status}` }, d.status, d.stage ? h("span", { class: "muted" }, ` · ${d.stage} ${Math.round(100 * (d.progress || 0))} %`) : null),
       h("td", { class: "num" }, d.chunk_count),
       h("td", { class: "error" }, d.error || ""),
       h("td", {}, new Date(d.updated_at).toLocaleString()),
