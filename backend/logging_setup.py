@@ -1,16 +1,67 @@
-"""One logging format for the API, the worker and the CLI: time, level, logger, message."""
+"""One logging setup for the API, the worker and the CLI, as text or as JSON lines.
+
+Every line carries the request id of the HTTP request it was written for (``-`` outside one: the
+worker, the CLI), so one visitor's failing chat can be followed through the log at 3 a.m. The id is
+set by :class:`backend.api.request_id.RequestIdMiddleware` and travels in a context variable: into
+the thread pool that runs synchronous routes (anyio copies the context) and through a streamed
+answer. ``KBCHAT_LOG_FORMAT=json`` writes one JSON object per line for a log shipper.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+"""The id of the HTTP request being handled in this context."""
+
+LogFormat = Literal["text", "json"]
+TEXT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s]: %(message)s"
+DATE = "%Y-%m-%dT%H:%M:%S"
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-    )
+def _with_request_id(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = request_id.get()
+        return record
+
+    make.kbchat = True  # type: ignore[attr-defined]
+    return make
+
+
+if not getattr(logging.getLogRecordFactory(), "kbchat", False):  # every record, whatever handler reads it
+    logging.setLogRecordFactory(_with_request_id(logging.getLogRecordFactory()))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, request_id, message (and exc when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record, DATE),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    handler = next((h for h in root.handlers if getattr(h, "kbchat", False)), None)
+    if handler is None:  # once per process, however often settings are read
+        handler = logging.StreamHandler()
+        handler.kbchat = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT, DATE))
     for noisy in (
         "httpx",
         "httpx2",
@@ -19,4 +70,4 @@ def configure_logging(level: str = "INFO") -> None:
         "urllib3",
         "alembic.runtime.migration",
     ):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

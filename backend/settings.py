@@ -241,6 +241,11 @@ class Settings(BaseSettings):
         description="Bearer token for the API. Empty: generated on first start, kept in the data dir.",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text, or json: one JSON object per line (time, level, logger, "
+        "request_id, message) for a log shipper.",
+    )
     rate_limit_redis_url: str | None = Field(
         default=None,
         description="redis://host:6379/0: widget rate limits shared by every API process. Empty: each "

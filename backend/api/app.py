@@ -15,6 +15,7 @@ from backend.api.auth import authenticate
 from backend.api.body_limits import BodyLimitMiddleware, BodyLimits
 from backend.api.errors import install_error_handlers
 from backend.api.ratelimit import make_limiter
+from backend.api.request_id import RequestIdMiddleware
 from backend.api.routes import (
     analytics,
     console,
@@ -118,6 +119,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     # X-Forwarded-For (uvicorn's well-tested middleware; `kbchat serve` turns uvicorn's own off).
     if settings.trusted_proxies:  # none by default: a direct client cannot name its own address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of the request carries it
 
     @app.middleware("http")
     async def widget_cors(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

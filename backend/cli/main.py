@@ -31,7 +31,7 @@ log = logging.getLogger("kbchat")
 
 def settings() -> Settings:
     s = Settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     return s
 
 
