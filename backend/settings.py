@@ -241,6 +241,11 @@ class Settings(BaseSettings):
         description="Bearer token for the API. Empty: generated on first start, kept in the data dir.",
     )
     log_level: str = "INFO"
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for GET /metrics (a scraper's own, so it need not hold the admin token). "
+        "Empty: the admin token.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="text, or json: one JSON object per line (time, level, logger, "

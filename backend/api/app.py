@@ -14,6 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.api.auth import authenticate
 from backend.api.body_limits import BodyLimitMiddleware, BodyLimits
 from backend.api.errors import install_error_handlers
+from backend.api.metrics import Metrics, MetricsMiddleware, metrics_response
 from backend.api.ratelimit import make_limiter
 from backend.api.request_id import RequestIdMiddleware
 from backend.api.routes import (
@@ -85,6 +86,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.metrics = Metrics(lambda: app.state.services.sessions)
+    app.state.metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.add_api_route(
+        "/metrics", metrics_response, methods=["GET"], tags=["health"], summary="Prometheus metrics"
+    )
     app.include_router(health.router)
     app.include_router(widget_assets.router)
     app.include_router(console.router)
@@ -119,6 +125,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     # X-Forwarded-For (uvicorn's well-tested middleware; `kbchat serve` turns uvicorn's own off).
     if settings.trusted_proxies:  # none by default: a direct client cannot name its own address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)  # outermost: every log line of the request carries it
 
     @app.middleware("http")

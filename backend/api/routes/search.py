@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import anyio
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import ServicesDep
@@ -39,7 +39,7 @@ def kb_settings(services: Services, kb_id: str) -> tuple[RetrievalSettings, Chat
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
+def search(kb_id: str, body: SearchRequest, services: ServicesDep, request: Request) -> SearchResponse:
     overrides = body.model_dump(
         include={"mode", "min_relevance", "min_confidence", "neighbours"}, exclude_none=True
     )
@@ -52,6 +52,7 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResp
         config=config,
         filters=body.filters.to_search_filters() if body.filters else None,
     )
+    request.app.state.metrics.observe_search(result.timings_ms)
     return SearchResponse(
         results=[PassagePublic.model_validate(p) for p in result.passages],
         mode=result.mode,

@@ -1,0 +1,128 @@
+"""``GET /metrics`` in the Prometheus text format, with prometheus-client (the reference library).
+
+What an operator needs first: requests by route *template* (``/v1/knowledge-bases/{kb_id}/search``,
+never the ids, so the series stay few) and status with a latency histogram; the search path's time
+per stage (encode, candidates, rerank, order, confidence, neighbours; from ``Retriever.search``); and
+the job queue by kind and status, read from the database at scrape time so every process reports the
+same truth. Each app has its own registry (several apps in one test process must not collide).
+
+Protected: ``KBCHAT_METRICS_TOKEN`` as a bearer when set, else the admin token; anything else is 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.db.models import Job
+from backend.errors import Unauthorized
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class _QueueCollector(Collector):
+    """Jobs by kind and status, counted in the database when scraped."""
+
+    def __init__(self, sessions: Callable[[], Any]) -> None:
+        self.sessions = sessions
+        """The service's session factory, once it runs (the app builds its services at start-up)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "kbchat_jobs", "Jobs in the queue by kind and status.", labels=["kind", "status"]
+        )
+        with self.sessions()() as session:
+            rows = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status))
+            for kind, status, count in rows:
+                family.add_metric([kind, getattr(status, "value", str(status))], count)
+        yield family
+
+
+class Metrics:
+    def __init__(self, sessions: Callable[[], Any]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kbchat_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kbchat_http_request_duration_seconds",
+            "HTTP request time, to the last byte sent.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.search_stage = Histogram(
+            "kbchat_search_stage_seconds",
+            "Time per stage of a search (Retriever.search).",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_QueueCollector(sessions))
+
+    def observe_search(self, timings_ms: dict[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.search_stage.labels(stage).observe(ms / 1000)
+
+
+def route_template(scope: Scope) -> str:
+    """The request's path with each path parameter's value put back as ``{name}``
+    (``/v1/knowledge-bases/{kb_id}/search``), so series stay few and hold no ids; ``unmatched`` when
+    no route matched (any path, so never a label value). Rebuilt from the path because a route
+    included through a prefixed router knows only its own part of the template."""
+    if scope.get("route") is None:
+        return "unmatched"
+    names = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    segments = str(scope.get("path", "")).split("/")
+    return "/".join(f"{{{names.pop(seg)}}}" if seg in names else seg for seg in segments)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request (pure ASGI: streams pass through as they are)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            route, method = route_template(scope), scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+def metrics_response(request: Request) -> Response:
+    state = request.app.state
+    expected = state.metrics_token or state.admin_token
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise Unauthorized(
+            "metrics need 'Authorization: Bearer <KBCHAT_METRICS_TOKEN>' (the admin token when none is set)"
+        )
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
