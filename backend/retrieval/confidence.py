@@ -12,8 +12,9 @@ the fused rank doubled the false answers at the same false refusals (docs/benchm
 The model is a logistic regression whose weights are all non-negative, so stronger evidence never
 lowers the confidence, and so each weight reads as "how much this signal counts". kbchat ships
 coefficients fitted on the shared benchmarks' *train* splits (bench/fit_confidence.py writes
-``confidence_default.json``), fitted for the gate: one row per question, its best passage, answerable
-or not (:mod:`backend.retrieval.calibration`). ``kbchat tune`` refits the cut on a knowledge base's own
+``confidence_default.json``), chosen for the gate: the fewest unanswerable questions answered at a
+few percent of answerable ones refused (:mod:`backend.retrieval.gate_fit`), plus a keyword floor
+(:data:`KEYWORD_FLOOR`). ``kbchat tune`` refits the cut on a knowledge base's own
 pairs, and the weights too when the pairs include questions it must decline. ``threshold`` is the cut
 on the best passage's probability under which chat answers "I couldn't find it": chosen so that at
 most :data:`MAX_FALSE_REFUSAL` of answerable questions are refused.
