@@ -23,6 +23,8 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 const $ = (id) => document.getElementById(id);
+// A control with its label, tied by the control's own id (one place to get it right).
+const labelled = (text, control) => [h("label", { for: control.id }, text), control];
 function show(...nodes) {
   $("main").replaceChildren(...nodes.filter(Boolean));
 }
@@ -132,7 +134,7 @@ function renderNav() {
       if (!kb) return;
       await loadKbs();
       openKb(kb.id);
-    } }, h("label", { for: "new-kb" }, "New knowledge base"), name, h("button", { type: "submit" }, "Create")));
+    } }, labelled("New knowledge base", name), h("button", { type: "submit" }, "Create")));
   }
   nav.replaceChildren(...children);
 }
@@ -178,14 +180,14 @@ function contentTab(panel) {
       uploads.append(h("li", {}, h("span", {}, url.value), h("span", { class: "muted" }, "fetching: its pages appear below as they are read")));
       url.value = "";
       refreshDocs();
-    } }, h("div", {}, h("label", { for: "source-url" }, "Add a page or a sitemap by URL"), url), h("button", { type: "submit" }, "Add"));
+    } }, h("div", {}, labelled("Add a page or a sitemap by URL", url)), h("button", { type: "submit" }, "Add"));
     panel.append(drop, fromUrl, uploads);
   }
   panel.append(h("div", { class: "row" },
-    h("div", {}, h("label", { for: "doc-find" }, "Find"), find),
-    h("div", {}, h("label", { for: "status-filter" }, "Status"), filter),
-    h("div", {}, h("label", { for: "type-filter" }, "Type"), typeFilter),
-    h("div", {}, h("label", { for: "tag-filter" }, "Tag"), tagFilter)), table,
+    h("div", {}, labelled("Find", find)),
+    h("div", {}, labelled("Status", filter)),
+    h("div", {}, labelled("Type", typeFilter)),
+    h("div", {}, labelled("Tag", tagFilter))), table,
     h("div", { id: "chunks", "aria-live": "polite" }));
   refreshDocs();
 }
@@ -301,7 +303,7 @@ function playgroundTab(panel) {
     if (can("search")) searchTrace(text, trace);
     if (can("chat")) await streamChat(text, answer, citations);
     else answer.textContent = "This key has no chat scope: only the retrieval trace is shown.";
-  } }, h("label", { for: "question" }, "Ask this knowledge base"), question,
+  } }, labelled("Ask this knowledge base", question),
     h("p", {}, h("button", { class: "primary", type: "submit" }, "Ask")));
   panel.append(form, h("h2", {}, "Answer"), answer, citations, h("h2", {}, "Retrieval trace"), trace);
   question.focus();
@@ -407,7 +409,7 @@ async function openConversation(id, box, changed) {
     h("ol", { class: "thread" }, c.messages.map((m) => h("li", { class: `msg-${m.role}` }, h("span", { class: "muted" }, `${m.role} · ${new Date(m.created_at).toLocaleString()}`), h("p", {}, m.content)))),
     c.handoff
       ? h("form", { onsubmit: (e) => { e.preventDefault(); act("/messages", { content: reply.value }); } },
-          h("label", { for: "reply" }, "Answer as a person (the visitor sees it in the widget)"), reply,
+          labelled("Answer as a person (the visitor sees it in the widget)", reply),
           h("p", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send"),
             h("button", { type: "button", onclick: () => act("/release") }, "Give back to the assistant")))
       : h("p", {}, h("button", { type: "button", onclick: () => act("/handoff", {}) }, "Take over as a person")));
@@ -426,7 +428,7 @@ function analyticsTab(panel) {
   const days = h("select", { id: "window", onchange: () => loadAnalytics(days.value, body) },
     [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === 30 }, `last ${d} days`)));
   const body = h("div", { id: "analytics" });
-  panel.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "window" }, "Window"), days)), body);
+  panel.append(h("div", { class: "row" }, h("div", {}, labelled("Window", days))), body);
   loadAnalytics(days.value, body);
 }
 async function loadAnalytics(days, body) {
@@ -504,11 +506,11 @@ function encodersTab(panel) {
       const job = await guarded(() => api("POST", kbPath("/finetune"), body));
       if (job) followJob(job, progress, () => listVersions(versions));
     } },
-      h("label", { for: "pairs" }, "Question–passage pairs (JSON lines: {\"query\": …, \"positive\": …})"), pairs,
-      h("label", { for: "train-mode" }, "Training data"), mode,
-      h("label", { for: "epochs" }, "Epochs"), epochs,
-      h("label", { for: "batch" }, "Batch size (in-batch negatives: larger is better, up to the number of pairs)"), batch,
-      h("label", { for: "version-name" }, "Version name (optional; letters, digits, . _ -)"), name,
+      labelled("Question–passage pairs (JSON lines: {\"query\": …, \"positive\": …})", pairs),
+      labelled("Training data", mode),
+      labelled("Epochs", epochs),
+      labelled("Batch size (in-batch negatives: larger is better, up to the number of pairs)", batch),
+      labelled("Version name (optional; letters, digits, . _ -)", name),
       h("label", { class: "check" }, activate, " serve this knowledge base with it if it beats the current encoder"),
       h("p", {}, h("button", { class: "primary", type: "submit" }, "Start fine-tuning"))),
     progress);
@@ -592,7 +594,7 @@ async function keysTab(panel) {
     name.value = "";
     await listKeys(list);
     renderWidget(widget);
-  } }, h("label", { for: "key-name" }, "Name"), name, h("label", { for: "key-kind" }, "Kind"), kind, scopes,
+  } }, labelled("Name", name), labelled("Kind", kind), scopes,
     h("p", {}, h("button", { class: "primary", type: "submit" }, "Create key"))), shown, h("h2", {}, "Keys"), list);
   const widget = h("section", { "aria-labelledby": "widget-title" });
   panel.append(widget);
@@ -637,12 +639,12 @@ function renderWidget(box) {
       Object.assign(kb, saved);
       renderWidget(box);
     } },
-      h("label", { for: "widget-origins" }, "Allowed origins (one per line, e.g. https://help.example.com)"), origins,
-      h("label", { for: "widget-name" }, "Assistant name"), assistant,
-      h("label", { for: "widget-greeting" }, "Greeting"), greeting,
-      h("label", { for: "widget-color" }, "Colour"), color,
-      h("label", { for: "widget-logo" }, "Logo (an https:// image)"), logo,
-      h("label", { for: "widget-tone" }, "Tone of the widget's answers (e.g. friendly and concise)"), tone,
+      labelled("Allowed origins (one per line, e.g. https://help.example.com)", origins),
+      labelled("Assistant name", assistant),
+      labelled("Greeting", greeting),
+      labelled("Colour", color),
+      labelled("Logo (an https:// image)", logo),
+      labelled("Tone of the widget's answers (e.g. friendly and concise)", tone),
       h("p", {}, h("button", { type: "submit" }, "Save widget settings"))),
     h("label", { for: "snippet" }, "Embed snippet: paste before </body> on your site"),
     h("pre", { id: "snippet", class: "secret" }, snippet),
@@ -686,15 +688,15 @@ function settingsTab(panel) {
     await loadKbs();
     openKb(kb.id);
   } },
-    h("label", { for: "kb-name" }, "Name"), name,
-    h("label", { for: "kb-description" }, "Description"), description,
-    h("label", { for: "kb-mode" }, "Search mode"), mode,
-    h("label", { for: "kb-fusion" }, "Hybrid fusion (convex: weighted scores; rrf: ranks)"), fusion,
-    h("label", { for: "kb-alpha" }, "Convex fusion: weight of meaning vs keywords (0–1)"), alpha,
-    h("label", { for: "kb-cut" }, "Answer only above this confidence (empty: the calibrated cut)"), cut,
-    h("label", { for: "kb-chain" }, "Who answers, in order (provider:model, …; extractive needs no model)"), chain,
-    h("label", { for: "kb-prompt" }, "System prompt for the language model (empty: kbchat's own)"), prompt,
-    h("label", { for: "kb-tone" }, "Tone (e.g. friendly and concise)"), tone,
+    labelled("Name", name),
+    labelled("Description", description),
+    labelled("Search mode", mode),
+    labelled("Hybrid fusion (convex: weighted scores; rrf: ranks)", fusion),
+    labelled("Convex fusion: weight of meaning vs keywords (0–1)", alpha),
+    labelled("Answer only above this confidence (empty: the calibrated cut)", cut),
+    labelled("Who answers, in order (provider:model, …; extractive needs no model)", chain),
+    labelled("System prompt for the language model (empty: kbchat's own)", prompt),
+    labelled("Tone (e.g. friendly and concise)", tone),
     h("p", {}, h("button", { class: "primary", type: "submit" }, "Save"))));
   if (state.me.admin) {
     const confirmName = h("input", { id: "confirm-delete", type: "text", autocomplete: "off" });
@@ -708,7 +710,7 @@ function settingsTab(panel) {
       else show(h("h1", {}, "No knowledge base yet"), h("p", {}, "Create one on the left."));
     } },
       h("p", {}, "Its documents, passages, keys and conversations are deleted. This cannot be undone."),
-      h("label", { for: "confirm-delete" }, "Type its name to confirm"), confirmName,
+      labelled("Type its name to confirm", confirmName),
       h("p", {}, h("button", { class: "danger", type: "submit" }, "Delete knowledge base"))));
   }
 }
