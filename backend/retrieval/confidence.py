@@ -182,8 +182,7 @@ class ConfidenceModel(BaseModel):
 
     def answer_weight(self, evidence: Evidence) -> float:
         """How surely this passage, rather than another retrieved, answers (``passage``'s probability)."""
-        weights = self.passage or self
-        return sigmoid(weights.intercept + float(np.dot(weights.coefficients, evidence.vector())))
+        return float(self.answer_weights(evidence.vector()[None, :])[0])
 
     def answer_weights(self, rows: np.ndarray) -> np.ndarray:
         """:meth:`answer_weight` per evidence row."""

@@ -20,12 +20,11 @@ result is still a probability and still monotone in every signal.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from backend.retrieval.confidence import fit
+from backend.retrieval.confidence import fit, rates, refusal_threshold
 
 STEP = 10
 """Grid resolution: weights in tenths."""
@@ -39,9 +38,10 @@ def _best(questions: Sequence[np.ndarray], direction: np.ndarray) -> np.ndarray:
 
 
 def _band_false_answers(answerable: np.ndarray, unanswerable: np.ndarray) -> float:
-    ordered = np.sort(answerable)
-    cuts = [ordered[min(math.floor(rate * len(ordered)), len(ordered) - 1)] for rate in BAND]
-    return float(np.mean([(unanswerable >= cut).mean() for cut in cuts]))
+    """Mean false-answer rate at the cuts the gate would set for each false-refusal rate of :data:`BAND`."""
+    positives, negatives = answerable.tolist(), unanswerable.tolist()
+    cuts = [refusal_threshold(positives, rate) for rate in BAND]
+    return float(np.mean([rates(positives, negatives, cut)["false_answer"] for cut in cuts]))
 
 
 def _directions(varying: list[int], features: int) -> list[np.ndarray]:
@@ -68,7 +68,8 @@ def search_gate(groups: Sequence[Group]) -> tuple[np.ndarray, float]:
     features = stacked.shape[1]
     spread = stacked.std(axis=0)
     varying = [i for i in range(features) if spread[i] > 1e-9]
-    scale = np.where(spread > 1e-9, 1 / np.where(spread > 1e-9, spread, 1), 0.0)
+    scale = np.zeros(features)
+    scale[varying] = 1 / spread[varying]
 
     def judged(weights: np.ndarray) -> tuple[float, float]:
         """Mean false answers over the band, then (to break ties) minus the separation d'."""
