@@ -33,8 +33,11 @@ def _with_request_id(factory: Callable[..., logging.LogRecord]) -> Callable[...,
     return make
 
 
-if not getattr(logging.getLogRecordFactory(), "kbchat", False):  # every record, whatever handler reads it
-    logging.setLogRecordFactory(_with_request_id(logging.getLogRecordFactory()))
+def stamp_request_ids() -> None:
+    """Give every log record the current request id, whatever handler reads it (ours, pytest's, a
+    library's). Called by :func:`configure_logging` and by the request-id middleware; once is enough."""
+    if not getattr(logging.getLogRecordFactory(), "kbchat", False):
+        logging.setLogRecordFactory(_with_request_id(logging.getLogRecordFactory()))
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,6 +57,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
+    stamp_request_ids()
     root = logging.getLogger()
     root.setLevel(level.upper())
     handler = next((h for h in root.handlers if getattr(h, "kbchat", False)), None)
