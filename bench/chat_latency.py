@@ -123,7 +123,7 @@ def main() -> None:
             for row in load_corpus(args.dataset):
                 title, body = document_text(row)
                 response = http.post(
-                    f"/v1/knowledge-bases/{kb}/documents", json={"title": title, "text": body}
+                    f"/v1/knowledge-bases/{kb}/documents", json={"title": title or row["_id"], "text": body}
                 )
                 jobs.append(response.json()["documents"][0]["job_id"])
             while any(http.get(f"/v1/jobs/{j}").json()["status"] in ("queued", "running") for j in jobs):

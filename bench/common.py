@@ -48,6 +48,7 @@ def scratch_settings(**overrides: object):
     return Settings(data_dir=data_dir, admin_token="bench-token-0123456789", **overrides)  # type: ignore[arg-type]
 
 
-def document_text(row: dict) -> tuple[str, str]:
-    """(title, body) of a corpus row."""
-    return (row.get("title") or row["_id"]), row["text"]
+def document_text(row: dict) -> tuple[str | None, str]:
+    """(title, body) of a corpus row; no title when the row has none (an id is not one: the encoder
+    would read it as every passage's context)."""
+    return row.get("title") or None, row["text"]

@@ -96,7 +96,11 @@ class IngestHandler:
         pipeline = self._pipeline(snapshot)
         try:
             parsed = pipeline.parse(w.data, format=w.format, name=w.name)
-            if w.use_parsed_title and parsed.title:
+            if not w.use_parsed_title:
+                # The uploader named what the document is about: its passages carry that title to the
+                # encoder and keyword index, not the file's own (an HTML <title>, a PDF's metadata).
+                parsed.title = w.ref.title
+            elif parsed.title:
                 w.ref = replace(w.ref, title=parsed.title[:500])
             w.chunks = pipeline.chunk(parsed)
         except Exception as exc:  # this document's fault (InvalidInput) or a parser bug: it alone fails

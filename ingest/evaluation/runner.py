@@ -93,7 +93,7 @@ def ingest_corpus(
                 data=row["text"].encode("utf-8"),
                 format="text",
                 name=row["_id"],
-                title=row.get("title") or row["_id"],
+                title=row.get("title") or None,  # an id is no title: the encoder would read it
                 source=row["_id"],
                 max_bytes=2**31,
             )

@@ -144,3 +144,19 @@ def test_search_says_where_its_time_went_and_the_cut_chat_answers_at(client: Tes
     client.patch(f"/v1/knowledge-bases/{kb_id}", json={"retrieval": {"min_confidence": 0.9}})
     again = client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": "Where do orders ship from?"})
     assert again.json()["answer_cut"] == 0.9
+
+
+def test_the_title_an_uploader_gives_is_what_passages_are_found_by(client: TestClient) -> None:
+    """The given title reaches the encoder and keyword index as every passage's context, over a file's own
+    (here an HTML <title>): a passage that never names its subject is still found by it."""
+    kb = create_kb(client, "titles")
+    _add(client, kb, "Warehouse in Leeds", "Parcels are scanned on arrival, then refunds go out.", [])
+    page = (
+        "<html><head><title>Untitled page</title></head><body><p>Orders ship in two days.</p></body></html>"
+    )
+    _add(client, kb, "Shipping times", page, [], fmt="html")
+    found = _search(client, kb, query="leeds warehouse", mode="sparse")
+    assert [r["title"] for r in found] == ["Warehouse in Leeds"]
+    found = _search(client, kb, query="shipping times", mode="sparse")
+    assert [r["title"] for r in found] == ["Shipping times"]
+    assert _search(client, kb, query="untitled", mode="sparse") == []  # the file's own title is not read
