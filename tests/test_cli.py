@@ -10,46 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from backend.cli.main import main
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
 
 KBCHAT = str(Path(sys.executable).parent / "kbchat")
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def kbchat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    """``kbchat(*args, **env)``: one command, in this process, against its own environment."""
-    for name in [n for n in os.environ if n.startswith("KBCHAT_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    def run(*args: str, **env: str) -> Result:
-        with monkeypatch.context() as scoped:
-            for name, value in env.items():
-                scoped.setenv(name, value)
-            capsys.readouterr()
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            out = capsys.readouterr()
-        return Result(code, out.out, out.err)
-
-    return run
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:

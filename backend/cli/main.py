@@ -257,6 +257,62 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="A new (or empty) folder to write the backup to.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Back up the database, the vectors, the fine-tuned encoders and the admin token, consistently,
+    while the service runs (with PostgreSQL and a Qdrant server) or is stopped (embedded defaults: the
+    embedded vector store belongs to one process)."""
+    from backend.backup.archive import create_backup
+
+    services = services_for_cli()
+    try:
+        manifest = create_backup(services, path)
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(manifest, indent=2))
+        return
+    rows = manifest["database"]["rows"]
+    points = sum(c["points"] for c in manifest["collections"].values())
+    typer.echo(
+        f"backup written to {path}: {sum(rows.values())} database rows ({rows.get('documents', 0)} "
+        f"documents), {points} vectors in {len(manifest['collections'])} collections, "
+        f"{len(manifest['encoders'])} fine-tuned encoders; schema {manifest['schema_revision']}"
+    )
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A folder `kbchat backup` wrote.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace everything the target database and store hold.")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured data directory, database and vector store (the service
+    stopped). Checks every checksum first; refuses a target that holds data unless --force."""
+    from backend.backup.archive import restore_backup
+
+    services = services_for_cli()
+    try:
+        result = restore_backup(services, path, force=force)
+    finally:
+        services.close()
+    reconciled = result["reconciled"]
+    typer.echo(
+        f"restored {sum(result['rows'].values())} database rows, {result['points']} vectors and "
+        f"{result['encoders']} fine-tuned encoders from {path}"
+    )
+    if reconciled:
+        typer.echo(
+            f"reconciled: {reconciled['orphaned_deleted']} documents' stray vectors deleted, "
+            f"{reconciled['documents_requeued']} documents queued to be embedded again (written or deleted "
+            "while the backup ran); a worker finishes them"
+        )
+
+
 _extended = False
 
 
