@@ -19,6 +19,7 @@ from backend.api.ratelimit import make_limiter
 from backend.api.request_id import RequestIdMiddleware
 from backend.api.routes import (
     analytics,
+    backups,
     console,
     conversations,
     documents,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         integrations,
         analytics,
         whoami,
+        backups,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

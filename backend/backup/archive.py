@@ -83,7 +83,10 @@ def create_backup(services: Services, path: Path) -> dict[str, Any]:
                 "encoders": encoders,
             },
         )
-        os.replace(staging, path)  # a backup folder that exists is complete
+        try:
+            os.replace(staging, path)  # a backup folder that exists is complete
+        except OSError as exc:
+            raise Conflict(f"{path} was written meanwhile (another backup?); give a new folder") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

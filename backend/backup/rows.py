@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.types import DateTime, Enum, TypeDecorator
 
@@ -141,28 +142,53 @@ def schema_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def _deferred(ordered: list[Table]) -> dict[str, list[str]]:
+    """Table → its foreign-key columns that point at a table inserted at the same time or later (a
+    cycle, like a knowledge base's encoder version owned by a knowledge base): inserted empty, then set
+    once every row exists."""
+    position = {table.name: i for i, table in enumerate(ordered)}
+    deferred: dict[str, list[str]] = {}
+    for i, table in enumerate(ordered):
+        for key in table.foreign_keys:
+            if position.get(key.column.table.name, -1) >= i:
+                deferred.setdefault(table.name, []).append(key.parent.name)
+    return deferred
+
+
 def load_database(
     engine: Engine, folder: Path, rewrite: dict[str, Any] | None = None, *, replace: bool = False
 ) -> dict[str, int]:
     """Insert every table's rows from ``folder`` in one transaction: the database holds all of the
     backup or (on any error) exactly what it held before. ``replace``: delete every row first, inside
     the same transaction. ``rewrite``: table → a function applied to each decoded row."""
+    ordered = tables()
+    deferred = _deferred(ordered)
     counts: dict[str, int] = {}
+    later: list[tuple[Table, dict[str, Any], dict[str, Any]]] = []
     with engine.begin() as conn:
         if replace:
-            for table in reversed(tables()):
+            for table in ordered:
+                if deferred.get(table.name):
+                    conn.execute(update(table).values({name: None for name in deferred[table.name]}))
+            for table in reversed(ordered):
                 conn.execute(delete(table))
-        for table in tables():
-            change = (rewrite or {}).get(table.name)
-            batch: list[dict[str, Any]] = []
-            count = 0
+        for table in ordered:
             path = folder / f"{table.name}.jsonl"
             if not path.exists():  # a table added after the backup: it stays empty
                 continue
+            change = (rewrite or {}).get(table.name)
+            postponed = deferred.get(table.name, [])
+            batch: list[dict[str, Any]] = []
+            count = 0
             with path.open(encoding="utf-8") as f:
                 for line in f:
                     row = decode_row(table, json.loads(line))
-                    batch.append(change(row) if change else row)
+                    row = change(row) if change else row
+                    if values := {k: row[k] for k in postponed if row.get(k) is not None}:
+                        key = {c.name: row[c.name] for c in table.primary_key.columns}
+                        later.append((table, key, values))
+                        row = {**row, **dict.fromkeys(values)}
+                    batch.append(row)
                     if len(batch) >= INSERT_BATCH:
                         conn.execute(insert(table), batch)
                         count, batch = count + len(batch), []
@@ -170,4 +196,7 @@ def load_database(
                 conn.execute(insert(table), batch)
                 count += len(batch)
             counts[table.name] = count
+        for table, key, values in later:
+            match = [table.columns[name] == value for name, value in key.items()]
+            conn.execute(update(table).where(*match).values(values))
     return counts

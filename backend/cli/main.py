@@ -266,8 +266,17 @@ def backup(
     while the service runs (with PostgreSQL and a Qdrant server) or is stopped (embedded defaults: the
     embedded vector store belongs to one process)."""
     from backend.backup.archive import create_backup
+    from backend.errors import Unavailable
 
-    services = services_for_cli()
+    try:
+        services = services_for_cli()
+    except Unavailable as exc:
+        if "in use by another kbchat process" not in exc.message:
+            raise
+        raise Unavailable(
+            f"{exc.message} While the service runs on the embedded store, it takes the backup itself: "
+            'POST /v1/backups {"name": "..."} with the admin token writes it under <data dir>/backups.'
+        ) from exc
     try:
         manifest = create_backup(services, path)
     finally:
