@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # types only: `kbchat --help` loads this module and must stay
     from backend.retrieval.search import Retriever
     from backend.serving.router import EncoderRouter
     from backend.settings import Settings
+    from backend.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 GROUP = "kbchat.plugins"
@@ -48,6 +49,11 @@ class PluginHost(Protocol):
     def queue(self) -> JobQueue: ...
     @property
     def retriever(self) -> Retriever: ...
+    @property
+    def telemetry(self) -> Telemetry:
+        """This process's measurements: what a handler records for GET /metrics."""
+        ...
+
     @property
     def closers(self) -> list[Callable[[], None]]:
         """Append what the handler must release at shutdown (a client, a parser process)."""

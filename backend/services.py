@@ -43,6 +43,7 @@ from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
 from backend.serving.router import EncoderRouter
 from backend.settings import Settings
+from backend.telemetry import Telemetry
 from backend.text.languages import detect
 from backend.vectorstore.base import VectorStore
 from backend.vectorstore.edge import EdgeVectorStore
@@ -100,6 +101,8 @@ class Services:
     retriever: Retriever
     chat: ChatService
     plugins: PluginRegistry
+    telemetry: Telemetry
+    """This process's measurements (GET /metrics, the worker's metrics port)."""
     workers: list[Worker] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
@@ -129,7 +132,8 @@ class Services:
         reranker = None
         if (r := settings.reranker).model:
             reranker = CrossEncoderReranker(r.model, device=r.device or embedder_device(base), pool=r.pool)
-        retriever = Retriever(router.snapshot, reranker)
+        telemetry = Telemetry()
+        retriever = Retriever(router.snapshot, reranker, telemetry=telemetry)
         # One HTTP client for every provider call: pooled connections, explicit timeouts.
         http = httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0))
         providers = ProviderRegistry(
@@ -148,6 +152,7 @@ class Services:
             top_k=settings.chat.top_k,
             min_score=settings.chat.min_score,
             min_confidence=settings.chat.min_confidence,
+            telemetry=telemetry,
         )
 
         return cls(
@@ -160,6 +165,7 @@ class Services:
             retriever,
             chat,
             load_plugins(),
+            telemetry,
         )
 
     def start_workers(self) -> list[Worker]:
@@ -181,7 +187,12 @@ class Services:
         built_in = {kind: factory for kind, (factory, _) in BUILT_IN_JOBS.items()}
         factories = {**built_in, **self.plugins.job_handlers}
         handlers = {k: f(self) for k, f in factories.items() if kinds is None or k in kinds}
-        worker = Worker(self.queue, handlers, poll_interval_s=self.settings.worker.poll_interval_s)
+        worker = Worker(
+            self.queue,
+            handlers,
+            poll_interval_s=self.settings.worker.poll_interval_s,
+            on_finished=self.telemetry.job_finished,
+        )
         self.workers.append(worker)
         return worker
 

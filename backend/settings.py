@@ -173,6 +173,14 @@ class WorkerSettings(BaseModel):
         description="Jobs that wait on other servers (URL and sitemap fetches, webhook deliveries) run in "
         "this many lanes of their own per process, so a slow site never holds up embedding.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`kbchat worker` serves its metrics (the API's names, without HTTP) on this port. "
+        "Empty: none. Protected by the address it binds to, not a token: keep it off public networks.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="The address the worker's metrics bind to.")
 
 
 class LLMSettings(BaseModel):

@@ -74,7 +74,9 @@ class IngestHandler:
             max_tokens=embedder.max_tokens,
             overlap_tokens=self.services.settings.chunking.overlap_tokens,
         )
-        return IngestPipeline(embedder, snapshot.keywords, chunker, self.parser)
+        return IngestPipeline(
+            embedder, snapshot.keywords, chunker, self.parser, on_encoded=self.services.telemetry.encoded
+        )
 
     def prepare(self, batch: JobBatch) -> None:
         """Read, parse and chunk the batch's documents (the worker runs this for the next batch while
@@ -213,6 +215,7 @@ class IngestHandler:
         """Record every document's outcome in one transaction; a document deleted or re-uploaded while
         we worked is left alone (its vectors are taken back, or the newer job finishes it)."""
         deleted: list[_Work] = []
+        stored: list[_Work] = []
         with self.services.sessions.begin() as session:
             for w in work:
                 if w.ctx.job.id in lost:
@@ -228,6 +231,7 @@ class IngestHandler:
                     w.ctx.result = {"superseded": True}
                     continue
                 if w.error is None:
+                    stored.append(w)
                     document.status = DocumentStatus.READY
                     document.chunk_count = len(w.records)
                     document.title = w.ref.title
@@ -243,6 +247,8 @@ class IngestHandler:
                     last = w.ctx.job.attempts >= w.ctx.job.max_attempts
                     document.status = DocumentStatus.FAILED if last else DocumentStatus.QUEUED
                     document.error = f"attempt {w.ctx.job.attempts} failed: {w.error}"
+        embedded = sum(w.embedded for w in stored)
+        self.services.telemetry.stored(len(stored), embedded, sum(len(w.records) for w in stored) - embedded)
         for w in deleted:
             # Deleted while we worked: take back what we wrote so no orphan vectors remain.
             assert w.snapshot is not None

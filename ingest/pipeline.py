@@ -14,6 +14,7 @@ whose text changed are embedded again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,8 @@ class IngestPipeline:
     chunker: Chunker
     parser: Parser = parse
     """:func:`ingest.loaders.parse`, or an :class:`ingest.isolation.IsolatedParser`'s ``parse``."""
+    on_encoded: Callable[[int, float], None] | None = None
+    """Called after each encoder call with its batch size and seconds (the metrics)."""
 
     def parse(self, data: bytes, *, format: str, name: str) -> ParsedDocument:
         return self.parser(data, format=format, name=name)
@@ -84,7 +87,10 @@ class IngestPipeline:
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]
             texts = [documents[d][1][i].embedding_text for d, i in batch]
+            started = time.perf_counter()
             vectors.update(zip(batch, self.embedder.embed_documents(texts), strict=True))
+            if self.on_encoded is not None:
+                self.on_encoded(len(texts), time.perf_counter() - started)
             if on_progress is not None:
                 on_progress((start + len(batch)) / len(missing))
         out = []

@@ -1,10 +1,11 @@
 """``GET /metrics`` in the Prometheus text format, with prometheus-client (the reference library).
 
-What an operator needs first: requests by route *template* (``/v1/knowledge-bases/{kb_id}/search``,
-never the ids, so the series stay few) and status with a latency histogram; the search path's time
-per stage (encode, candidates, rerank, order, confidence, neighbours; from ``Retriever.search``); and
-the job queue by kind and status, read from the database at scrape time so every process reports the
-same truth. Each app has its own registry (several apps in one test process must not collide).
+The HTTP side lives here: requests by route *template* (``/v1/knowledge-bases/{kb_id}/search``, never
+the ids, so the series stay few) and status (429: rate-limited) with a latency histogram. The job
+queue by kind and status, and running jobs' progress (fine-tuning, re-indexing, big uploads), are read
+from the database at scrape time, so every process reports the same truth. The rest (search stages,
+chat, jobs finished, ingestion, the encoder) is the services' :class:`~backend.telemetry.Telemetry`,
+served beside it. Each app has its own registries (several apps in one test process must not collide).
 
 Protected: ``KBCHAT_METRICS_TOKEN`` as a bearer when set, else the admin token; anything else is 401.
 """
@@ -13,40 +14,16 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.db.models import Job
 from backend.errors import Unauthorized
-
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
-
-
-class _QueueCollector(Collector):
-    """Jobs by kind and status, counted in the database when scraped."""
-
-    def __init__(self, sessions: Callable[[], Any]) -> None:
-        self.sessions = sessions
-        """The service's session factory, once it runs (the app builds its services at start-up)."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "kbchat_jobs", "Jobs in the queue by kind and status.", labels=["kind", "status"]
-        )
-        with self.sessions()() as session:
-            rows = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status))
-            for kind, status, count in rows:
-                family.add_metric([kind, getattr(status, "value", str(status))], count)
-        yield family
+from backend.telemetry import LATENCY_BUCKETS, QueueCollector
 
 
 class Metrics:
@@ -65,18 +42,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.search_stage = Histogram(
-            "kbchat_search_stage_seconds",
-            "Time per stage of a search (Retriever.search).",
-            ["stage"],
-            buckets=STAGE_BUCKETS,
-            registry=self.registry,
-        )
-        self.registry.register(_QueueCollector(sessions))
-
-    def observe_search(self, timings_ms: dict[str, float]) -> None:
-        for stage, ms in timings_ms.items():
-            self.search_stage.labels(stage).observe(ms / 1000)
+        self.registry.register(QueueCollector(sessions))
 
 
 def route_template(scope: Scope) -> str:
@@ -125,4 +91,5 @@ def metrics_response(request: Request) -> Response:
         raise Unauthorized(
             "metrics need 'Authorization: Bearer <KBCHAT_METRICS_TOKEN>' (the admin token when none is set)"
         )
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(state.metrics.registry) + generate_latest(state.services.telemetry.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

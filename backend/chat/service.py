@@ -35,6 +35,7 @@ from backend.notify import webhooks
 from backend.retrieval.confidence import ConfidenceModel
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.search import Passage, Retriever, SearchResult
+from backend.telemetry import Telemetry
 from backend.vectorstore.base import SearchFilters
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,14 @@ class ChatService:
         top_k: int = 5,
         min_score: float | None = None,
         min_confidence: float | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """``min_score``: an optional dense-cosine floor; ``min_confidence``: the service-wide answer cut
         (None: each confidence model's calibrated threshold)."""
         self.sessions, self.retriever, self.providers = sessions, retriever, providers
         self.default_chain, self.top_k = default_chain, top_k
         self.min_score, self.min_confidence = min_score, min_confidence
+        self.telemetry = telemetry or Telemetry()
 
     def _start_turn(
         self,
@@ -265,6 +268,7 @@ class ChatService:
                     pieces.append(delta.text)
                     yield ChatEvent("token", {"text": delta.text})
         except UpstreamError as exc:
+            self.telemetry.chat_failed(run.failures)
             log.error("chat kb=%s: every provider failed: %s", kb_id, exc.message)
             yield ChatEvent("error", {"code": exc.code, "message": exc.message, "fallbacks": run.failures})
             return
@@ -290,6 +294,14 @@ class ChatService:
         }
         message_id = await anyio.to_thread.run_sync(
             self._finish_turn, turn, answer, citations, meta, result, bool(passages)
+        )
+        self.telemetry.chat_answered(
+            step.provider if step else "",
+            answered=bool(passages),
+            first_token_s=(first_token or done) - started,
+            total_s=done - started,
+            usage=(usage.input_tokens, usage.output_tokens),
+            failures=run.failures,
         )
         log.info(
             "chat kb=%s conversation=%s provider=%s confidence=%s passages=%d/%d cited=%d in %.0fms",

@@ -68,6 +68,15 @@ def worker() -> None:
     """Run the job workers as their own process: one compute lane and the I/O lanes (production: several
     processes, against PostgreSQL, a Qdrant server and a shared KBCHAT_ARTIFACTS_DIR)."""
     services = services_for_cli()
+    if (port := services.settings.worker.metrics_port) is not None:
+        from prometheus_client import start_http_server
+
+        from backend.telemetry import QueueCollector
+
+        services.telemetry.registry.register(QueueCollector(lambda: services.sessions))
+        host = services.settings.worker.metrics_host
+        start_http_server(port, addr=host, registry=services.telemetry.registry)
+        log.info("worker metrics on http://%s:%d/metrics", host, port)
     services.start_workers()  # a compute lane and the I/O lanes (KBCHAT_WORKER__IO_CONCURRENCY)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -50,8 +50,11 @@ class JobContext:
         self.result: dict[str, Any] | None = None
         """Set by a handler to keep an outcome with the job (GET /v1/jobs/{id} shows it)."""
         self._last_report = time.monotonic()  # the claim just wrote the lease
+        self.stage = ""
+        """The stage last reported: where a failure happened, for the metrics."""
 
     def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
+        self.stage = stage
         now = time.monotonic()
         if not force and now - self._last_report < 0.5:  # at most two writes a second
             return
@@ -72,6 +75,8 @@ class JobBatch:
         self.completed: set[str] = set()
         """Jobs the handler recorded as succeeded before the batch ended (:meth:`complete`)."""
         self._last_report = time.monotonic()
+        self.stage = ""
+        """The stage last reported for the batch."""
 
     def complete(self, contexts: Sequence[JobContext]) -> None:
         """Record these jobs as succeeded now, before the rest of the batch: a small knowledge base's
@@ -87,6 +92,7 @@ class JobBatch:
             self.lost |= set(results) - done
 
     def report(self, stage: str, progress: float | None = None, *, force: bool = False) -> None:
+        self.stage = stage
         now = time.monotonic()
         if not force and now - self._last_report < 0.5:
             return
@@ -137,6 +143,13 @@ class _Claimed:
     preparing: Future[None] | None = None
 
 
+def _outcome(error: BaseException) -> str:
+    """A failed job's outcome label: taken over (lost), refused for good (invalid), or to be retried."""
+    if isinstance(error, JobLost):
+        return "lost"
+    return "invalid" if isinstance(error, InvalidInput) else "failed"
+
+
 class Worker:
     def __init__(
         self,
@@ -145,8 +158,11 @@ class Worker:
         *,
         worker_id: str | None = None,
         poll_interval_s: float = 1.0,
+        on_finished: Callable[[str, list[tuple[str, str]], float], None] | None = None,
     ) -> None:
+        """``on_finished(kind, [(outcome, stage) per job], seconds)``: after each job or batch (metrics)."""
         self.queue = queue
+        self.on_finished = on_finished
         self.handlers = dict(handlers)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.poll_interval_s = poll_interval_s
@@ -229,15 +245,35 @@ class Worker:
                     else outcome
                     for c, outcome in zip(contexts, outcomes, strict=True)
                 ]
+                self._observe(contexts, outcomes, started, batch.completed, batch.stage)
                 kept = [i for i, c in enumerate(contexts) if c.job.id not in batch.completed]
                 contexts, outcomes = [contexts[i] for i in kept], [outcomes[i] for i in kept]
             else:
                 assert not isinstance(handler, BatchHandler)
                 outcomes = [self._run_one(handler, contexts[0])]
+                self._observe(contexts, outcomes, started, set(), contexts[0].stage)
             self._record(contexts, outcomes, started)
         finally:
             heartbeat.stopped.set()
         return True
+
+    def _observe(
+        self,
+        contexts: Sequence[JobContext],
+        outcomes: Sequence[BaseException | None],
+        started: float,
+        completed: set[str],
+        stage: str,
+    ) -> None:
+        if self.on_finished is None:
+            return
+        labelled = []
+        for ctx, outcome in zip(contexts, outcomes, strict=True):
+            if outcome is None or ctx.job.id in completed:
+                labelled.append(("succeeded", ""))
+            else:
+                labelled.append((_outcome(outcome), ctx.stage or stage))
+        self.on_finished(contexts[0].job.kind, labelled, time.perf_counter() - started)
 
     @staticmethod
     def _run_one(handler: JobHandler, ctx: JobContext) -> BaseException | None:

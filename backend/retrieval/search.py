@@ -36,6 +36,7 @@ from backend.retrieval.fusion import convex
 from backend.retrieval.query_languages import QueryLanguages
 from backend.retrieval.sentences import SENTENCE_POOL, ScoredSentence, SentenceVectors, by_sentences
 from backend.serving.snapshot import EncoderSnapshot
+from backend.telemetry import Telemetry
 from backend.text.hyphenation import join_broken_words
 from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVector, VectorStore
 
@@ -167,10 +168,11 @@ class Retriever:
         encoders: Callable[[str], EncoderSnapshot],
         reranker: Reranker | None = None,
         sentences: SentenceVectors | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """``encoders``: knowledge base → the snapshot serving it (``EncoderRouter.snapshot``), which
         also names the keyword analysis its collection was built with."""
-        self.encoders, self.reranker = encoders, reranker
+        self.encoders, self.reranker, self.telemetry = encoders, reranker, telemetry
         self.sentences = sentences or SentenceVectors()
         self.query_languages = QueryLanguages()
         self._sizes: dict[str, tuple[float, int]] = {}
@@ -256,6 +258,8 @@ class Retriever:
             passages = [self._with_neighbours(vectors, kb_id, p, config.neighbours) for p in passages]
             lap("neighbours")
         took_ms = (time.perf_counter() - started) * 1000
+        if self.telemetry is not None:
+            self.telemetry.observe_search(lap.laps)
         return SearchResult(
             passages,
             config.mode,

@@ -319,3 +319,34 @@ def test_a_slow_answer_keeps_its_stream_alive(make_settings, embedder, llm: LLMS
             )
         )
         assert "business days" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_metrics_count_chat_turns_provider_failures_jobs_and_encoding(
+    chat_client: TestClient, llm: LLMServer
+) -> None:
+    """One turn that falls from a failing provider to the next, after two documents were ingested:
+    /metrics counts each exactly (prometheus-client's own parser)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    kb_id = _kb(chat_client, [{"provider": "oa", "model": "m"}, {"provider": "an", "model": "m"}])
+    llm.script.fail = [500, 500]
+    done = chat_client.post(f"/v1/knowledge-bases/{kb_id}/chat", json=QUESTION).json()
+    assert done["provider"] == "an"
+    text = chat_client.get("/metrics").text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("kbchat_llm_provider_failures_total", (("provider", "oa"),))] == 2  # a try and a retry
+    assert samples[("kbchat_chat_fallback_turns_total", (("provider", "an"),))] == 1
+    assert samples[("kbchat_chat_turns_total", (("outcome", "answered"), ("provider", "an")))] == 1
+    assert samples[("kbchat_chat_first_token_seconds_count", (("provider", "an"),))] == 1
+    tokens_out = samples[("kbchat_chat_tokens_total", (("direction", "out"), ("provider", "an")))]
+    assert tokens_out == done["usage"]["output_tokens"] > 0
+    assert samples[("kbchat_search_stage_seconds_count", (("stage", "encode"),))] == 1  # chat's search
+    succeeded = (("kind", "ingest"), ("outcome", "succeeded"), ("stage", ""))
+    assert samples[("kbchat_jobs_finished_total", succeeded)] == 2
+    assert samples[("kbchat_ingested_documents_total", ())] == 2
+    embedded = samples[("kbchat_ingested_chunks_total", (("source", "embedded"),))]
+    assert embedded >= 2 and samples[("kbchat_encoder_batch_size_sum", ())] == embedded

@@ -60,3 +60,21 @@ def test_without_a_metrics_token_the_admin_token_reads_them(client: TestClient) 
     assert client.get("/metrics", headers={"Authorization": ""}).status_code == 401
     samples = _samples(client, TOKEN)
     assert any(name == "kbchat_http_requests_total" for name, _ in samples)
+
+
+def test_the_grafana_dashboard_reads_only_metrics_the_service_exposes(client: TestClient) -> None:
+    """docs/grafana-dashboard.json must not drift from the names /metrics serves."""
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    used = {
+        re.sub(r"_(bucket|sum|count|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"kbchat_[a-z_]+", target["expr"])
+    }
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    served = {family.name for family in text_string_to_metric_families(response.text)}
+    assert used and used <= served, used - served

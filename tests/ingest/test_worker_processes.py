@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from backend.catalog import documents as docs
@@ -140,9 +143,18 @@ def test_three_workers_drain_a_backlog_exactly_once(
     tmp_path: Path, postgres_url: str, workers: Workers
 ) -> None:
     sessions = _sessions(postgres_url)
+    with socket.socket() as probe:  # a free port for the first worker's metrics
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     # Batches of 16 (the default, 256, would let the first worker take the whole backlog at once).
     started = [
-        workers.start(f"w{i}", tmp_path / f"w{i}", KBCHAT_INGEST__BATCH_DOCUMENTS="16") for i in range(3)
+        workers.start(
+            f"w{i}",
+            tmp_path / f"w{i}",
+            KBCHAT_INGEST__BATCH_DOCUMENTS="16",
+            **({"KBCHAT_WORKER__METRICS_PORT": str(port)} if i == 0 else {}),
+        )
+        for i in range(3)
     ]
     for _, log in started:
         workers.wait_ready(log)
@@ -152,6 +164,11 @@ def test_three_workers_drain_a_backlog_exactly_once(
     _, ids = _queue(sessions, texts)
 
     jobs = _wait_jobs_done(sessions, timeout=240)
+    scraped = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+        for s in family.samples
+    }
     workers.stop_all()
     assert len(jobs) == 200 and all(j.status == JobStatus.SUCCEEDED and j.attempts == 1 for j in jobs)
     with sessions() as session:
@@ -163,6 +180,11 @@ def test_three_workers_drain_a_backlog_exactly_once(
     assert set(holders) == set(ids) and set(holders.values()) == {1}  # each document in exactly one store
     assert all(count == 1 for store in per_store for count in store.values())  # one chunk each, no duplicate
     assert all(per_store), f"a worker processed nothing: {[len(s) for s in per_store]}"
+    # The first worker's own metrics: the jobs it finished, and the whole queue as the database has it.
+    mine = (("kind", "ingest"), ("outcome", "succeeded"), ("stage", ""))
+    assert scraped[("kbchat_jobs_finished_total", mine)] == len(per_store[0])
+    assert scraped[("kbchat_ingested_documents_total", ())] == len(per_store[0])
+    assert scraped[("kbchat_jobs", (("kind", "ingest"), ("status", "succeeded")))] == 200
     starts = Counter(
         line.split("job ", 1)[1].split(" ", 1)[0]
         for _, log in started

@@ -52,7 +52,6 @@ def search(kb_id: str, body: SearchRequest, services: ServicesDep, request: Requ
         config=config,
         filters=body.filters.to_search_filters() if body.filters else None,
     )
-    request.app.state.metrics.observe_search(result.timings_ms)
     return SearchResponse(
         results=[PassagePublic.model_validate(p) for p in result.passages],
         mode=result.mode,
