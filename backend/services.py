@@ -284,6 +284,8 @@ def _single_embedder(
         document_prompt=enc.document_prompt if solo else None,
         max_tokens=enc.max_tokens if solo else None,
         batch_tokens=enc.batch_tokens,
+        query_runtime=enc.query_runtime,
+        onnx_root=settings.artifacts_path,
     )
 
 

