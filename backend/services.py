@@ -251,6 +251,7 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
         prefix=q.collection_prefix,
         encoder_id=index_id(embedder.model_id, CURRENT_KEYWORDS),
         dimension=embedder.dimension,
+        cluster=q.cluster,
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from backend.llm.config import ChainStep, ProviderEndpoint
+from backend.vectorstore.cluster import ClusterSettings
 
 
 class DatabaseSettings(BaseModel):
@@ -47,6 +48,7 @@ class QdrantSettings(BaseModel):
         "'local' (qdrant-client's brute-force local mode, for tests and tiny sets), or 'auto': edge, "
         "unless the data dir already holds a local-mode store.",
     )
+    cluster: ClusterSettings = ClusterSettings()
 
 
 class EncoderSettings(BaseModel):

@@ -39,6 +39,7 @@ from backend.vectorstore.base import (
     SparseVector,
     collection_name,
 )
+from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
 from backend.vectorstore.points import count_by_document, to_hit, to_record, vectors_by_text_hash
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,12 @@ class QdrantVectorStore:
         encoder_id: str,
         dimension: int,
         candidate_pool: int = 100,
+        cluster: ClusterSettings | None = None,
     ) -> None:
+        """``cluster``: a server collection's layout (shards, replicas, int8), used when one is created
+        and for dense queries (backend/vectorstore/cluster.py)."""
         self.client = client
+        self.cluster = cluster or ClusterSettings()
         self.encoder_id = encoder_id
         self.dimension = dimension
         self.prefix = prefix
@@ -135,6 +140,7 @@ class QdrantVectorStore:
             encoder_id=encoder_id,
             dimension=dimension,
             candidate_pool=self.candidate_pool,
+            cluster=self.cluster,
         )
 
     def prepare(self) -> None:
@@ -209,6 +215,7 @@ class QdrantVectorStore:
             vectors_config={DENSE: qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE)},
             sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
             metadata={"encoder_id": self.encoder_id, "dimension": self.dimension},
+            **collection_options(self.cluster),
         )
         with (
             warnings.catch_warnings()
@@ -309,6 +316,7 @@ class QdrantVectorStore:
         query: list[float] | qm.SparseVector | qm.RrfQuery
         prefetch: list[qm.Prefetch] | None = None
         using: str | None = None
+        params = dense_search_params(self.cluster)
         if mode is SearchMode.DENSE:
             query, using = dense_query, DENSE
         elif mode is SearchMode.SPARSE:
@@ -316,7 +324,7 @@ class QdrantVectorStore:
                 return []
             query, using = sparse_query, SPARSE
         else:
-            prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool)]
+            prefetch = [qm.Prefetch(query=dense_query, using=DENSE, filter=flt, limit=pool, params=params)]
             weights = [fusion.dense_weight]
             if sparse.indices:
                 prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
@@ -329,6 +337,7 @@ class QdrantVectorStore:
                 using=using,
                 prefetch=prefetch,
                 query_filter=flt,
+                search_params=params if mode is SearchMode.DENSE else None,
                 limit=limit,
                 with_payload=hydrate,
                 with_vectors=[DENSE] if hydrate else False,

@@ -16,6 +16,7 @@ from backend.keywords import LexicalEncoder
 from backend.keywords.encoder import KeywordsVersion
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
 from backend.vectorstore.base import SearchFilters, VectorStore
+from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
@@ -47,15 +48,30 @@ def _record(kb: str, doc: str, i: int, text: str) -> ChunkRecord:
     )
 
 
+CLUSTER = ClusterSettings(
+    shard_number=6,
+    replication_factor=2,
+    write_consistency_factor=2,
+    on_disk_payload=True,
+    quantization="int8",
+)
+"""Every server layout option set: local mode takes the same arguments (and ignores them), so the whole
+contract runs through the code path a Qdrant cluster gets."""
+
+
 def open_store(kind: str, path: Path, encoder_id: str = "enc@1") -> VectorStore:
     if kind == "edge":
         return EdgeVectorStore(path / "edge", prefix="t", encoder_id=encoder_id, dimension=DIM)
     return QdrantVectorStore(
-        make_client(url=None, path=path / "q"), prefix="t", encoder_id=encoder_id, dimension=DIM
+        make_client(url=None, path=path / "q"),
+        prefix="t",
+        encoder_id=encoder_id,
+        dimension=DIM,
+        cluster=CLUSTER if kind == "local-cluster" else None,
     )
 
 
-@pytest.fixture(params=["edge", "local"])
+@pytest.fixture(params=["edge", "local", "local-cluster"])
 def store(tmp_path: Path, request: pytest.FixtureRequest):
     s = open_store(request.param, tmp_path)
     s.ensure_ready()
@@ -232,3 +248,22 @@ def test_languages_are_counted_per_knowledge_base(store: VectorStore) -> None:
     assert next(iter(store.languages(kb_id="kb"))) == "en"  # most common first
     assert store.languages(kb_id="other") == {"de": 1}
     assert store.languages(kb_id="nobody") == {}
+
+
+def test_a_server_collection_is_laid_out_as_configured() -> None:
+    """What create_collection and dense queries send to a Qdrant server (docs/scaling.md)."""
+    assert collection_options(ClusterSettings()) == {} and dense_search_params(ClusterSettings()) is None
+    options = collection_options(CLUSTER)
+    assert {k: options[k] for k in ("shard_number", "replication_factor", "write_consistency_factor")} == {
+        "shard_number": 6,
+        "replication_factor": 2,
+        "write_consistency_factor": 2,
+    }
+    assert options["on_disk_payload"] is True
+    scalar = options["quantization_config"].scalar
+    assert scalar.type == "int8" and scalar.always_ram and scalar.quantile == 0.99
+    params = dense_search_params(CLUSTER)
+    assert params is not None and params.quantization is not None
+    assert params.quantization.rescore and params.quantization.oversampling == 2.0
+    with pytest.raises(ValueError):
+        ClusterSettings(shard_number=0)
