@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend import tracing
 from backend.catalog import encoders
 from backend.catalog.tuning import TuningParts, make_tune_handler
 from backend.catalog.urls import UrlPolicy
@@ -111,6 +112,7 @@ class Services:
     def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Services:
         """``embedder``: the base model already loaded (tests and benchmarks share one across apps)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        tracing.configure(settings.otel_endpoint, service_name=settings.otel_service_name)
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         upgrade(engine)
         sessions = make_session_factory(engine)

@@ -263,6 +263,12 @@ class Settings(BaseSettings):
         description="Bearer token for GET /metrics (a scraper's own, so it need not hold the admin token). "
         "Empty: the admin token.",
     )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="An OTLP/HTTP collector's traces URL (e.g. http://collector:4318/v1/traces): spans of "
+        "requests, search stages, LLM calls and jobs (pip install 'kbchat[otel]'). Empty: no tracing.",
+    )
+    otel_service_name: str = Field(default="kbchat", description="The service.name traces carry.")
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="text, or json: one JSON object per line (time, level, logger, "

@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 
+from backend import tracing
 from backend.db.models import Document, DocumentContent, DocumentStatus
 from backend.errors import InvalidInput
 from backend.jobs.worker import JobBatch, JobContext
@@ -86,6 +87,10 @@ class IngestHandler:
         batch.prepared = self._prepared(batch)
 
     def _prepared(self, batch: JobBatch) -> dict[str, _Work | None]:
+        with tracing.span("ingest.prepare", **{"kbchat.documents": len(batch.contexts)}):
+            return self._read_and_chunk(batch)
+
+    def _read_and_chunk(self, batch: JobBatch) -> dict[str, _Work | None]:
         loaded = self._load(batch.contexts)
         batch.report("parsing", 0.05)
         for w in loaded.values():
@@ -125,7 +130,13 @@ class IngestHandler:
         # recorded before the next: a tenant's few documents never wait for another's hundreds in
         # the same batch.
         for group in sorted(groups.values(), key=lambda g: sum(len(w.chunks) for w in g)):
-            self._embed_and_store(group, batch)
+            attributes = {
+                "kbchat.kb_id": group[0].ref.kb_id,
+                "kbchat.documents": len(group),
+                "kbchat.chunks": sum(len(w.chunks) for w in group),
+            }
+            with tracing.span("ingest.embed_store", **attributes):
+                self._embed_and_store(group, batch)
             stored = [w for w in group if w.error is None]
             self._finish(stored, batch.lost)
             batch.complete([w.ctx for w in stored])

@@ -36,6 +36,7 @@ from backend.api.routes import (
     widget_assets,
     widget_contact,
 )
+from backend.api.tracing_middleware import TracingMiddleware
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
 from backend.settings import Settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     if settings.trusted_proxies:  # none by default: a direct client cannot name its own address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(TracingMiddleware)  # a no-op unless KBCHAT_OTEL_ENDPOINT turned tracing on
     app.add_middleware(RequestIdMiddleware)  # outermost: every log line of the request carries it
 
     @app.middleware("http")

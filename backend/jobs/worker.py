@@ -31,6 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from backend import tracing
 from backend.db.models import Job
 from backend.errors import InvalidInput
 from backend.jobs.queue import JobQueue
@@ -222,6 +223,13 @@ class Worker:
             current = self._claim(self.handlers.keys())
         if current is None:
             return False
+        kind = current.jobs[0].kind
+        attributes = {"kbchat.job_kind": kind, "kbchat.jobs": len(current.jobs)}
+        with tracing.span(f"job {kind}", **attributes):
+            self._run_claimed(current)
+        return True
+
+    def _run_claimed(self, current: _Claimed) -> None:
         handler, contexts, heartbeat = current.handler, current.contexts, current.heartbeat
         started = time.perf_counter()
         try:
@@ -255,7 +263,6 @@ class Worker:
             self._record(contexts, outcomes, started)
         finally:
             heartbeat.stopped.set()
-        return True
 
     def _observe(
         self,

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from backend import tracing
 from backend.errors import UpstreamError, UpstreamTimeout
 from backend.llm.base import Delta, Generation, Prompt
 from backend.llm.config import ChainStep
@@ -46,6 +47,13 @@ class FallbackStream:
             for attempt in range(retries + 1):
                 sent = False
                 stream = provider.stream(generation)
+                attributes: dict[str, str | int] = {
+                    "llm.provider": step.provider,
+                    "llm.model": step.model,
+                    "llm.attempt": attempt + 1,
+                }
+                call = tracing.tracer().start_span(f"llm {step.provider}", attributes=attributes)
+                outcome = "incomplete"  # the visitor hung up, or the turn was cancelled
                 timeout = endpoint.timeout_s if endpoint else None
                 try:
                     while True:
@@ -63,9 +71,10 @@ class FallbackStream:
                         sent = sent or bool(delta.text)
                         yield delta
                     self.answered_by, self.prompt = step, prompt
+                    outcome = "answered"
                     return
                 except UpstreamError as exc:
-                    last = exc
+                    last, outcome = exc, f"failed: {exc.code}"
                     self.failures.append(
                         {"provider": step.provider, "model": step.model, "error": exc.message}
                     )
@@ -78,6 +87,8 @@ class FallbackStream:
                         break
                     await asyncio.sleep(BACKOFF_S * 2**attempt)
                 finally:
+                    call.set_attribute("llm.outcome", outcome)
+                    call.end()
                     # Closes the provider's HTTP stream at once: a client that hangs up (or a timeout)
                     # cancels the upstream request instead of letting it run to the end.
                     await stream.aclose()

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from backend import tracing
 from backend.errors import InvalidInput
 from backend.retrieval.confidence import ConfidenceModel, Evidence, serving
 from backend.retrieval.config import RetrievalSettings
@@ -190,6 +191,20 @@ class Retriever:
         """``score_confidence``: False skips the sentence and confidence scoring (a ranking-only caller,
         such as an nDCG evaluation asking for hundreds of passages)."""
         config = config or RetrievalSettings()
+        with tracing.span("kbchat.search", **{"kbchat.kb_id": kb_id, "kbchat.mode": config.mode.value}):
+            result = self._search(kb_id, query, top_k, config, filters, score_confidence)
+            tracing.stages(result.timings_ms, tracing.now_ns())
+        return result
+
+    def _search(
+        self,
+        kb_id: str,
+        query: str,
+        top_k: int,
+        config: RetrievalSettings,
+        filters: SearchFilters | None,
+        score_confidence: bool,
+    ) -> SearchResult:
         query = query.strip()
         if not query:
             raise InvalidInput("query is empty; send the question or keywords to search for")
