@@ -289,6 +289,7 @@ def _single_embedder(
         batch_tokens=enc.batch_tokens,
         query_runtime=enc.query_runtime,
         onnx_root=settings.artifacts_path,
+        batch_queries=enc.batch_queries,
     )
 
 

@@ -73,6 +73,11 @@ class EncoderSettings(BaseModel):
         "model into <artifacts>/onnx and used only when it agrees with torch (mean cosine >= 0.99). "
         "Documents, training and the GPU stay on torch.",
     )
+    batch_queries: bool = Field(
+        default=True,
+        description="Questions asked at the same time are encoded in one pass (the encoder's fixed cost "
+        "per pass is shared): throughput under concurrency, no added wait for a lone question.",
+    )
     query_prompt: str | None = Field(
         default=None, description="Prefix for queries, e.g. 'query: ' for E5 models."
     )

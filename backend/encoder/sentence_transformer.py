@@ -22,6 +22,7 @@ import numpy as np
 
 from backend.encoder.base import Tokenizer
 from backend.encoder.engines import not_trainable
+from backend.encoder.query_batcher import QueryBatcher
 from backend.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -126,11 +127,13 @@ class SentenceTransformerEmbedder:
         model_id: str | None = None,
         query_runtime: str = "torch",
         onnx_root: Path | None = None,
+        batch_queries: bool = True,
     ) -> None:
         """``model_id``: the identity to report (a registered version's, which names its collection);
         empty: derived from the name and the weight files (:func:`model_id_of`). ``query_runtime``
         ``onnx-int8`` / ``onnx``: questions on ONNX Runtime when it agrees with torch (CPU only;
-        backend/encoder/onnx_query.py), its exports under ``onnx_root``."""
+        backend/encoder/onnx_query.py), its exports under ``onnx_root``. ``batch_queries``: questions
+        asked at the same time are encoded in one pass (backend/encoder/query_batcher.py)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -180,6 +183,12 @@ class SentenceTransformerEmbedder:
         """What encodes single questions now: torch, or the ONNX file that passed the check."""
         if query_runtime != "torch":
             self._use_onnx(query_runtime, onnx_root or Path(path))
+        self._batcher = QueryBatcher(self._questions, name=self.model_id) if batch_queries else None
+
+    def _questions(self, texts: list[str]) -> np.ndarray:
+        """Questions through ONNX when it passed its check, else torch."""
+        onnx = self._onnx
+        return onnx.embed(texts) if onnx is not None else self._encode(texts, self.query_prompt)
 
     def _use_onnx(self, runtime: str, root: Path) -> None:
         if self.device != "cpu":
@@ -263,8 +272,7 @@ class SentenceTransformerEmbedder:
                 self._query_cache.move_to_end(key)
                 self.query_cache_hits += 1
                 return cached[None, :].copy()
-        onnx = self._onnx
-        vector = onnx.embed(texts) if onnx is not None else self._encode(texts, self.query_prompt)
+        vector = self._batcher.embed(texts) if self._batcher is not None else self._questions(list(texts))
         with self._query_lock:
             self._query_cache[key] = vector[0]
             if len(self._query_cache) > QUERY_CACHE_SIZE:

