@@ -57,6 +57,19 @@ def route_template(scope: Scope) -> str:
     return "/".join(f"{{{names.pop(seg)}}}" if seg in names else seg for seg in segments)
 
 
+class StatusOf:
+    """A ``send`` that remembers the response status it passed on (500 until one is sent: a request
+    that raised before answering counts as a server error)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send, self.status = send, 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class MetricsMiddleware:
     """Counts and times every HTTP request (pure ASGI: streams pass through as they are)."""
 
@@ -67,19 +80,12 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), 500
-
-        async def timed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        started, sent = time.perf_counter(), StatusOf(send)
         try:
-            await self.app(scope, receive, timed_send)
+            await self.app(scope, receive, sent)
         finally:
             route, method = route_template(scope), scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.requests.labels(method, route, str(sent.status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from opentelemetry import propagate, trace
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend import tracing
-from backend.api.metrics import route_template
+from backend.api.metrics import StatusOf, route_template
 
 
 class TracingMiddleware:
@@ -24,18 +24,11 @@ class TracingMiddleware:
         with tracing.tracer().start_as_current_span(
             f"HTTP {method}", context=parent, kind=trace.SpanKind.SERVER
         ) as span:
-            status = 500
-
-            async def traced_send(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
+            sent = StatusOf(send)
             try:
-                await self.app(scope, receive, traced_send)
+                await self.app(scope, receive, sent)
             finally:
-                route = route_template(scope)
+                route, status = route_template(scope), sent.status
                 span.update_name(f"HTTP {method} {route}")
                 span.set_attribute("http.request.method", method)
                 span.set_attribute("http.route", route)
