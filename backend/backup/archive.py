@@ -40,7 +40,8 @@ RESTORED_ENCODERS = Path("encoders") / "restored"
 """Where a version registered with an absolute path (releases before the artifacts folder) is put."""
 
 
-def _refuse_unless_empty(path: Path) -> None:
+def refuse_unless_empty(path: Path) -> None:
+    """A backup goes to a new folder: never over another backup or other files."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InvalidInput(f"{path} exists and is not empty; give a new folder for the backup")
 
@@ -49,7 +50,7 @@ def create_backup(services: Services, path: Path) -> dict[str, Any]:
     """Write a backup of everything ``services`` serves to the new folder ``path``; returns the
     manifest (without its file list)."""
     path = path.absolute()
-    _refuse_unless_empty(path)
+    refuse_unless_empty(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -123,13 +124,16 @@ def _copy_encoders(services: Services, staging: Path) -> dict[str, str]:
     return copied
 
 
-def restore_backup(services: Services, path: Path, *, force: bool = False) -> dict[str, Any]:
+def restore_backup(
+    services: Services, path: Path, *, force: bool = False, manifest: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Restore the backup at ``path`` into what ``services`` serves (its database, vector store,
     artifacts folder and data dir). Refused, before anything is written, when the backup is damaged,
     from another schema revision or base encoder, or when the target holds data (unless ``force``:
-    then everything in it is replaced)."""
+    then everything in it is replaced). ``manifest``: what :func:`read_verified` returned for ``path``
+    just before (every file already hashed), so a large backup is read once more, not twice."""
     path = path.absolute()
-    manifest = read_verified(path)
+    manifest = manifest or read_verified(path)  # the CLI verifies before it loads the encoder
     revision = schema_revision(services.engine)
     if manifest.get("schema_revision") != revision:
         raise BackupRefused(

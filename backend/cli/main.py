@@ -274,9 +274,10 @@ def backup(
     """Back up the database, the vectors, the fine-tuned encoders and the admin token, consistently,
     while the service runs (with PostgreSQL and a Qdrant server) or is stopped (embedded defaults: the
     embedded vector store belongs to one process)."""
-    from backend.backup.archive import create_backup
+    from backend.backup.archive import create_backup, refuse_unless_empty
     from backend.errors import Unavailable
 
+    refuse_unless_empty(path.absolute())  # before the encoder loads: a wrong path is told at once
     try:
         services = services_for_cli()
     except Unavailable as exc:
@@ -312,10 +313,12 @@ def restore(
     """Restore a backup into the configured data directory, database and vector store (the service
     stopped). Checks every checksum first; refuses a target that holds data unless --force."""
     from backend.backup.archive import restore_backup
+    from backend.backup.manifest import read_verified
 
+    manifest = read_verified(path.absolute())  # a damaged backup is refused before anything loads
     services = services_for_cli()
     try:
-        result = restore_backup(services, path, force=force)
+        result = restore_backup(services, path, force=force, manifest=manifest)
     finally:
         services.close()
     reconciled = result["reconciled"]

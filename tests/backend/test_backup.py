@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 
 from backend.api.app import create_app
 from backend.backup.manifest import read_verified
@@ -21,8 +21,6 @@ from backend.settings import Settings
 from tests.conftest import AUTH, TOKEN, create_kb, fresh_postgres, ingest, wait_for_job
 from tests.finetune.versions import register_copy
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
-
-pytestmark = pytest.mark.both_databases  # a snapshot read is SQL: SQLite's backup API, PG's isolation
 
 QUESTIONS = ["How do I reset the admin password?", "When will my parcel arrive?", "refund"]
 
@@ -101,6 +99,7 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
+@pytest.mark.both_databases  # a snapshot read is SQL: SQLite's backup API, PG's isolation; both ways
 def test_restore_into_an_empty_data_dir_answers_identically(
     kbchat, original, embedder, target_url: str, tmp_path: Path
 ) -> None:
@@ -150,7 +149,10 @@ def test_damaged_backups_and_occupied_targets_are_refused_and_nothing_is_written
     partial = kbchat("restore", str(backup), **env)
     assert partial.returncode == 2 and "interrupted" in partial.stderr
     (backup / "manifest.json").write_bytes(manifest)
-    assert rows_present(create_engine(target_url)) == {}  # every refusal came before any write
+    target = create_engine(target_url)
+    # Every refusal came before any write: before even the schema (the backup is checked first).
+    assert not inspect(target).get_table_names() or rows_present(target) == {}
+    target.dispose()
 
     assert kbchat("restore", str(backup), **env).returncode == 0
     occupied = kbchat("restore", str(backup), **env)
