@@ -25,6 +25,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from backend.errors import InvalidInput
+
 log = logging.getLogger(__name__)
 
 _tracer: trace.Tracer = trace.NoOpTracer()
@@ -50,8 +52,9 @@ def configure(endpoint: str | None, *, service_name: str = "kbchat", exporter: A
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     except ImportError as exc:
-        raise RuntimeError(
-            "KBCHAT_OTEL_ENDPOINT is set but the OpenTelemetry SDK is missing: pip install 'kbchat[otel]'"
+        raise InvalidInput(
+            "KBCHAT_OTEL_ENDPOINT is set but the OpenTelemetry SDK is missing: pip install 'kbchat[otel]' "
+            "(or unset KBCHAT_OTEL_ENDPOINT)"
         ) from exc
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if exporter is not None:
