@@ -87,17 +87,13 @@ def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
         yield current
 
 
-def stages(laps: Mapping[str, float], ended_ns: int) -> None:
-    """Child spans, one per stage, from laps already measured (milliseconds, in order), ending at
-    ``ended_ns`` (``time.time_ns()``): the search times itself once, for its response and for traces."""
+def stages(laps: Mapping[str, float]) -> None:
+    """Child spans, one per stage, from laps just measured (milliseconds, in order, ending now): the
+    search times itself once, for its response and for traces."""
     if not enabled():
         return
-    start = ended_ns - int(sum(laps.values()) * 1e6)
+    start = time.time_ns() - int(sum(laps.values()) * 1e6)
     for stage, ms in laps.items():
         end = start + int(ms * 1e6)
         _tracer.start_span(f"kbchat.search.{stage}", start_time=start).end(end_time=end)
         start = end
-
-
-def now_ns() -> int:
-    return time.time_ns()

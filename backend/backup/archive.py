@@ -15,6 +15,7 @@ transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -104,8 +105,6 @@ def create_backup(services: Services, path: Path) -> dict[str, Any]:
 def _copy_encoders(services: Services, staging: Path) -> dict[str, str]:
     """Copy each fine-tuned version's folder named in the dumped ``encoder_versions`` rows (so the
     copies match the database snapshot); returns version id → its stored path."""
-    import json
-
     copied: dict[str, str] = {}
     rows = staging / "database" / "encoder_versions.jsonl"
     with rows.open(encoding="utf-8") as f:

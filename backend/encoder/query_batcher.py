@@ -23,6 +23,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+IDLE_S = 30.0
+"""The encoder thread ends after this long with nothing to do (the next question starts another): an
+encoder evicted from memory must not be kept alive by its idle thread."""
 
 
 class QueryBatcher:
@@ -53,8 +56,11 @@ class QueryBatcher:
     def _run(self) -> None:
         while True:
             with self._ready:
-                while not self._pending:
-                    self._ready.wait()
+                if not self._pending:
+                    self._ready.wait(IDLE_S)
+                if not self._pending:  # idle: end, releasing the encoder (a new question restarts us)
+                    self._thread = None
+                    return
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             try:
                 vectors = self._encode([text for text, _ in batch])

@@ -193,7 +193,7 @@ class Retriever:
         config = config or RetrievalSettings()
         with tracing.span("kbchat.search", **{"kbchat.kb_id": kb_id, "kbchat.mode": config.mode.value}):
             result = self._search(kb_id, query, top_k, config, filters, score_confidence)
-            tracing.stages(result.timings_ms, tracing.now_ns())
+            tracing.stages(result.timings_ms)
         return result
 
     def _search(
