@@ -11,6 +11,7 @@ Values are written by their column's type, so nothing needs a tag inside the dat
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import sqlite3
 import tempfile
@@ -45,7 +46,9 @@ def tables() -> list[Table]:
     return list(Base.metadata.sorted_tables)
 
 
+@functools.cache
 def _kind(table: Table, column: str) -> str:
+    """How a column's values are written (asked once per table and column, not per row)."""
     column_type = table.columns[column].type
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl_instance
