@@ -11,8 +11,8 @@ metrics port, so every process exposes the same names.
 
 Rate-limit rejections are the HTTP counter's ``status="429"`` series; queue depth and running jobs'
 progress (fine-tuning, re-indexing) are read from the database when scraped (backend/api/metrics.py).
-Labels hold only bounded values (provider names from the configuration, job kinds, stages), never an
-id or a visitor's text.
+Labels hold only bounded values (provider names from the configuration, job kinds, stages), never a
+visitor's text; the one id is a *running* job's on its progress gauge (a handful of series at a time).
 """
 
 from __future__ import annotations
