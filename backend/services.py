@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend import tracing
 from backend.catalog import encoders
+from backend.catalog.source_scheduler import SourceScheduler
 from backend.catalog.tuning import TuningParts, make_tune_handler
 from backend.catalog.urls import UrlPolicy
 from backend.chat.service import ChatService
+from backend.connectors.base import SourcePolicy
 from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.encoder import ensemble
@@ -183,6 +185,14 @@ class Services:
         workers += [self.make_worker(kinds=io) for _ in range(self.settings.worker.io_concurrency)]
         for worker in workers:
             worker.start()
+        scheduler = SourceScheduler(
+            self.sessions,
+            interval_s=self.settings.sources.scheduler_interval_s,
+            max_attempts=self.settings.ingest.max_attempts,
+            on_queued=self.wake_workers,
+        )
+        scheduler.start()
+        self.closers.append(scheduler.stop)
         return workers
 
     def make_worker(self, *, kinds: Sequence[str] | None = None) -> Worker:
@@ -204,6 +214,10 @@ class Services:
         API processes call this every ``KBCHAT_ENCODER__FOLLOW_INTERVAL_S`` and workers before each
         batch, so processes sharing a database and a Qdrant server follow one activation."""
         return self.encoders.refresh()
+
+    def source_policy(self) -> SourcePolicy:
+        """What the operator allows sources to reach, for checking a source before it is stored."""
+        return SourcePolicy(tuple(self.settings.ingest.url_allowlist), self.settings.sources)
 
     def wake_workers(self) -> None:
         for worker in self.workers:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.connectors.config import SourcesSettings
 from backend.llm.config import ChainStep, ProviderEndpoint
 from backend.vectorstore.cluster import ClusterSettings
 
@@ -301,6 +302,7 @@ class Settings(BaseSettings):
     chat: ChatServiceSettings = ChatServiceSettings()
     finetune: FinetuneSettings = FinetuneSettings()
     llm: LLMSettings = LLMSettings()
+    sources: SourcesSettings = SourcesSettings()
 
     @field_validator("admin_token")
     @classmethod

@@ -7,7 +7,8 @@ metrics port, so every process exposes the same names.
   failure (a retry or a fall to the next provider) and turns a later provider answered;
 - jobs: finished jobs by kind and outcome (with the stage a failure happened in), batch durations;
 - ingestion: documents and chunks stored (``rate()`` gives per second), chunks embedded vs reused;
-- encoder: batch sizes and forward-pass time of document encoding.
+- encoder: batch sizes and forward-pass time of document encoding;
+- sources: syncs by connector and status, items per outcome and requests made.
 
 Rate-limit rejections are the HTTP counter's ``status="429"`` series; queue depth and running jobs'
 progress (fine-tuning, re-indexing) are read from the database when scraped (backend/api/metrics.py).
@@ -126,6 +127,19 @@ class Telemetry:
             registry=r,
         )
         self.ingested_documents = Counter("kbchat_ingested_documents", "Documents stored.", registry=r)
+        self.source_items = Counter(
+            "kbchat_source_items",
+            "Items of synced sources by connector and outcome (added, changed, unchanged, failed, missing, "
+            'removed), and HTTP requests made (outcome="requests").',
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.source_syncs = Counter(
+            "kbchat_source_syncs",
+            "Source syncs by connector and status.",
+            ["connector", "status"],
+            registry=r,
+        )
         self.ingested_chunks = Counter(
             "kbchat_ingested_chunks",
             "Chunks stored: embedded now or reused unchanged.",
@@ -188,6 +202,11 @@ class Telemetry:
         self.ingested_documents.inc(documents)
         self.ingested_chunks.labels("embedded").inc(embedded)
         self.ingested_chunks.labels("reused").inc(reused)
+
+    def synced(self, connector: str, status: str, counts: dict[str, int]) -> None:
+        self.source_syncs.labels(connector, status).inc()
+        for outcome, count in counts.items():
+            self.source_items.labels(connector, outcome).inc(count)
 
     def encoded(self, texts: int, seconds: float) -> None:
         self.encoder_batch.observe(texts)

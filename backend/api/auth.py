@@ -54,10 +54,18 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", f"{KB}/conversations/{{conversation_id}}/release"): "support",
     ("POST", f"{KB}/conversations/{{conversation_id}}/messages"): "support",
     ("GET", f"{KB}/leads"): "support",
+    ("GET", f"{KB}/sources"): "read",
+    ("GET", f"{KB}/sources/{{source_id}}"): "read",
+    ("GET", f"{KB}/sources/{{source_id}}/syncs"): "read",
+    ("GET", f"{KB}/sources/{{source_id}}/documents"): "read",
+    ("POST", f"{KB}/sources"): "write",
+    ("PATCH", f"{KB}/sources/{{source_id}}"): "write",
+    ("DELETE", f"{KB}/sources/{{source_id}}"): "write",
+    ("POST", f"{KB}/sources/{{source_id}}/sync"): "write",
 }
 
 
-ANY_CALLER = frozenset({("GET", "/v1/whoami")})
+ANY_CALLER = frozenset({("GET", "/v1/whoami"), ("GET", "/v1/connectors")})
 """Routes every valid bearer may call: they say only who the caller is."""
 
 _COMPILED = [(method, compile_path(path)[0], scope) for (method, path), scope in POLICY.items()]

@@ -29,6 +29,10 @@ class Page:
     """The final URL, after redirects."""
     content_type: str
     data: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    """A 304 to a conditional request: ``data`` is empty, the copy the caller holds is current."""
 
 
 class FetchError(Exception):
@@ -45,10 +49,12 @@ class SafeFetcher:
             timeout=httpx.Timeout(timeout_s), follow_redirects=False, headers={"User-Agent": USER_AGENT}
         )
 
-    def get(self, url: str) -> Page:
+    def get(self, url: str, *, headers: dict[str, str] | None = None, max_bytes: int | None = None) -> Page:
+        """GET ``url``; ``headers`` such as If-None-Match make it conditional (a 304 comes back as a
+        Page with ``not_modified``); ``max_bytes`` lowers the fetcher's size limit for this request."""
         deadline = time.monotonic() + self.timeout_s * (MAX_REDIRECTS + 1)
         for _ in range(MAX_REDIRECTS + 1):
-            request = self.policy.resolve(url).pinned_request(self.client, "GET")
+            request = self.policy.resolve(url).pinned_request(self.client, "GET", headers=dict(headers or {}))
             try:
                 response = self.client.send(request, stream=True)
             except httpx.TimeoutException:
@@ -56,6 +62,8 @@ class SafeFetcher:
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url} could not be fetched: {exc}") from None
             try:
+                if response.status_code == 304:  # before is_redirect: httpx counts 304 among them
+                    return Page(url, "", b"", *_validators(response), not_modified=True)
                 if response.is_redirect:
                     location = response.headers.get("location", "")
                     if not location:
@@ -67,27 +75,23 @@ class SafeFetcher:
                     raise FetchError(f"{url} answered HTTP {response.status_code}")
                 if response.status_code >= 400:
                     raise InvalidInput(f"{url} answered HTTP {response.status_code}; check that it is public")
-                return Page(
-                    url, response.headers.get("content-type", ""), self._read(response, url, deadline)
-                )
+                data = self._read(response, url, deadline, max_bytes or self.max_bytes)
+                return Page(url, response.headers.get("content-type", ""), data, *_validators(response))
             finally:
                 response.close()
         raise InvalidInput(f"{url} redirects more than {MAX_REDIRECTS} times")
 
-    def _read(self, response: httpx.Response, url: str, deadline: float) -> bytes:
+    def _read(self, response: httpx.Response, url: str, deadline: float, limit: int) -> bytes:
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(
-                f"{url} is {int(declared):,} bytes; the limit is {self.max_bytes:,} "
-                "(KBCHAT_INGEST__URL_MAX_BYTES)"
+                f"{url} is {int(declared):,} bytes; the limit is {limit:,} (KBCHAT_INGEST__URL_MAX_BYTES)"
             )
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > self.max_bytes:
-                raise PayloadTooLarge(
-                    f"{url} is larger than {self.max_bytes:,} bytes (KBCHAT_INGEST__URL_MAX_BYTES)"
-                )
+            if size > limit:
+                raise PayloadTooLarge(f"{url} is larger than {limit:,} bytes (KBCHAT_INGEST__URL_MAX_BYTES)")
             if time.monotonic() > deadline:
                 raise FetchError(f"{url} took too long to download")
             chunks.append(chunk)
@@ -95,3 +99,11 @@ class SafeFetcher:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _validators(response: httpx.Response) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified a later conditional request sends back (bounded: stored in the DB)."""
+    etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+    return (etag if etag and len(etag) <= 200 else None), (
+        modified if modified and len(modified) <= 100 else None
+    )

@@ -26,11 +26,15 @@ MAX_SITEMAP_FILES = 20
 
 
 def page_format(page: Page) -> str:
+    return served_format(page.url, page.content_type)
+
+
+def served_format(url: str, content_type: str) -> str:
     """HTML by its content type first (``/help.php`` is a page); otherwise the extension, then the type."""
-    media = page.content_type.split(";")[0].strip().lower()
+    media = content_type.split(";")[0].strip().lower()
     if media in ("text/html", "application/xhtml+xml"):
         return "html"
-    return detect_format(urlsplit(page.url).path.rsplit("/", 1)[-1] or None, media)
+    return detect_format(urlsplit(url).path.rsplit("/", 1)[-1] or None, media)
 
 
 def make_fetch_handler(services: PluginHost) -> JobHandler:

@@ -1,0 +1,135 @@
+"""Web connectors: one page, and every page a sitemap lists.
+
+Both re-read a page with a conditional request (ETag / Last-Modified), so an unchanged page costs
+one request and no download; a sitemap's ``<lastmod>``, when the site gives one, is the page's change
+token, so an unchanged date costs no request at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.catalog.urls import UrlPolicy
+from backend.connectors.base import (
+    Connector,
+    Content,
+    Failed,
+    FetchFailed,
+    Outcome,
+    Previous,
+    SourcePolicy,
+    SyncContext,
+    Unchanged,
+)
+from ingest.web.sitemap import parse_sitemap_entries
+
+MAX_SITEMAP_FILES = 50
+
+
+def fetch_page(ctx: SyncContext, url: str, *, change_token: str | None = None) -> Outcome:
+    """One page as an outcome: Unchanged on a 304, Content otherwise, Failed with the reason."""
+    previous = ctx.previous(url)
+    try:
+        page = ctx.http.get(url, previous=previous)
+    except FetchFailed as exc:
+        return Failed(url, exc.message, transient=exc.transient)
+    if page.not_modified:
+        return Unchanged(url, change_token=change_token, etag=page.etag or _keep(previous, "etag"))
+    return Content(
+        url,
+        page.data,
+        content_type=page.content_type,
+        name=page.url,
+        source=url,
+        change_token=change_token,
+        etag=page.etag,
+        last_modified=page.last_modified,
+    )
+
+
+def _keep(previous: Previous | None, name: str) -> str | None:
+    return getattr(previous, name) if previous is not None else None
+
+
+def check_address(url: str, policy: SourcePolicy) -> None:
+    """A clear 422 now for a URL the fetcher will refuse (a private address, a non-HTTP scheme)."""
+    UrlPolicy(policy.url_allowlist).resolve(url)
+
+
+class PageConnector(Connector):
+    kind = "page"
+    description = "One web page (or file by URL), re-read with a conditional request on every sync."
+
+    @classmethod
+    def check(cls, url: str, settings: BaseModel, policy: SourcePolicy) -> None:
+        check_address(url, policy)
+
+    def sync(self, ctx: SyncContext) -> Iterator[Outcome]:
+        yield fetch_page(ctx, ctx.url)
+
+
+class SitemapSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_pages: int = Field(default=1000, ge=1, le=1_000_000, description="Pages synced at most.")
+    prefix: str | None = Field(
+        default=None, max_length=2000, description="Only pages whose URL starts with this (a site section)."
+    )
+
+
+class SitemapConnector(Connector):
+    kind = "sitemap"
+    description = "Every page a sitemap (or sitemap index) lists; its lastmod dates spare requests."
+    Settings = SitemapSettings
+
+    @classmethod
+    def check(cls, url: str, settings: BaseModel, policy: SourcePolicy) -> None:
+        check_address(url, policy)
+
+    def sync(self, ctx: SyncContext) -> Iterator[Outcome]:
+        settings = ctx.settings
+        assert isinstance(settings, SitemapSettings)
+        limit = min(settings.max_pages, ctx.limits.max_items)
+        pages = self._pages(ctx, limit, settings.prefix)
+        for i, (url, lastmod) in enumerate(pages):
+            ctx.progress(i, len(pages))
+            previous = ctx.previous(url)
+            if lastmod and previous is not None and previous.change_token == lastmod:
+                yield Unchanged(url, change_token=lastmod)
+            else:
+                yield fetch_page(ctx, url, change_token=lastmod)
+
+    @staticmethod
+    def _pages(ctx: SyncContext, limit: int, prefix: str | None) -> list[tuple[str, str | None]]:
+        """The listed pages, following sitemap indexes. A listing that fails is the sync's failure
+        (raised); a child sitemap that fails, or a cut at ``limit``, leaves the listing incomplete."""
+        pending, pages, files = [ctx.url], dict[str, str | None](), 0
+        while pending and files < MAX_SITEMAP_FILES:
+            url = pending.pop(0)
+            files += 1
+            try:
+                fetched = ctx.http.get(url)
+                found, nested = parse_sitemap_entries(fetched.data)
+            except (FetchFailed, ValueError) as exc:
+                message = exc.message if isinstance(exc, FetchFailed) else str(exc)
+                if url == ctx.url:
+                    raise FetchFailed(
+                        f"the sitemap {url} could not be read: {message}", transient=True
+                    ) from None
+                ctx.incomplete(f"the child sitemap {url} could not be read: {message}")
+                continue
+            for loc, lastmod in found:
+                if prefix is None or loc.startswith(prefix):
+                    pages.setdefault(loc, lastmod)
+            pending.extend(nested)
+            if len(pages) > limit:
+                ctx.incomplete(
+                    f"the sitemap lists more than {limit:,} pages; only the first {limit:,} are synced"
+                )
+                break
+        if pending:
+            ctx.incomplete(
+                f"the sitemap has more than {MAX_SITEMAP_FILES} sitemap files; the rest were not read"
+            )
+        return list(pages.items())[:limit]

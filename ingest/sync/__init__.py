@@ -1,0 +1,1 @@
+"""Source syncs: run a connector and bring the knowledge base's documents in line with the source."""

@@ -1,0 +1,120 @@
+"""HTTP for connectors: the address policy, ``robots.txt``, and per-host concurrency and pacing.
+
+Every request goes through :class:`~ingest.web.fetch.SafeFetcher` (the SSRF policy on every hop,
+size and time limits). On top, per host: at most ``per_host_concurrency`` requests at once and a
+pause of ``per_host_delay_s`` (or the site's ``Crawl-delay``, capped) between them — shared by every
+sync in this process, so two sources on one site do not add up to twice the load. ``robots.txt`` is
+read once per host per sync with the standard library's parser: a missing one (4xx) allows all; one
+that cannot be read (5xx, timeout) makes that host's pages fail *transiently*, so nothing is removed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.robotparser
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from backend.connectors.base import Fetched, FetchFailed, Previous
+from backend.connectors.config import SourcesSettings
+from backend.errors import InvalidInput
+from ingest.web.fetch import FetchError, Page, SafeFetcher
+
+ROBOTS_MAX_BYTES = 512 * 1024
+ROBOTS_AGENT = "kbchat-ingest"
+
+
+class _Host:
+    def __init__(self, concurrency: int) -> None:
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.lock = threading.Lock()
+        self.next_at = 0.0
+
+
+_hosts: dict[str, _Host] = {}
+_hosts_lock = threading.Lock()
+
+
+@contextmanager
+def host_turn(host: str, *, concurrency: int, delay_s: float) -> Iterator[None]:
+    """Wait for a free slot on ``host`` and for its pause since the last request to pass."""
+    with _hosts_lock:
+        state = _hosts.setdefault(host, _Host(concurrency))
+    with state.slots:
+        with state.lock:
+            wait = state.next_at - time.monotonic()
+            state.next_at = max(state.next_at, time.monotonic()) + delay_s
+        if wait > 0:
+            time.sleep(wait)  # pacing a remote site is waiting on a clock, not on a condition
+        yield
+
+
+class PoliteHttp:
+    """Implements backend.connectors.base.Http for one sync."""
+
+    def __init__(self, fetcher: SafeFetcher, limits: SourcesSettings) -> None:
+        self.fetcher, self.limits = fetcher, limits
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | FetchFailed] = {}
+        self.requests = 0
+
+    def get(self, url: str, *, previous: Previous | None = None, robots: bool = True) -> Fetched:
+        parts = urlsplit(url)
+        host = parts.netloc.lower()
+        delay = self.limits.per_host_delay_s
+        if robots:
+            rules = self._rules(f"{parts.scheme}://{parts.netloc}")
+            if not rules.can_fetch(ROBOTS_AGENT, url):
+                raise FetchFailed(f"{url} is disallowed by its site's robots.txt", transient=False)
+            asked = rules.crawl_delay(ROBOTS_AGENT)
+            if asked:
+                delay = max(delay, min(float(asked), self.limits.max_crawl_delay_s))
+        headers = {}
+        if previous is not None and previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous is not None and previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+        page = self._get(url, host, delay, headers)
+        return Fetched(
+            page.url, page.content_type, page.data, page.etag, page.last_modified, page.not_modified
+        )
+
+    def _get(
+        self, url: str, host: str, delay: float, headers: dict[str, str], max_bytes: int | None = None
+    ) -> Page:
+        with host_turn(host, concurrency=self.limits.per_host_concurrency, delay_s=delay):
+            self.requests += 1
+            try:
+                return self.fetcher.get(url, headers=headers, max_bytes=max_bytes)
+            except FetchError as exc:
+                raise FetchFailed(str(exc), transient=True) from None
+            except InvalidInput as exc:
+                raise FetchFailed(exc.message, transient=False) from None
+
+    def _rules(self, origin: str) -> urllib.robotparser.RobotFileParser:
+        known = self._robots.get(origin)
+        if known is None:
+            known = self._read_robots(origin)
+            self._robots[origin] = known
+        if isinstance(known, FetchFailed):
+            raise FetchFailed(known.message, transient=True)
+        return known
+
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | FetchFailed:
+        rules = urllib.robotparser.RobotFileParser()
+        try:
+            page = self._get(
+                f"{origin}/robots.txt",
+                urlsplit(origin).netloc.lower(),
+                self.limits.per_host_delay_s,
+                {},
+                ROBOTS_MAX_BYTES,
+            )
+        except FetchFailed as exc:
+            if exc.transient:  # the site is down: say nothing about its pages rather than guess
+                return FetchFailed(f"{origin}/robots.txt could not be read ({exc.message})", transient=True)
+            rules.parse([])  # none (404) or refused: everything allowed
+            return rules
+        rules.parse(page.data.decode("utf-8", errors="replace").splitlines())
+        return rules

@@ -1,0 +1,268 @@
+"""Sources that stay in sync, end to end through the API: a real website on loopback whose pages
+change, disappear, redirect and fail between syncs, a sitemap with lastmod dates, robots.txt, and a
+local bare Git repository with new commits. Each sync is a real job on the real worker."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api.app import create_app
+from tests.conftest import AUTH, create_kb, wait_for_job, wait_until
+from tests.site_server import LoopbackSite
+
+
+@pytest.fixture
+def site() -> Iterator[LoopbackSite]:
+    running = LoopbackSite().start()
+    yield running
+    running.stop()
+
+
+def _client(make_settings: Callable, embedder, **sources: object) -> TestClient:
+    settings = make_settings(
+        ingest={"url_allowlist": ["127.0.0.1/32"], "max_attempts": 1},
+        sources={"per_host_delay_s": 0, "min_schedule_s": 1, **sources},
+    )
+    client = TestClient(create_app(settings, embedder=embedder))
+    client.headers.update(AUTH)
+    return client
+
+
+def _add(client: TestClient, kb_id: str, **body: object) -> tuple[str, dict]:
+    response = client.post(f"/v1/knowledge-bases/{kb_id}/sources", json=body)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    return created["id"], wait_for_job(client, created["job"]["id"])
+
+
+def _sync(client: TestClient, kb_id: str, source_id: str) -> dict:
+    response = client.post(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}/sync")
+    assert response.status_code == 202, response.text
+    return wait_for_job(client, response.json()["job"]["id"])
+
+
+def _documents(client: TestClient, kb_id: str) -> dict[str, dict]:
+    """The knowledge base's documents by source, once every one is ingested."""
+
+    def settled() -> list[dict]:
+        docs = client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]
+        return docs if all(d["status"] in ("ready", "failed") for d in docs) else []
+
+    wait_until(lambda: settled() or not client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"])
+    return {d["source"]: d for d in settled()}
+
+
+def _found(client: TestClient, kb_id: str, query: str) -> str:
+    """The text of the best passage for ``query``."""
+    hits = client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": query, "top_k": 1}).json()
+    return hits["results"][0]["text"] if hits["results"] else ""
+
+
+def test_a_crawled_site_stays_in_sync(site: LoopbackSite, make_settings, embedder) -> None:
+    site.html("/docs/", "Help centre", "Start here.", ["guide/returns.html", "shipping.html", "/about.html"])
+    site.html(
+        "/docs/guide/returns.html", "Returns", "Unworn shoes may be returned within 45 days.", ["../old"]
+    )
+    site.html("/docs/shipping.html", "Shipping", "Parcels leave our warehouse in Leeds every weekday.")
+    site.html("/docs/gone.html", "Gift cards", "Gift cards never expire.")
+    site.html("/about.html", "About", "Outside the section: never crawled.")
+    site.redirects["/docs/old"] = "/docs/gone.html"
+    with _client(make_settings, embedder) as client:
+        kb_id = create_kb(client)
+        source_id, job = _add(client, kb_id, kind="crawl", url=f"{site.url}/docs/", remove_after=0)
+        assert job["status"] == "succeeded", job
+        assert job["result"]["counts"] | {"requests": 0} == {
+            "added": 4,
+            "changed": 0,
+            "unchanged": 0,
+            "failed": 0,
+            "missing": 0,
+            "removed": 0,
+            "requests": 0,
+        }, job["result"]
+        assert site.requests["/about.html"] == 0  # outside the prefix
+        docs = _documents(client, kb_id)
+        assert set(docs) == {
+            f"{site.url}/docs/{p}" for p in ("", "guide/returns.html", "shipping.html", "old")
+        }
+        assert "Leeds" in _found(client, kb_id, "Where is the warehouse?")
+
+        # The site changes: one page edited, one link (and so one page) gone.
+        site.html("/docs/shipping.html", "Shipping", "Parcels now leave our warehouse in York every weekday.")
+        site.html("/docs/guide/returns.html", "Returns", "Unworn shoes may be returned within 45 days.")
+        before = site.requests.copy()
+        job = _sync(client, kb_id, source_id)
+        counts = job["result"]["counts"]
+        assert (counts["added"], counts["changed"], counts["unchanged"], counts["removed"]) == (0, 2, 1, 1), (
+            counts
+        )
+        assert site.requests["/docs/"] - before["/docs/"] == 1  # one conditional request, answered 304
+        docs = _documents(client, kb_id)
+        assert f"{site.url}/docs/old" not in docs
+        assert "York" in _found(client, kb_id, "Where is the warehouse?")
+        assert "Gift cards" not in _found(client, kb_id, "Do gift cards expire?")
+
+        # A bad minute on the site: a 500 is not a deletion.
+        site.failing.add("/docs/shipping.html")
+        job = _sync(client, kb_id, source_id)
+        assert job["result"]["status"] == "partial" and job["result"]["counts"]["removed"] == 0, job["result"]
+        assert f"{site.url}/docs/shipping.html" in _documents(client, kb_id)
+        source = client.get(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").json()
+        assert source["last_status"] == "partial" and "500" in source["last_error"]
+        assert source["documents"] == 3
+        history = client.get(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}/syncs").json()["data"]
+        assert [h["status"] for h in history] == ["partial", "ok", "ok"]
+        assert history[0]["errors"] == [
+            {
+                "key": f"{site.url}/docs/shipping.html",
+                "error": history[0]["errors"][0]["error"],
+                "transient": True,
+            }
+        ]
+
+        # Deleting the source deletes its documents and their passages.
+        assert client.delete(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").status_code == 204
+        assert client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"] == []
+        assert _found(client, kb_id, "Where is the warehouse?") == ""
+        assert client.get(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").status_code == 404
+
+
+def test_sitemap_lastmod_spares_requests_and_a_grace_delays_removal(
+    site: LoopbackSite, make_settings, embedder
+) -> None:
+    for i in range(5):
+        site.html(f"/p{i}.html", f"Page {i}", f"Topic number {i} explained at length.", lastmod="2026-11-01")
+    with _client(make_settings, embedder) as client:
+        kb_id = create_kb(client)
+        source_id, job = _add(client, kb_id, kind="sitemap", url=f"{site.url}/sitemap.xml", remove_after="1d")
+        assert job["result"]["counts"]["added"] == 5, job["result"]
+        before = site.requests.copy()
+        site.html("/p1.html", "Page 1", "Topic number 1 rewritten entirely.", lastmod="2026-12-01")
+        del site.pages["/p4.html"]
+        job = _sync(client, kb_id, source_id)
+        counts = job["result"]["counts"]
+        assert (counts["changed"], counts["unchanged"], counts["missing"], counts["removed"]) == (1, 3, 1, 0)
+        pages = {path: n - before[path] for path, n in site.requests.items() if path.startswith("/p")}
+        assert {p: n for p, n in pages.items() if n} == {"/p1.html": 1}  # unchanged dates: no request
+        assert counts["requests"] == 3  # robots.txt (once per sync), the sitemap, the changed page
+        assert len(_documents(client, kb_id)) == 5  # the missing page waits out its grace
+
+        # The sitemap itself fails: the sync fails and removes nothing.
+        site.failing.add("/sitemap.xml")
+        job = _sync(client, kb_id, source_id)
+        assert job["status"] == "failed" and "500" in job["error"], job
+        assert len(_documents(client, kb_id)) == 5
+        assert (
+            client.get(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").json()["last_status"] == "failed"
+        )
+
+
+def test_robots_txt_and_a_server_that_ignores_conditional_requests(
+    site: LoopbackSite, make_settings, embedder
+) -> None:
+    site.robots = "User-agent: *\nDisallow: /private/\n"
+    site.html(
+        "/index.html", "Index", "The public part of the manual.", ["private/secret.html", "public.html"]
+    )
+    site.html("/private/secret.html", "Secret", "Staff only.")
+    site.html("/public.html", "Public", "Opening hours are nine to five.")
+    site.conditional = False
+    with _client(make_settings, embedder) as client:
+        kb_id = create_kb(client)
+        source_id, job = _add(client, kb_id, kind="crawl", url=f"{site.url}/index.html")
+        assert job["result"]["counts"]["added"] == 2 and job["result"]["counts"]["failed"] == 1, job["result"]
+        assert site.requests["/private/secret.html"] == 0
+        assert "robots.txt" in job["result"]["status"] or job["result"]["status"] == "partial"
+        # Same bytes again (no 304 from this server): hashed, not embedded again.
+        job = _sync(client, kb_id, source_id)
+        assert job["result"]["counts"]["unchanged"] == 2 and job["result"]["counts"]["changed"] == 0
+
+
+def test_bad_sources_are_refused_with_reasons(site: LoopbackSite, make_settings, embedder) -> None:
+    with _client(make_settings, embedder, min_schedule_s=300) as client:
+        kb_id = create_kb(client)
+        url = f"/v1/knowledge-bases/{kb_id}/sources"
+        cases = [
+            ({"kind": "ftp", "url": "ftp://x"}, "unknown source kind"),
+            ({"kind": "crawl", "url": f"{site.url}/", "settings": {"depth": 2}}, "depth"),
+            ({"kind": "page", "url": "http://169.254.169.254/latest/"}, "169.254.169.254"),
+            ({"kind": "page", "url": f"{site.url}/", "schedule": "often"}, "not a duration"),
+            ({"kind": "page", "url": f"{site.url}/", "schedule": "1m"}, "shorter than the shortest allowed"),
+            ({"kind": "git", "url": "file:///etc"}, "KBCHAT_SOURCES__GIT_ALLOWLIST"),
+            (
+                {"kind": "crawl", "url": f"{site.url}/a/", "settings": {"prefix": f"{site.url}/b/"}},
+                "not under",
+            ),
+        ]
+        for body, message in cases:
+            response = client.post(url, json=body)
+            assert response.status_code == 422, (body, response.text)
+            assert message in response.text, (body, response.text)
+        assert client.get(url).json()["data"] == []
+        kinds = {c["kind"] for c in client.get("/v1/connectors").json()["data"]}
+        assert kinds >= {"page", "sitemap", "crawl", "git"}
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_git_repository_syncs_by_blob(tmp_path: Path, make_settings, embedder) -> None:
+    origin, work = tmp_path / "origin.git", tmp_path / "work"
+    _git(tmp_path, "init", "--bare", "--initial-branch=main", str(origin))
+    _git(tmp_path, "clone", str(origin), str(work))
+    (work / "docs").mkdir()
+    (work / "docs" / "install.md").write_text("# Install\n\nRun the installer and accept the licence.\n")
+    (work / "docs" / "faq.rst").write_text("FAQ\n===\n\nThe kettle boils a litre in ninety seconds.\n")
+    (work / "src.py").write_text("print('not documentation')\n")
+    _git(work, "add", ".")
+    _git(work, "commit", "-m", "docs")
+    _git(work, "push", "origin", "HEAD:main")
+    allowed = f"file://{tmp_path}/"
+    with _client(make_settings, embedder, git_allowlist=[allowed]) as client:
+        kb_id = create_kb(client)
+        body = {
+            "kind": "git",
+            "url": f"file://{origin}",
+            "settings": {"folders": ["docs"]},
+            "remove_after": 0,
+        }
+        source_id, job = _add(client, kb_id, **body)
+        assert job["status"] == "succeeded", job
+        assert job["result"]["counts"]["added"] == 2, job["result"]
+        assert {d["status"] for d in _documents(client, kb_id).values()} == {"ready"}
+        assert "ninety seconds" in _found(client, kb_id, "How fast does the kettle boil?")
+
+        (work / "docs" / "install.md").write_text(
+            "# Install\n\nRun the installer; no licence is needed now.\n"
+        )
+        (work / "docs" / "faq.rst").unlink()
+        (work / "docs" / "care.md").write_text("# Care\n\nDescale the kettle monthly.\n")
+        _git(work, "add", "-A")
+        _git(work, "commit", "-m", "more docs")
+        _git(work, "push", "origin", "HEAD:main")
+        counts = _sync(client, kb_id, source_id)["result"]["counts"]
+        assert (counts["added"], counts["changed"], counts["unchanged"], counts["removed"]) == (1, 1, 0, 1), (
+            counts
+        )
+        assert set(_documents(client, kb_id)) == {
+            f"file://{origin}#docs/install.md",
+            f"file://{origin}#docs/care.md",
+        }
+        counts = _sync(client, kb_id, source_id)["result"]["counts"]
+        assert counts["unchanged"] == 2 and counts["added"] + counts["changed"] == 0
+
+        other = client.post(
+            f"/v1/knowledge-bases/{kb_id}/sources", json={"kind": "git", "url": "file:///srv/elsewhere.git"}
+        )
+        assert other.status_code == 422 and "not an allowed repository" in other.text
