@@ -51,6 +51,8 @@ def main() -> None:
     )
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="Added by the site to every answer.")
+    parser.add_argument("--concurrency", type=int, default=1, help="KBCHAT_SOURCES__PER_HOST_CONCURRENCY")
     args = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -62,7 +64,8 @@ def main() -> None:
 
     site = _site(args.pages)
     settings = scratch_settings(
-        ingest={"url_allowlist": ["127.0.0.1/32"]}, sources={"per_host_delay_s": 0, "max_items": 100_000}
+        ingest={"url_allowlist": ["127.0.0.1/32"]},
+        sources={"per_host_delay_s": 0, "max_items": 100_000, "per_host_concurrency": args.concurrency},
     )
     services = Services.build(settings)
     worker = services.make_worker()
@@ -116,6 +119,7 @@ def main() -> None:
             )
         }
 
+    site.latency_s = args.latency_ms / 1000
     base, synced = [], []
     for _ in range(args.repeats):
         base.append(_baseline(site, etags))
@@ -124,7 +128,10 @@ def main() -> None:
         assert counts["unchanged"] == args.pages and counts["added"] + counts["changed"] == 0, counts
         synced.append(seconds)
     b, s = statistics.median(base), statistics.median(synced)
-    print(f"\n{args.pages} unchanged pages, median of {args.repeats} (interleaved):")
+    print(
+        f"\n{args.pages} unchanged pages, median of {args.repeats} (interleaved), site latency "
+        f"{args.latency_ms:g} ms, {args.concurrency} request(s) per host at once:"
+    )
     print(
         f"  baseline: {args.pages} conditional GETs, one keep-alive client   {b:6.2f} s  ({b / args.pages * 1000:.2f} ms a page)"
     )
@@ -135,6 +142,7 @@ def main() -> None:
         f"  ratio sync / baseline: {s / b:.2f}x   requests per sync: {counts['requests']} (pages + sitemap + robots.txt)"
     )
 
+    site.latency_s = 0.0
     site.html("/kb/7.html", "Article 7", "Article 7 now covers the brand-new zeppelin mooring procedure.")
     started = time.perf_counter()
     seconds, result = run(source_id)

@@ -7,7 +7,10 @@ token, so an unchanged date costs no request at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +50,23 @@ def fetch_page(ctx: SyncContext, url: str, *, change_token: str | None = None) -
         etag=page.etag,
         last_modified=page.last_modified,
     )
+
+
+def in_order(tasks: Iterable[Callable[[], Outcome]], workers: int) -> Iterator[Outcome]:
+    """Run ``tasks`` on up to ``workers`` threads, yielding their outcomes in the tasks' order. At most
+    twice ``workers`` run or wait ahead of the consumer, so pages in memory stay bounded; the per-host
+    turn (ingest/web/polite.py) still decides how many requests reach one site at once."""
+    if workers <= 1:
+        yield from (task() for task in tasks)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbchat-fetch") as pool:
+        window: deque[Future[Outcome]] = deque()
+        for task in tasks:
+            window.append(pool.submit(task))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
 
 
 def _keep(previous: Previous | None, name: str) -> str | None:
@@ -92,13 +112,17 @@ class SitemapConnector(Connector):
         assert isinstance(settings, SitemapSettings)
         limit = min(settings.max_pages, ctx.limits.max_items)
         pages = self._pages(ctx, limit, settings.prefix)
-        for i, (url, lastmod) in enumerate(pages):
-            ctx.progress(i, len(pages))
+
+        def outcome(url: str, lastmod: str | None) -> Outcome:
             previous = ctx.previous(url)
             if lastmod and previous is not None and previous.change_token == lastmod:
-                yield Unchanged(url, change_token=lastmod)
-            else:
-                yield fetch_page(ctx, url, change_token=lastmod)
+                return Unchanged(url, change_token=lastmod)
+            return fetch_page(ctx, url, change_token=lastmod)
+
+        tasks = (partial(outcome, url, lastmod) for url, lastmod in pages)
+        for i, result in enumerate(in_order(tasks, ctx.limits.per_host_concurrency)):
+            ctx.progress(i, len(pages))
+            yield result
 
     @staticmethod
     def _pages(ctx: SyncContext, limit: int, prefix: str | None) -> list[tuple[str, str | None]]:

@@ -54,21 +54,22 @@ class ItemRow:
 
 
 def load_items(session: Session, source_id: str) -> dict[str, ItemRow]:
-    rows = session.scalars(select(SourceItem).where(SourceItem.source_id == source_id))
-    return {
-        r.key: ItemRow(
-            r.key,
-            r.document_id,
-            r.change_token,
-            r.etag,
-            r.last_modified,
-            r.content_hash,
-            dict(r.state or {}),
-            r.missing_since,
-            r.error,
-        )
-        for r in rows
-    }
+    """Every item of the source, as plain rows (columns, not ORM objects: a sync of 10,000 pages
+    reads them all before its first request)."""
+    rows = session.execute(
+        select(
+            SourceItem.key,
+            SourceItem.document_id,
+            SourceItem.change_token,
+            SourceItem.etag,
+            SourceItem.last_modified,
+            SourceItem.content_hash,
+            SourceItem.state,
+            SourceItem.missing_since,
+            SourceItem.error,
+        ).where(SourceItem.source_id == source_id)
+    )
+    return {r[0]: ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], dict(r[6] or {}), r[7], r[8]) for r in rows}
 
 
 @dataclass

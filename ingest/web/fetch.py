@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from urllib.parse import urljoin
+from dataclasses import dataclass, replace
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from backend.catalog.urls import UrlPolicy
+from backend.catalog.urls import ResolvedUrl, UrlPolicy
 from backend.errors import InvalidInput, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+RESOLVE_TTL_S = 60.0
 USER_AGENT = "kbchat-ingest/1.0 (+https://github.com/kbchat/kbchat)"
 
 
@@ -45,6 +46,7 @@ class SafeFetcher:
         self, policy: UrlPolicy, *, max_bytes: int, timeout_s: float, client: httpx.Client | None = None
     ) -> None:
         self.policy, self.max_bytes, self.timeout_s = policy, max_bytes, timeout_s
+        self._resolved: dict[str, tuple[ResolvedUrl, float]] = {}
         self.client = client or httpx.Client(
             timeout=httpx.Timeout(timeout_s), follow_redirects=False, headers={"User-Agent": USER_AGENT}
         )
@@ -54,7 +56,7 @@ class SafeFetcher:
         Page with ``not_modified``); ``max_bytes`` lowers the fetcher's size limit for this request."""
         deadline = time.monotonic() + self.timeout_s * (MAX_REDIRECTS + 1)
         for _ in range(MAX_REDIRECTS + 1):
-            request = self.policy.resolve(url).pinned_request(self.client, "GET", headers=dict(headers or {}))
+            request = self._resolve(url).pinned_request(self.client, "GET", headers=dict(headers or {}))
             try:
                 response = self.client.send(request, stream=True)
             except httpx.TimeoutException:
@@ -62,6 +64,8 @@ class SafeFetcher:
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url} could not be fetched: {exc}") from None
             try:
+                if response.status_code == 304 or response.is_redirect or response.status_code >= 400:
+                    _drain(response)
                 if response.status_code == 304:  # before is_redirect: httpx counts 304 among them
                     return Page(url, "", b"", *_validators(response), not_modified=True)
                 if response.is_redirect:
@@ -97,8 +101,36 @@ class SafeFetcher:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _resolve(self, url: str) -> ResolvedUrl:
+        """The policy's check, its answer kept per origin for RESOLVE_TTL_S: a sync of a thousand pages
+        on one site resolves the name once, not a thousand times, and still connects only to the
+        address that was checked (a cached answer is as safe as the one it copies)."""
+        parts = urlsplit(url.strip())
+        key = f"{parts.scheme}://{parts.netloc.lower()}"
+        now = time.monotonic()
+        hit = self._resolved.get(key)
+        if hit is not None and hit[1] > now:
+            return replace(hit[0], url=url.strip())
+        resolved = self.policy.resolve(url)
+        self._resolved[key] = (resolved, now + RESOLVE_TTL_S)
+        return resolved
+
     def close(self) -> None:
         self.client.close()
+
+
+DRAIN_BYTES = 64 * 1024
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a small answer's body (a 304, a redirect, an error page) so its connection goes back to the
+    pool: httpx closes a connection whose response was left unread, and a sync of a thousand unchanged
+    pages would open a thousand connections. A larger body is left unread (the connection closes)."""
+    declared = response.headers.get("content-length")
+    if declared is None or not declared.isdigit() or int(declared) > DRAIN_BYTES:
+        return
+    for _ in response.iter_raw():  # raw: nothing to decode in what is thrown away
+        pass
 
 
 def _validators(response: httpx.Response) -> tuple[str | None, str | None]:

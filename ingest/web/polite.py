@@ -58,6 +58,7 @@ class PoliteHttp:
         self.fetcher, self.limits = fetcher, limits
         self._robots: dict[str, urllib.robotparser.RobotFileParser | FetchFailed] = {}
         self.requests = 0
+        self._count = threading.Lock()  # a connector may fetch on several threads
 
     def get(self, url: str, *, previous: Previous | None = None, robots: bool = True) -> Fetched:
         parts = urlsplit(url)
@@ -84,7 +85,8 @@ class PoliteHttp:
         self, url: str, host: str, delay: float, headers: dict[str, str], max_bytes: int | None = None
     ) -> Page:
         with host_turn(host, concurrency=self.limits.per_host_concurrency, delay_s=delay):
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             try:
                 return self.fetcher.get(url, headers=headers, max_bytes=max_bytes)
             except FetchError as exc:
