@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from tests.conftest import AUTH, create_kb, wait_for_job, wait_until
-from tests.site_server import LoopbackSite
+from tests.site_server import LoopbackSite, Page
 
 
 @pytest.fixture
@@ -266,3 +266,34 @@ def test_a_git_repository_syncs_by_blob(tmp_path: Path, make_settings, embedder)
             f"/v1/knowledge-bases/{kb_id}/sources", json={"kind": "git", "url": "file:///srv/elsewhere.git"}
         )
         assert other.status_code == 422 and "not an allowed repository" in other.text
+
+
+def test_hostile_pages_fail_alone_with_reasons(site: LoopbackSite, make_settings, embedder) -> None:
+    site.html(
+        "/start.html",
+        "Start",
+        "Links to pages that misbehave.",
+        ("loop-a", "huge.html", "missing.html", "private", "fine.html"),
+    )
+    site.redirects.update({"/loop-a": "/loop-b", "/loop-b": "/loop-a", "/private": "http://10.1.2.3/admin"})
+    site.pages["/huge.html"] = Page(b"<p>" + b"x" * 9000 + b"</p>")
+    site.html("/fine.html", "Fine", "This page behaves and is stored.")
+    settings = make_settings(
+        ingest={"url_allowlist": ["127.0.0.1/32"], "max_attempts": 1, "url_max_bytes": 8000},
+        sources={"per_host_delay_s": 0},
+    )
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        kb_id = create_kb(client)
+        source_id, job = _add(client, kb_id, kind="crawl", url=f"{site.url}/start.html", remove_after=0)
+        result = job["result"]
+        assert job["status"] == "succeeded" and result["status"] == "partial", result
+        assert (result["counts"]["added"], result["counts"]["failed"]) == (2, 4), result
+        history = client.get(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}/syncs").json()["data"][0]
+        reasons = {e["key"].rsplit("/", 1)[1]: e["error"] for e in history["errors"]}
+        assert "redirects more than" in reasons["loop-a"]
+        assert "the limit is 8,000" in reasons["huge.html"]
+        assert "404" in reasons["missing.html"]
+        assert "10.1.2.3" in reasons["private"]
+        assert not any(e["transient"] for e in history["errors"])
+        assert set(_documents(client, kb_id)) == {f"{site.url}/start.html", f"{site.url}/fine.html"}
