@@ -244,9 +244,9 @@ def queue_due(
 
 
 def removable_document(session: Session, item: SourceItem) -> str | None:
-    """The item's document, if deleting it takes nothing from anyone else: no other source's item
-    points at it (an identical page elsewhere is stored once and shared)."""
-    if item.document_id is None:
+    """The item's document, if deleting it takes nothing from anyone else: the source made it (it is
+    not an identical upload the item was matched to), and no other source's item points at it."""
+    if item.document_id is None or not item.owned:
         return None
     others = session.scalar(
         select(func.count())

@@ -424,6 +424,10 @@ class SourceItem(Base):
     document_id: Mapped[str | None] = mapped_column(
         ForeignKey("documents.id", ondelete="SET NULL"), index=True
     )
+    owned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """True when the document is this source's own (made or replaced by its sync, under its source
+    name), not one with the same bytes that was already there (an upload): only an owned document is
+    deleted with the item."""
     change_token: Mapped[str | None] = mapped_column(String(200))
     etag: Mapped[str | None] = mapped_column(String(200))
     last_modified: Mapped[str | None] = mapped_column(String(100))

@@ -101,7 +101,7 @@ class SyncRun:
         row = self.items.get(outcome.key)
         self.counts["unchanged"] += 1
         if row is None:  # a connector's word for an item we never stored: keep its tokens for next time
-            row = ItemRow(outcome.key, None, None, None, None, None, {}, None, None)
+            row = ItemRow(outcome.key, None, False, None, None, None, None, {}, None, None)
             self.items[outcome.key] = row
             self.writer.new[outcome.key] = row
         before = (row.change_token, row.etag, row.last_modified, row.state, row.missing_since, row.error)
@@ -129,6 +129,7 @@ class SyncRun:
             return
         try:
             format = served_format(content.name or content.key, content.content_type)
+            source = (content.source or content.key)[:2000]
             with self.sessions.begin() as session:
                 accepted = docs.accept_upload(
                     session,
@@ -137,20 +138,21 @@ class SyncRun:
                     format=format,
                     name=(content.name or content.key)[:500],
                     title=content.title,
-                    source=content.source or content.key,
+                    source=source,
                     tags=self.target.tags,
                     max_bytes=self.target.max_bytes,
                     max_attempts=self.target.max_attempts,
                 )
                 new = row is None
                 if row is None:
-                    row = ItemRow(content.key, None, None, None, None, None, {}, None, None)
+                    row = ItemRow(content.key, None, False, None, None, None, None, {}, None, None)
                     self.items[content.key] = row
                     self.writer.new[content.key] = row
                 else:
                     self.writer.changed[content.key] = row
                 self.counts["added" if new or row.document_id is None else "changed"] += 1
                 row.document_id, row.content_hash = accepted.document.id, digest
+                row.owned = accepted.document.source == source  # not someone's identical upload
                 row.change_token, row.etag = content.change_token, content.etag
                 row.last_modified, row.state = content.last_modified, content.state
                 row.missing_since = row.error = None

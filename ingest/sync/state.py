@@ -26,6 +26,7 @@ def key_hash(key: str) -> str:
 class ItemRow:
     key: str
     document_id: str | None
+    owned: bool
     change_token: str | None
     etag: str | None
     last_modified: str | None
@@ -43,6 +44,7 @@ class ItemRow:
     def values(self) -> dict[str, Any]:
         return {
             "document_id": self.document_id,
+            "owned": self.owned,
             "change_token": self.change_token,
             "etag": self.etag,
             "last_modified": self.last_modified,
@@ -60,6 +62,7 @@ def load_items(session: Session, source_id: str) -> dict[str, ItemRow]:
         select(
             SourceItem.key,
             SourceItem.document_id,
+            SourceItem.owned,
             SourceItem.change_token,
             SourceItem.etag,
             SourceItem.last_modified,
@@ -69,7 +72,9 @@ def load_items(session: Session, source_id: str) -> dict[str, ItemRow]:
             SourceItem.error,
         ).where(SourceItem.source_id == source_id)
     )
-    return {r[0]: ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], dict(r[6] or {}), r[7], r[8]) for r in rows}
+    return {
+        r[0]: ItemRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], dict(r[7] or {}), r[8], r[9]) for r in rows
+    }
 
 
 @dataclass

@@ -297,3 +297,17 @@ def test_hostile_pages_fail_alone_with_reasons(site: LoopbackSite, make_settings
         assert "10.1.2.3" in reasons["private"]
         assert not any(e["transient"] for e in history["errors"])
         assert set(_documents(client, kb_id)) == {f"{site.url}/start.html", f"{site.url}/fine.html"}
+
+
+def test_a_source_never_deletes_an_upload_it_matched(site: LoopbackSite, make_settings, embedder) -> None:
+    site.html("/terms.html", "Terms", "Orders can be cancelled until they ship.")
+    with _client(make_settings, embedder) as client:
+        kb_id = create_kb(client)
+        files = {"files": ("terms.html", site.pages["/terms.html"].body, "text/html")}
+        uploaded = client.post(f"/v1/knowledge-bases/{kb_id}/documents", files=files).json()["documents"][0]
+        wait_for_job(client, uploaded["job_id"])
+        source_id, job = _add(client, kb_id, kind="page", url=f"{site.url}/terms.html")
+        assert job["result"]["counts"]["added"] == 1  # the same bytes: matched, not stored twice
+        assert list(_documents(client, kb_id)) == ["terms.html"]
+        assert client.delete(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").status_code == 204
+        assert list(_documents(client, kb_id)) == ["terms.html"]  # the upload is not the source's to delete

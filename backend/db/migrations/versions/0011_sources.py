@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=2000), nullable=False),
         sa.Column("document_id", sa.String(length=36), nullable=True),
+        sa.Column("owned", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("change_token", sa.String(length=200), nullable=True),
         sa.Column("etag", sa.String(length=200), nullable=True),
         sa.Column("last_modified", sa.String(length=100), nullable=True),
