@@ -1,5 +1,5 @@
 """The admin console in a real browser (tests/browser.py): sign in, create a knowledge base, upload two
-files and watch them become ready, ask in the playground and open a citation beside the retrieval
+files and watch them become ready, keep a page in sync as a source, ask in the playground and open a citation beside the retrieval
 trace, take a conversation over as a person, see the question that found nothing in analytics,
 fine-tune from a pairs file and see its chart, activate it and roll back, rename, create a widget key
 and see the live preview; a scoped key sees its own knowledge base only.
@@ -92,6 +92,22 @@ def test_sign_in_create_upload_ask_rename_and_a_scoped_key(server: str) -> None:
         expect(page.locator("#chunks")).to_contain_text("passages 1–1 of 1")
         expect(page.locator("#chunks li")).to_contain_text("Rotterdam")
         page.screenshot(path=SCREENSHOTS / "console-2-content.png")
+
+        page.get_by_role("tab", name="Sources").click()
+        page.get_by_label("Kind").select_option("page")
+        page.get_by_label("Keep in sync with").fill(f"{server}/widget/demo")
+        page.get_by_label("Sync", exact=True).select_option("1d")
+        page.get_by_role("button", name="Add source").click()
+        row = page.locator("#sources tbody tr")
+        expect(row).to_contain_text("every day")
+        expect(row.locator("td.status-ok")).to_have_count(1, timeout=60_000)  # polled until the sync ends
+        expect(row).to_contain_text("added 1")
+        row.get_by_role("button", name=f"Sync {server}/widget/demo now").click()
+        expect(row).to_contain_text("unchanged 1", timeout=60_000)  # a 200 with the same bytes: not embedded
+        page.get_by_role("button", name=f"{server}/widget/demo", exact=True).click()
+        expect(page.locator("#source-history > ol > li")).to_have_count(2)
+        expect(page.locator("#source-history")).to_contain_text("unchanged 1")
+        page.screenshot(path=SCREENSHOTS / "console-2b-sources.png")
 
         page.get_by_role("tab", name="Playground").click()
         page.get_by_label("Ask this knowledge base").fill("Where do orders ship from?")

@@ -145,13 +145,13 @@ function openKb(id) {
 }
 function renderKb() {
   clearTimeout(state.timer);
-  const tabs = [["content", "Content"], ["playground", "Playground"], ["conversations", "Conversations"], ["analytics", "Analytics"], ["encoders", "Encoders"], ["keys", "Keys & widget"], ["settings", "Settings"]];
+  const tabs = [["content", "Content"], ["sources", "Sources"], ["playground", "Playground"], ["conversations", "Conversations"], ["analytics", "Analytics"], ["encoders", "Encoders"], ["keys", "Keys & widget"], ["settings", "Settings"]];
   const bar = h("div", { class: "tabs", role: "tablist" }, tabs.map(([key, label]) =>
     h("button", { type: "button", role: "tab", id: `tab-${key}`, "aria-selected": String(state.tab === key),
       onclick: () => { state.tab = key; renderKb(); } }, label)));
   const panel = h("section", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
   show(h("h1", {}, state.kb.name), bar, panel);
-  ({ content: contentTab, playground: playgroundTab, conversations: conversationsTab, analytics: analyticsTab, encoders: encodersTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
+  ({ content: contentTab, sources: sourcesTab, playground: playgroundTab, conversations: conversationsTab, analytics: analyticsTab, encoders: encodersTab, keys: keysTab, settings: settingsTab })[state.tab](panel);
 }
 
 // ---------- content ----------
@@ -285,6 +285,67 @@ async function showChunks(doc, offset) {
     ? h("button", { type: "button", onclick: () => showChunks(doc, offset + CHUNK_PAGE) }, "Next passages") : null;
   box.replaceChildren(...[h("h2", {}, `${doc.title}: passages ${offset + 1}–${offset + data.data.length} of ${data.total}`), list, more].filter(Boolean));
   box.scrollIntoView?.({ block: "start" });
+}
+
+// ---------- sources: sites, sitemaps, repositories kept in sync ----------
+const EVERY = [["", "on request"], ["1h", "every hour"], ["6h", "every 6 hours"], ["1d", "every day"], ["1w", "every week"]];
+const NAMED = { 3600: "every hour", 21600: "every 6 hours", 86400: "every day", 604800: "every week" };
+const every = (s) => (!s ? "on request" : NAMED[s] || (s % 3600 === 0 ? `every ${s / 3600} hours` : `every ${Math.round(s / 60)} minutes`));
+function sourcesTab(panel) {
+  const list = h("div", { id: "sources" });
+  const history = h("div", { id: "source-history", "aria-live": "polite" });
+  if (can("write")) {
+    const kind = h("select", { id: "source-kind" }, ["crawl", "sitemap", "page", "git"].map((k) => h("option", { value: k }, k)));
+    const url = h("input", { id: "source-new-url", type: "text", required: true, maxlength: 2000, placeholder: "https://help.example.com/docs/" });
+    const schedule = h("select", { id: "source-schedule" }, EVERY.map(([v, label]) => h("option", { value: v }, label)));
+    panel.append(h("form", { class: "row", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { kind: kind.value, url: url.value, schedule: schedule.value || null };
+      if (await guarded(() => api("POST", kbPath("/sources"), body))) { url.value = ""; refreshSources(); }
+    } }, h("div", {}, labelled("Kind", kind)), h("div", {}, labelled("Keep in sync with", url)),
+      h("div", {}, labelled("Sync", schedule)), h("button", { type: "submit" }, "Add source")));
+  }
+  panel.append(list, history);
+  refreshSources();
+}
+async function refreshSources() {
+  clearTimeout(state.timer);
+  if (state.tab !== "sources") return;
+  const kbId = state.kb.id;
+  const data = await guarded(() => api("GET", kbPath("/sources")));
+  const box = $("sources");
+  if (!data || !box || state.kb?.id !== kbId) return;
+  if (!data.data.length) box.replaceChildren(h("p", { class: "muted" }, "No sources yet: add a site, a sitemap or a repository to keep this knowledge base in sync with it."));
+  else box.replaceChildren(h("table", {},
+    h("thead", {}, h("tr", {}, ["Source", "Kind", "Sync", "Last sync", "Counts", "Documents", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, data.data.map((s) => h("tr", {},
+      h("td", {}, h("button", { type: "button", class: "link", title: "Show its syncs", onclick: () => showSyncs(s) }, s.url)),
+      h("td", {}, s.kind),
+      h("td", {}, every(s.schedule_s)),
+      h("td", { class: `status-${s.last_status}` }, s.last_status, s.last_sync_at ? h("span", { class: "muted" }, ` · ${new Date(s.last_sync_at).toLocaleString()}`) : null,
+        s.last_error ? h("div", { class: "error" }, s.last_error) : null),
+      h("td", {}, Object.entries(s.last_counts).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ")),
+      h("td", { class: "num" }, s.documents),
+      h("td", {}, ...(can("write") ? [
+        h("button", { type: "button", "aria-label": `Sync ${s.url} now`, onclick: async () => {
+          if (await guarded(() => api("POST", kbPath(`/sources/${encodeURIComponent(s.id)}/sync`)))) refreshSources();
+        } }, "Sync now"),
+        h("button", { type: "button", class: "danger", "aria-label": `Delete source ${s.url}`, onclick: async () => {
+          if (!confirm(`Delete the source ${s.url} and the ${s.documents} documents it brought?`)) return;
+          await guarded(() => api("DELETE", kbPath(`/sources/${encodeURIComponent(s.id)}`)));
+          refreshSources();
+        } }, "Delete"),
+      ] : [])))))));
+  const busy = data.data.some((s) => s.last_status === "running" || s.last_status === "never");
+  state.timer = setTimeout(refreshSources, busy ? POLL_BUSY_MS : POLL_IDLE_MS);
+}
+async function showSyncs(source) {
+  const data = await guarded(() => api("GET", kbPath(`/sources/${encodeURIComponent(source.id)}/syncs?limit=10`)));
+  if (!data) return;
+  $("source-history").replaceChildren(h("h2", {}, `Syncs of ${source.url}`), h("ol", {}, data.data.map((sync) => h("li", {},
+    h("span", { class: `status-${sync.status}` }, sync.status), ` · ${new Date(sync.started_at).toLocaleString()} · `,
+    Object.entries(sync.counts).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", "),
+    sync.errors.length ? h("ul", {}, sync.errors.map((e) => h("li", { class: "error" }, `${e.key}: ${e.error}${e.transient ? " (will be tried again)" : ""}`))) : null))));
 }
 
 // ---------- playground ----------
