@@ -93,26 +93,33 @@ def make_sync_handler(services: PluginHost) -> JobHandler:
                 config.ingest.max_attempts,
             )
             items = load_items(session, source_id)
-        cls = connector(kind)
         fetcher = SafeFetcher(
             policy, max_bytes=config.ingest.url_max_bytes, timeout_s=config.ingest.url_timeout_s
         )
-        workdir = source_workdir(config.data_dir, source_id)
-        workdir.mkdir(parents=True, exist_ok=True)
-        sync = Context(
-            url,
-            cls.Settings.model_validate(settings),
-            config.sources,
-            PoliteHttp(fetcher, config.sources),
-            workdir,
-            config.ingest.max_upload_bytes,
-            items,
-            ctx,
-        )
+        http = PoliteHttp(fetcher, config.sources)
         run = SyncRun(target, services.sessions, items, services.wake_workers)
+        reasons: list[str] = []
         started = time.perf_counter()
         status, error = "failed", None
         try:
+            cls = connector(kind)  # inside: a plugin uninstalled since is this sync's failure, recorded
+            try:
+                validated = cls.Settings.model_validate(settings)
+            except ValueError as exc:
+                raise InvalidInput(f"the source's settings no longer fit its connector: {exc}") from None
+            workdir = source_workdir(config.data_dir, source_id)
+            workdir.mkdir(parents=True, exist_ok=True)
+            sync = Context(
+                url,
+                validated,
+                config.sources,
+                http,
+                workdir,
+                config.ingest.max_upload_bytes,
+                items,
+                ctx,
+                reasons,
+            )
             ctx.report("listing", 0.0, force=True)
             for outcome in _outcomes(cls().sync(sync)):
                 run.apply(outcome)
@@ -136,10 +143,10 @@ def make_sync_handler(services: PluginHost) -> JobHandler:
         finally:
             run.flush()
             fetcher.close()
-            counts = {**run.counts, "requests": sync.http.requests}
+            counts = {**run.counts, "requests": http.requests}
             _finish(services, source_id, sync_id, status, counts, run.errors, error)
             services.telemetry.synced(kind, status, counts)
-            ctx.result = {"sync_id": sync_id, "status": status, "counts": counts, "incomplete": sync.reasons}
+            ctx.result = {"sync_id": sync_id, "status": status, "counts": counts, "incomplete": reasons}
             log.info(
                 "source %s (%s %s) synced: %s in %.1fs, %s",
                 source_id,
