@@ -33,6 +33,8 @@ class LoopbackSite:
     robots: str | None = None
     conditional: bool = True
     """False: ETag and Last-Modified are ignored (a server that always answers 200)."""
+    sitemap_body: bytes | None = None
+    """Served as /sitemap.xml instead of the one listing ``pages`` (a hostile or huge sitemap)."""
     latency_s: float = 0.0
     """Added before every answer: a site across a network, for benchmarks."""
     requests: Counter[str] = field(default_factory=Counter)
@@ -90,7 +92,7 @@ class LoopbackSite:
                             return self._answer(404, "text/plain", b"none")
                         return self._answer(200, "text/plain", site.robots.encode())
                     if path == "/sitemap.xml":
-                        return self._answer(200, "application/xml", site.sitemap())
+                        return self._answer(200, "application/xml", site.sitemap_body or site.sitemap())
                     if path in site.redirects:
                         self.send_response(301)
                         self.send_header("Location", site.redirects[path])

@@ -1,8 +1,8 @@
 """The admin console in a real browser (tests/browser.py): sign in, create a knowledge base, upload two
-files and watch them become ready, keep a page in sync as a source, ask in the playground and open a citation beside the retrieval
-trace, take a conversation over as a person, see the question that found nothing in analytics,
-fine-tune from a pairs file and see its chart, activate it and roll back, rename, create a widget key
-and see the live preview; a scoped key sees its own knowledge base only.
+files and watch them become ready, keep a page in sync as a source, ask in the playground and open a
+citation beside the retrieval trace, take a conversation over as a person, see the question that found
+nothing in analytics, fine-tune from a pairs file and see its chart, activate it and roll back, rename,
+create a widget key and see the live preview; a scoped key sees its own knowledge base only.
 Screenshots of each step are left in ``test-artifacts/screenshots`` for a reviewer."""
 
 from __future__ import annotations

@@ -125,6 +125,10 @@ def test_a_crawled_site_stays_in_sync(site: LoopbackSite, make_settings, embedde
             }
         ]
 
+        metrics = client.get("/metrics").text
+        assert 'kbchat_source_syncs_total{connector="crawl",status="partial"} 1.0' in metrics
+        assert 'kbchat_source_items_total{connector="crawl",outcome="removed"} 1.0' in metrics
+
         # Deleting the source deletes its documents and their passages.
         assert client.delete(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").status_code == 204
         assert client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"] == []
@@ -311,3 +315,23 @@ def test_a_source_never_deletes_an_upload_it_matched(site: LoopbackSite, make_se
         assert list(_documents(client, kb_id)) == ["terms.html"]
         assert client.delete(f"/v1/knowledge-bases/{kb_id}/sources/{source_id}").status_code == 204
         assert list(_documents(client, kb_id)) == ["terms.html"]  # the upload is not the source's to delete
+
+
+def test_a_sitemap_of_a_hundred_thousand_urls_is_cut_at_the_limit(
+    site: LoopbackSite, make_settings, embedder
+) -> None:
+    site.html("/p0.html", "Page 0", "The only page that exists.")
+    urls = "".join(f"<url><loc>{site.url}/p{i}.html</loc></url>" for i in range(100_000))
+    site.sitemap_body = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + urls
+        + "</urlset>"
+    ).encode()
+    with _client(make_settings, embedder, max_items=3) as client:
+        kb_id = create_kb(client)
+        _, job = _add(client, kb_id, kind="sitemap", url=f"{site.url}/sitemap.xml", remove_after=0)
+        result = job["result"]
+        assert job["status"] == "succeeded", job
+        assert (result["counts"]["added"], result["counts"]["failed"]) == (1, 2), result  # p1, p2: 404
+        assert result["incomplete"] == ["the sitemap lists more than 3 pages; only the first 3 are synced"]
+        assert site.requests["/p3.html"] == 0
