@@ -88,3 +88,177 @@ Hello and welcome.
 00:00:03,500 --> 00:00:08,000
 Invoices can be downloaded from the billing page.
 """
+
+
+def make_pptx() -> bytes:
+    """Three slides: a titled one with a bullet list and speaker notes, one with a table, a title-only one."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    deck.core_properties.title = "Router training"
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Resetting the router"
+    slide.placeholders[1].text_frame.text = "Hold the reset button for ten seconds."
+    slide.notes_slide.notes_text_frame.text = "Remind people that settings are lost."
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Warranty by region"
+    table = slide.shapes.add_table(3, 2, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate([("Region", "Period"), ("EU", "3 years"), ("US", "1 year")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    deck.slides.add_slide(deck.slide_layouts[0]).shapes.title.text = "Questions"
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def make_xlsx() -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Prices"
+    sheet.append(["sku", "product", "price"])
+    sheet.append(["R-100", "Acme Router Mini", 49])
+    sheet.append([None, None, None])  # an empty row: skipped, numbering kept
+    sheet.append(["R-200", "Acme Router Pro", 129.5])
+    other = book.create_sheet("Stock")
+    other.append(["sku", "warehouse", "units"])
+    other.append(["R-100", "Leeds", 12])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _odf(mimetype: str, content: str, meta: str = "") -> bytes:
+    """An OpenDocument package: the mimetype first and stored, then content.xml (and meta.xml)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), mimetype)
+        archive.writestr("content.xml", content)
+        if meta:
+            archive.writestr("meta.xml", meta)
+    return out.getvalue()
+
+
+_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+)
+
+
+def make_ods(repeated_rows: int = 3) -> bytes:
+    row = (
+        "<table:table-row{}><table:table-cell><text:p>{}</text:p></table:table-cell>{}"
+        "<table:table-cell><text:p>{}</text:p></table:table-cell></table:table-row>"
+    )
+    gap = '<table:table-cell table:number-columns-repeated="2"/>'  # two empty cells between the values
+    body = (
+        f'<office:document-content {_NS}><office:body><office:spreadsheet><table:table table:name="Plans">'
+        + row.format("", "plan", gap, "price")
+        + row.format("", "Starter", gap, "9 EUR")
+        + row.format(f' table:number-rows-repeated="{repeated_rows}"', "Filler", gap, "0 EUR")
+        + '<table:table-row table:number-rows-repeated="1048000">'  # a sheet's empty tail, as Calc saves it
+        + '<table:table-cell table:number-columns-repeated="16384"/></table:table-row>'
+        + "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    return _odf("application/vnd.oasis.opendocument.spreadsheet", body)
+
+
+def make_odt() -> bytes:
+    body = (
+        f"<office:document-content {_NS}><office:body><office:text>"
+        '<text:h text:outline-level="1">Returns</text:h>'
+        '<text:p>Unworn shoes may be returned<text:s text:c="1"/>within 45 days.</text:p>'
+        '<text:h text:outline-level="2">Refunds</text:h>'
+        "<text:list><text:list-item><text:p>Refunds reach the card in 5 days.</text:p></text:list-item>"
+        "</text:list>"
+        "<table:table><table:table-row><table:table-cell><text:p>Item</text:p></table:table-cell>"
+        "<table:table-cell><text:p>Window</text:p></table:table-cell></table:table-row>"
+        "<table:table-row><table:table-cell><text:p>Sale</text:p></table:table-cell>"
+        "<table:table-cell><text:p>exchange only</text:p></table:table-cell></table:table-row></table:table>"
+        "</office:text></office:body></office:document-content>"
+    )
+    meta = (
+        '<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><office:meta><dc:title>Returns policy</dc:title>'
+        "</office:meta></office:document-meta>"
+    )
+    return _odf("application/vnd.oasis.opendocument.text", body, meta)
+
+
+def make_epub(version: int = 3) -> bytes:
+    """Two chapters in spine order, titled by the EPUB 3 nav (or the EPUB 2 NCX), in an OEBPS folder."""
+    chapter = (
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>{0}</title></head>'
+        "<body><h1>{0}</h1><p>{1}</p><h2>Details</h2><p>{2}</p></body></html>"
+    )
+    nav = (
+        '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><body>'
+        '<nav epub:type="toc"><ol><li><a href="text/one.xhtml">Getting started</a></li>'
+        '<li><a href="text/two.xhtml#top">Care and cleaning</a></li></ol></nav></body></html>'
+    )
+    ncx = (
+        '<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/"><navMap>'
+        '<navPoint id="a"><navLabel><text>Getting started</text></navLabel>'
+        '<content src="text/one.xhtml"/></navPoint>'
+        '<navPoint id="b"><navLabel><text>Care and cleaning</text></navLabel>'
+        '<content src="text/two.xhtml"/></navPoint>'
+        "</navMap></ncx>"
+    )
+    toc = (
+        '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+        if version == 3
+        else '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+    )
+    spine = "<spine>" if version == 3 else '<spine toc="ncx">'
+    opf = (
+        '<package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+        '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        "<dc:title>The kettle book</dc:title></metadata><manifest>"
+        '<item id="one" href="text/one.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="two" href="text/two.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="cover" href="cover.png" media-type="image/png"/>'
+        f"{toc}</manifest>{spine}"
+        '<itemref idref="two"/><itemref idref="one"/></spine></package>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
+        archive.writestr(
+            "META-INF/container.xml",
+            '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0"><rootfiles>'
+            '<rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+            "</rootfiles></container>",
+        )
+        archive.writestr("OEBPS/content.opf", opf)
+        archive.writestr("OEBPS/nav.xhtml", nav)
+        archive.writestr("OEBPS/toc.ncx", ncx)
+        archive.writestr(
+            "OEBPS/text/one.xhtml",
+            chapter.format("Unpacking", "Remove the kettle from its box.", "Keep the box for returns."),
+        )
+        archive.writestr(
+            "OEBPS/text/two.xhtml",
+            chapter.format("Descaling", "Descale monthly with citric acid.", "Rinse twice after descaling."),
+        )
+    return out.getvalue()
+
+
+RTF = (
+    rb"{\rtf1\ansi\deff0 {\fonttbl {\f0 Times;}}"
+    rb"{\pard Spare lids cost 4 euros in the parts shop.\par}"
+    rb"{\pard Caf\'e9 machines are not covered by this warranty.\par}}"
+)
+JSON_FAQ = (
+    b'{"data": [{"id": 7, "question": "How long do refunds take?", "answer": "Refunds reach the card '
+    b'within 5 business days.", "category": "billing", "tags": ["refund", "card"]}, '
+    b'{"id": 8, "question": "Do you ship to Norway?", "answer": "Yes, in 3 to 5 days.", '
+    b'"meta": {"updated": "2026-11-02"}}]}'
+)
+JSONL = (
+    b'{"title": "Opening hours", "body": "We are open nine to five."}\n\n'
+    b'{"title": "Parking", "body": "Park behind the shop."}\n'
+)

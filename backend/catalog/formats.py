@@ -27,6 +27,15 @@ EXTENSIONS = {
     ".tab": "tsv",
     ".vtt": "vtt",
     ".srt": "srt",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".ods": "ods",
+    ".epub": "epub",
+    ".odt": "odt",
+    ".rtf": "rtf",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
 }
 CONTENT_TYPES = {
     "text/plain": "text",
@@ -40,6 +49,16 @@ CONTENT_TYPES = {
     "text/tab-separated-values": "tsv",
     "text/vtt": "vtt",
     "application/x-subrip": "srt",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/epub+zip": "epub",
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/rtf": "rtf",
+    "text/rtf": "rtf",
+    "application/json": "json",
+    "application/jsonl": "jsonl",
+    "application/x-ndjson": "jsonl",
 }
 FORMATS = frozenset(EXTENSIONS.values())
 MEDIA_TYPES = {
@@ -52,6 +71,14 @@ MEDIA_TYPES = {
     "tsv": "text/tab-separated-values",
     "vtt": "text/vtt",
     "srt": "application/x-subrip",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+    "epub": "application/epub+zip",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "rtf": "application/rtf",
+    "json": "application/json",
+    "jsonl": "application/jsonl",
 }
 
 

@@ -7,10 +7,16 @@ from collections.abc import Callable
 from backend.errors import EmptyContent, UnsupportedFormat
 from ingest.loaders.base import ParsedDocument, Section
 from ingest.loaders.docx import load_docx
+from ingest.loaders.epub import load_epub
 from ingest.loaders.html import load_html
 from ingest.loaders.markdown import load_markdown
+from ingest.loaders.opendocument import load_odt
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.plain_text import load_text
+from ingest.loaders.records import load_json, load_jsonl
+from ingest.loaders.rtf import load_rtf
+from ingest.loaders.slides import load_pptx
+from ingest.loaders.spreadsheet import load_ods, load_xlsx
 from ingest.loaders.subtitles import load_subtitles
 from ingest.loaders.table import load_table, load_tsv
 
@@ -25,6 +31,14 @@ LOADERS: dict[str, Loader] = {
     "tsv": load_tsv,
     "vtt": load_subtitles,
     "srt": load_subtitles,
+    "pptx": load_pptx,
+    "xlsx": load_xlsx,
+    "ods": load_ods,
+    "epub": load_epub,
+    "odt": load_odt,
+    "rtf": load_rtf,
+    "json": load_json,
+    "jsonl": load_jsonl,
 }
 
 

@@ -85,7 +85,7 @@ def test_upload_validation(client: TestClient, make_settings) -> None:
     kb_id = create_kb(client)
     url = f"/v1/knowledge-bases/{kb_id}/documents"
     message = _error(
-        client.post(url, files=[("files", ("a.pptx", b"PK", "application/vnd.ms-powerpoint"))]), 415
+        client.post(url, files=[("files", ("a.ppt", b"PK", "application/vnd.ms-powerpoint"))]), 415
     )
     assert ".md" in message  # says what is supported
     _error(client.post(url, files=[("files", ("empty.txt", b"", "text/plain"))]), 422, "empty_content")

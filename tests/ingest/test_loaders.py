@@ -86,4 +86,4 @@ def test_format_detection() -> None:
     assert detect_format(None, "text/html; charset=utf-8") == "html"
     assert detect_format("notes", "text/plain") == "text"
     with pytest.raises(UnsupportedFormat, match=r"\.txt"):
-        detect_format("a.pptx", "application/octet-stream")
+        detect_format("a.key", "application/octet-stream")  # Keynote: not read

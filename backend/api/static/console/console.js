@@ -167,7 +167,7 @@ function contentTab(panel) {
     const input = h("input", { id: "files", type: "file", multiple: true, onchange: () => uploadAll(input.files, uploads) });
     const drop = h("div", { class: "drop" },
       h("label", { for: "files" }, "Upload documents"),
-      h("p", { class: "muted" }, "PDF, DOCX, HTML, Markdown, text, CSV, subtitles: choose files or drop them here."),
+      h("p", { class: "muted" }, "PDF, Word, slides, spreadsheets, OpenDocument, EPUB, RTF, HTML, Markdown, text, CSV, JSON, subtitles: choose files or drop them here."),
       input);
     drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", () => drop.classList.remove("over"));
