@@ -142,7 +142,11 @@ class IngestSettings(BaseModel):
         description="Parse uploads in a child process with the limits below, so one pathological file "
         "fails alone instead of taking the worker down.",
     )
-    parse_timeout_s: float = Field(default=120.0, gt=0, description="A file still parsing after this fails.")
+    parse_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A parse that shows no progress for this long fails (OCR shows progress per page).",
+    )
     parse_memory_mb: int | None = Field(
         default=2048, ge=256, description="Address-space cap of the parser process. Empty: no cap."
     )

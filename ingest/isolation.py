@@ -40,6 +40,9 @@ def _child_main(conn: Connection, memory_bytes: int | None, target: str) -> None
             log.warning("cannot cap the parser's memory on this platform: %s", exc)
     module, _, attribute = target.partition(":")
     parse = getattr(importlib.import_module(module), attribute)
+    from ingest.loaders import progress
+
+    progress.listen(lambda: conn.send(("alive",)))
     conn.send(("ready",))
     while True:
         try:
@@ -116,13 +119,18 @@ class IsolatedParser:
                 conn = self._start()
             try:
                 conn.send((data, format, name))
-                if not conn.poll(self.timeout_s):
-                    self._discard()
-                    raise errors.InvalidInput(
-                        f"parsing {name} took longer than {self.timeout_s:g} s and was stopped; the file "
-                        "may be pathological. Split it, or raise KBCHAT_INGEST__PARSE_TIMEOUT_S."
-                    )
-                reply = conn.recv()
+                while (
+                    True
+                ):  # the deadline counts from the loader's last sign of life (ingest/loaders/progress)
+                    if not conn.poll(self.timeout_s):
+                        self._discard()
+                        raise errors.InvalidInput(
+                            f"parsing {name} made no progress for {self.timeout_s:g} s and was stopped; the "
+                            "file may be pathological. Split it, or raise KBCHAT_INGEST__PARSE_TIMEOUT_S."
+                        )
+                    reply = conn.recv()
+                    if reply[0] != "alive":
+                        break
             except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
                 process = self._process
                 if process is not None:

@@ -262,3 +262,80 @@ JSONL = (
     b'{"title": "Opening hours", "body": "We are open nine to five."}\n\n'
     b'{"title": "Parking", "body": "Park behind the shop."}\n'
 )
+
+
+SCAN_TEXT = [
+    "Customers may return unworn shoes within 45 days of delivery for a full refund.",
+    "Sale items can be exchanged but not refunded. Refunds reach the original card",
+    "within 5 business days after the parcel is scanned at our warehouse in Leeds.",
+    "",
+    "Questions? Call 0113 496 0000 or write to help@example.com (9:00-17:00).",
+]
+
+
+def render_page(lines: list[str], *, dpi: int = 200, size_pt: int = 11):
+    """A clean scan: black text on an A4 page at ``dpi``, one line per entry ('' leaves a blank line)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("L", (int(8.27 * dpi), int(11.69 * dpi)), 255)
+    draw, font = ImageDraw.Draw(page), ImageFont.load_default(size=round(size_pt / 72 * dpi))
+    y = dpi  # one-inch margins
+    for line in lines:
+        draw.text((dpi, y), line, font=font, fill=0)
+        y += round(1.5 * size_pt / 72 * dpi)
+    return page
+
+
+def image_bytes(image, fmt: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def scanned_pdf(pages: list, *, dpi: int = 200) -> bytes:
+    """A PDF of images only (no text layer), as a scanner writes it."""
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def mixed_pdf(text_page: str, scan) -> bytes:
+    """Page 1 with a text layer, page 2 a scan."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for data in (make_pdf([text_page]), scanned_pdf([scan])):
+        for page in PdfReader(io.BytesIO(data)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` × ``height`` (its pixels are never reached: the size check is first)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def char_accuracy(found: str, truth: str) -> float:
+    """1 − (edit distance ÷ length of the truth), whitespace runs counted as one space."""
+    a, b = " ".join(found.split()), " ".join(truth.split())
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1 - previous[-1] / max(len(b), 1)

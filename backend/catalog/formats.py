@@ -36,6 +36,12 @@ EXTENSIONS = {
     ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".webp": "webp",
 }
 CONTENT_TYPES = {
     "text/plain": "text",
@@ -59,6 +65,10 @@ CONTENT_TYPES = {
     "application/json": "json",
     "application/jsonl": "jsonl",
     "application/x-ndjson": "jsonl",
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/tiff": "tiff",
+    "image/webp": "webp",
 }
 FORMATS = frozenset(EXTENSIONS.values())
 MEDIA_TYPES = {
@@ -79,6 +89,10 @@ MEDIA_TYPES = {
     "rtf": "application/rtf",
     "json": "application/json",
     "jsonl": "application/jsonl",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
+    "webp": "image/webp",
 }
 
 

@@ -9,6 +9,7 @@ from ingest.loaders.base import ParsedDocument, Section
 from ingest.loaders.docx import load_docx
 from ingest.loaders.epub import load_epub
 from ingest.loaders.html import load_html
+from ingest.loaders.image import load_image
 from ingest.loaders.markdown import load_markdown
 from ingest.loaders.opendocument import load_odt
 from ingest.loaders.pdf import load_pdf
@@ -39,6 +40,10 @@ LOADERS: dict[str, Loader] = {
     "rtf": load_rtf,
     "json": load_json,
     "jsonl": load_jsonl,
+    "png": load_image,
+    "jpeg": load_image,
+    "tiff": load_image,
+    "webp": load_image,
 }
 
 

@@ -8,7 +8,7 @@ import os
 import signal
 import time
 
-from ingest.loaders import ParsedDocument, parse
+from ingest.loaders import ParsedDocument, parse, progress
 
 
 def misbehaving_parse(data: bytes, *, format: str, name: str) -> ParsedDocument:
@@ -20,6 +20,11 @@ def misbehaving_parse(data: bytes, *, format: str, name: str) -> ParsedDocument:
             blocks.append(bytearray(64 * 1024 * 1024))
     if format == "segfault":
         os.kill(os.getpid(), signal.SIGSEGV)
+    if format == "slow-but-alive":  # long work (OCR of many pages) that says it is alive
+        for _ in range(7):
+            time.sleep(0.4)  # stands for a page's work
+            progress.beat()
+        return parse(data, format="markdown", name=name)
     if format == "bug":
         raise ZeroDivisionError("division by zero in a loader")
     return parse(data, format=format, name=name)
