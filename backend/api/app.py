@@ -23,6 +23,7 @@ from backend.api.routes import (
     console,
     conversations,
     documents,
+    duplicates,
     encoders,
     health,
     integrations,
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     for module in (
         knowledge_bases,
         documents,
+        duplicates,
         jobs,
         search,
         openai_compat,

@@ -54,6 +54,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", f"{KB}/conversations/{{conversation_id}}/release"): "support",
     ("POST", f"{KB}/conversations/{{conversation_id}}/messages"): "support",
     ("GET", f"{KB}/leads"): "support",
+    ("GET", f"{KB}/duplicates"): "read",
     ("GET", f"{KB}/sources"): "read",
     ("GET", f"{KB}/sources/{{source_id}}"): "read",
     ("GET", f"{KB}/sources/{{source_id}}/syncs"): "read",

@@ -140,6 +140,11 @@ class DocumentPublic(_Out):
     error: str | None
     chunk_count: int
     tags: list[str] = Field(default_factory=list, description="The tags it was uploaded with.")
+    near_duplicate_of: dict[str, Any] | None = Field(
+        default=None,
+        description="The knowledge base's document this one nearly duplicates, found when it was ingested: "
+        "{document_id, title, similarity} (GET …/duplicates lists every cluster).",
+    )
     stage: str | None = Field(
         default=None,
         description="While queued or processing: its ingestion job's stage (parsing, embedding…).",

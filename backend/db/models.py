@@ -153,6 +153,27 @@ class Document(Base):
         """The tags it was uploaded with (kept in ``meta``; its passages carry them for filters)."""
         return list((self.meta or {}).get("tags") or [])
 
+    @property
+    def near_duplicate_of(self) -> dict[str, Any] | None:
+        """The closest near-duplicate found when it was ingested: ``{document_id, title, similarity}``."""
+        found: dict[str, Any] | None = (self.meta or {}).get("near_duplicate_of")
+        return found
+
+
+class DocumentFingerprint(Base):
+    """What near-duplicate detection compares (backend/text/fingerprint.py): the mean of the document's
+    chunk vectors under one encoder, and the MinHash of its word 3-grams with their count."""
+
+    __tablename__ = "document_fingerprints"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    kb_id: Mapped[str] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(500))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    shingles: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
 
 class DocumentContent(Base):
     """The uploaded bytes, kept in the database so a worker on another host can always read them
