@@ -339,3 +339,39 @@ def char_accuracy(found: str, truth: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
     return 1 - previous[-1] / max(len(b), 1)
+
+
+def make_table_pdf() -> bytes:
+    """One page: a sentence, a ruled 3 × 3 table (a header row and two rows), a sentence below it."""
+    rows = [("Region", "Period", "Cover"), ("EU", "3 years", "parts and labour"), ("US", "1 year", "parts")]
+    ops = ["BT /F1 11 Tf 72 740 Td (Warranty periods differ by region, as listed below.) Tj ET"]
+    top, height, widths = 700, 24, (100, 100, 160)
+    for r, row in enumerate(rows):
+        x = 72
+        y = top - (r + 1) * height
+        for c, cell in enumerate(row):
+            ops.append(f"{x} {y} {widths[c]} {height} re S")
+            ops.append(f"BT /F1 10 Tf {x + 4} {y + 8} Td ({cell}) Tj ET")
+            x += widths[c]
+    ops.append("BT /F1 11 Tf 72 560 Td (Claims need the receipt and the serial number.) Tj ET")
+    stream = "\n".join(ops).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R "
+        b"/Resources << /Font << /F1 3 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()

@@ -32,7 +32,7 @@ def test_ingest_search_ask(tmp_path: Path, kbchat) -> None:
     (docs / "guide.md").write_bytes(GUIDE_MD)
     (docs / "sub" / "billing.html").write_bytes(BILLING_HTML)
     (docs / "shipping.txt").write_bytes(SHIPPING_TXT)
-    (docs / "image.png").write_bytes(b"\x89PNG")  # skipped: not a supported extension
+    (docs / "image.gif").write_bytes(b"GIF89a")  # skipped: not a supported extension
     env = {"KBCHAT_DATA_DIR": str(tmp_path / "data")}
 
     result = kbchat("ingest", str(docs), "--kb", "support", **env)

@@ -1,5 +1,6 @@
 """PDF: the text of each page (pypdf: pure Python, actively maintained, no system libraries), one
-section per page, so every citation carries its page number. A page without a text layer (a scan) is
+section per page, so every citation carries its page number; ruled tables are rebuilt row by row with
+their header (ingest/loaders/pdf_tables.py). A page without a text layer (a scan) is
 rendered at 200 dpi with pypdfium2 and read by OCR (ingest/loaders/ocr.py): a text PDF keeps the fast
 path, a mixed one pays OCR only for its scanned pages. Without the ``ocr`` extra, a PDF with no text at
 all is refused saying how to install it, and a mixed one is indexed from its text pages."""
@@ -15,6 +16,7 @@ from pypdf.errors import PdfReadError, PdfStreamError
 from backend.errors import EmptyContent, InvalidInput
 from ingest.loaders import ocr, progress
 from ingest.loaders.base import Anchor, ParsedDocument, Section
+from ingest.loaders.pdf_tables import with_tables
 
 MAX_PAGES = 2000
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ def load_pdf(data: bytes, *, name: str) -> ParsedDocument:
         title = (reader.metadata.title if reader.metadata else None) or None
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"{name} is not a readable PDF ({exc.__class__.__name__}: {exc})") from None
+    pages = with_tables(data, reader, pages)
     scanned = [i for i, raw in enumerate(pages) if not raw.strip()]
     if scanned:
         pages = _ocr_pages(data, pages, scanned, name=name)

@@ -8,7 +8,7 @@ from backend.catalog.formats import detect_format
 from backend.errors import EmptyContent, InvalidInput
 from ingest.chunking import Chunker
 from ingest.loaders import parse
-from tests.fixtures_formats import CSV, SRT, TSV, VTT, make_docx, make_pdf, make_zip_bomb
+from tests.fixtures_formats import CSV, SRT, TSV, VTT, make_docx, make_pdf, make_table_pdf, make_zip_bomb
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,16 @@ def test_new_formats_are_detected() -> None:
         "vtt",
         "srt",
     ]
+
+
+def test_pdf_tables_keep_their_header_in_every_row(chunker: Chunker) -> None:
+    doc = parse(make_table_pdf(), format="pdf", name="warranty.pdf")
+    assert doc.text.splitlines() == [
+        "Warranty periods differ by region, as listed below.",
+        "Region: EU; Period: 3 years; Cover: parts and labour",
+        "Region: US; Period: 1 year; Cover: parts",
+        "Claims need the receipt and the serial number.",
+    ]
+    assert [c.location for c in chunker.split(doc)] == [{"page": 1}]
+    plain = parse(make_pdf(["No drawing on this page, so no table search."]), format="pdf", name="p.pdf")
+    assert plain.text == "No drawing on this page, so no table search."
