@@ -28,7 +28,7 @@ from backend.jobs.worker import JobContext, JobHandler
 from backend.plugins import PluginHost
 from ingest.sync.engine import SyncRun, Target
 from ingest.sync.state import ItemRow, load_items
-from ingest.web.fetch import FetchError, SafeFetcher
+from ingest.web.fetch import FetchError, SafeFetcher, make_client
 from ingest.web.polite import PoliteHttp
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class Context:
 def make_sync_handler(services: PluginHost) -> JobHandler:
     config = services.settings
     policy = UrlPolicy(config.ingest.url_allowlist)
+    client = make_client(config.ingest.url_timeout_s)  # shared by every sync: connections kept alive
+    services.closers.append(client.close)
 
     def handle(ctx: JobContext) -> None:
         source_id = ctx.job.payload["source_id"]
@@ -94,7 +96,10 @@ def make_sync_handler(services: PluginHost) -> JobHandler:
             )
             items = load_items(session, source_id)
         fetcher = SafeFetcher(
-            policy, max_bytes=config.ingest.url_max_bytes, timeout_s=config.ingest.url_timeout_s
+            policy,
+            max_bytes=config.ingest.url_max_bytes,
+            timeout_s=config.ingest.url_timeout_s,
+            client=client,
         )
         http = PoliteHttp(fetcher, config.sources)
         run = SyncRun(target, services.sessions, items, services.wake_workers)

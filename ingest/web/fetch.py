@@ -47,9 +47,8 @@ class SafeFetcher:
     ) -> None:
         self.policy, self.max_bytes, self.timeout_s = policy, max_bytes, timeout_s
         self._resolved: dict[str, tuple[ResolvedUrl, float]] = {}
-        self.client = client or httpx.Client(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False, headers={"User-Agent": USER_AGENT}
-        )
+        self._owns_client = client is None
+        self.client = client or make_client(timeout_s)
 
     def get(self, url: str, *, headers: dict[str, str] | None = None, max_bytes: int | None = None) -> Page:
         """GET ``url``; ``headers`` such as If-None-Match make it conditional (a 304 comes back as a
@@ -116,7 +115,16 @@ class SafeFetcher:
         return resolved
 
     def close(self) -> None:
-        self.client.close()
+        """Close the HTTP client if this fetcher made it (a shared one belongs to whoever passed it)."""
+        if self._owns_client:
+            self.client.close()
+
+
+def make_client(timeout_s: float) -> httpx.Client:
+    """The fetcher's HTTP client: redirects handled by the fetcher (each hop checked), our User-Agent."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_s), follow_redirects=False, headers={"User-Agent": USER_AGENT}
+    )
 
 
 DRAIN_BYTES = 64 * 1024

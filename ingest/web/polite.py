@@ -40,8 +40,10 @@ _hosts_lock = threading.Lock()
 @contextmanager
 def host_turn(host: str, *, concurrency: int, delay_s: float) -> Iterator[None]:
     """Wait for a free slot on ``host`` and for its pause since the last request to pass."""
-    with _hosts_lock:
-        state = _hosts.setdefault(host, _Host(concurrency))
+    state = _hosts.get(host)
+    if state is None:
+        with _hosts_lock:
+            state = _hosts.setdefault(host, _Host(concurrency))
     with state.slots:
         with state.lock:
             wait = state.next_at - time.monotonic()
