@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -48,6 +50,18 @@ def _kb_id(services: Services, name: str, *, create: bool = False) -> str:
                 raise
             typer.echo(f"created knowledge base {name!r}")
             return kbs.create(session, name=name).id
+
+
+@contextmanager
+def _opened(kb: str, *, create: bool = False) -> Iterator[tuple[Services, str]]:
+    """The service's parts for one command, and the knowledge base's id; closed after."""
+    from backend.cli.main import services_for_cli
+
+    services = services_for_cli()
+    try:
+        yield services, _kb_id(services, kb, create=create)
+    finally:
+        services.close()
 
 
 def _run(services: Services, job_id: str, kb_id: str) -> dict[str, Any]:
@@ -113,95 +127,67 @@ def add(
 ) -> None:
     """Add a source to a knowledge base (created if missing) and sync it."""
     from backend.catalog import sources
-    from backend.cli.main import services_for_cli
 
-    services = services_for_cli()
-    try:
-        kb_id = _kb_id(services, kb, create=True)
+    settings = _settings(set_)  # a malformed --set fails before anything is opened
+    with _opened(kb, create=True) as (services, kb_id):
         with services.sessions.begin() as session:
             source = sources.create(
                 session,
                 kb_id=kb_id,
                 kind=kind,
                 url=url,
-                settings=_settings(set_),
+                settings=settings,
                 tags=tag,
                 schedule=schedule,
                 remove_after=remove_after,
                 policy=services.source_policy(),
             )
             source_id = source.id
-            job = (
-                sources.request_sync(session, source, max_attempts=services.settings.ingest.max_attempts)[0]
-                if sync
-                else None
-            )
-            job_id = job.id if job else None
+            attempts = services.settings.ingest.max_attempts
+            job_id = sources.request_sync(session, source, max_attempts=attempts)[0].id if sync else None
         typer.echo(f"source {source_id} added")
         if job_id:
             _report(_run(services, job_id, kb_id))
-    finally:
-        services.close()
 
 
 @sources_app.command("sync")
 def sync_now(source_id: str, kb: KbOption) -> None:
     """Sync a source now, in this process, and wait until its pages are searchable."""
     from backend.catalog import sources
-    from backend.cli.main import services_for_cli
 
-    services = services_for_cli()
-    try:
-        kb_id = _kb_id(services, kb)
+    with _opened(kb) as (services, kb_id):
         with services.sessions.begin() as session:
-            job, _ = sources.request_sync(
-                session,
-                sources.get(session, kb_id, source_id),
-                max_attempts=services.settings.ingest.max_attempts,
-            )
-            job_id = job.id
+            source = sources.get(session, kb_id, source_id)
+            job_id = sources.request_sync(
+                session, source, max_attempts=services.settings.ingest.max_attempts
+            )[0].id
         _report(_run(services, job_id, kb_id))
-    finally:
-        services.close()
 
 
 @sources_app.command("list")
 def list_sources(kb: KbOption) -> None:
     """The knowledge base's sources: id, kind, URL, schedule, last status and counts."""
     from backend.catalog import sources
-    from backend.cli.main import services_for_cli
 
-    services = services_for_cli()
-    try:
-        kb_id = _kb_id(services, kb)
-        with services.sessions() as session:
-            found = sources.list_for(session, kb_id)
-            counts = sources.document_counts(session, [s.id for s in found])
-            for s in found:
-                every = f"every {s.schedule_s}s" if s.schedule_s else "on request"
-                typer.echo(
-                    f"{s.id}  {s.kind:8} {s.url}  {every}  {s.last_status}  {counts.get(s.id, 0)} documents"
-                )
-    finally:
-        services.close()
+    with _opened(kb) as (services, kb_id), services.sessions() as session:
+        found = sources.list_for(session, kb_id)
+        counts = sources.document_counts(session, [s.id for s in found])
+        for s in found:
+            every = f"every {s.schedule_s}s" if s.schedule_s else "on request"
+            typer.echo(
+                f"{s.id}  {s.kind:8} {s.url}  {every}  {s.last_status}  {counts.get(s.id, 0)} documents"
+            )
 
 
 @sources_app.command("show")
 def show(source_id: str, kb: KbOption) -> None:
     """A source and its latest syncs (counts, failed items with reasons), as JSON."""
     from backend.catalog import sources
-    from backend.cli.main import services_for_cli
 
-    services = services_for_cli()
-    try:
-        kb_id = _kb_id(services, kb)
-        with services.sessions() as session:
-            source = sources.get(session, kb_id, source_id)
-            out = _columns(source)
-            out["syncs"] = [_columns(s) for s in sources.recent_syncs(session, source_id)]
-        typer.echo(json.dumps(out, indent=2, default=str))
-    finally:
-        services.close()
+    with _opened(kb) as (services, kb_id), services.sessions() as session:
+        out = _columns(sources.get(session, kb_id, source_id))
+        out["syncs"] = [_columns(s) for s in sources.recent_syncs(session, source_id)]
+    typer.echo(json.dumps(out, indent=2, default=str))
 
 
 def _columns(row: Any) -> dict[str, Any]:
@@ -212,18 +198,10 @@ def _columns(row: Any) -> dict[str, Any]:
 def remove(source_id: str, kb: KbOption) -> None:
     """Delete a source and the documents it brought (their vectors too)."""
     from backend.catalog import sources
-    from backend.cli.main import services_for_cli
 
-    services = services_for_cli()
-    try:
-        kb_id = _kb_id(services, kb)
+    with _opened(kb) as (services, kb_id):
+        stores = services.encoders.stores_of(kb_id)
         removed = sources.delete_source(
-            services.sessions,
-            services.encoders.stores_of(kb_id),
-            kb_id,
-            source_id,
-            data_dir=services.settings.data_dir,
+            services.sessions, stores, kb_id, source_id, data_dir=services.settings.data_dir
         )
-        typer.echo(f"source {source_id} removed with {removed} documents")
-    finally:
-        services.close()
+    typer.echo(f"source {source_id} removed with {removed} documents")

@@ -21,8 +21,12 @@ def make_pdf(pages: list[str], title: str | None = None) -> bytes:
             f"/Resources << /Font << /F1 3 0 R >> >> >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    info = len(objects) + 1
     objects.append(f"<< /Title ({title or ''}) >>".encode())
+    return _pdf_file(objects, info=len(objects))
+
+
+def _pdf_file(objects: list[bytes], *, info: int | None = None) -> bytes:
+    """Objects numbered from 1 (1: the catalog), with a correct cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -33,9 +37,9 @@ def make_pdf(pages: list[str], title: str | None = None) -> bytes:
     out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
     for offset in offsets:
         out.write(f"{offset:010d} 00000 n \n".encode())
-    size = len(objects) + 1
+    info_ref = f" /Info {info} 0 R" if info else ""
     out.write(
-        f"trailer\n<< /Size {size} /Root 1 0 R /Info {info} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info_ref} >>\nstartxref\n{xref}\n%%EOF\n".encode()
     )
     return out.getvalue()
 
@@ -363,15 +367,4 @@ def make_table_pdf() -> bytes:
         b"/Resources << /Font << /F1 3 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return _pdf_file(objects)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from backend.catalog.urls import ResolvedUrl, UrlPolicy
+from backend.connectors.base import Fetched
 from backend.errors import InvalidInput, PayloadTooLarge
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,9 @@ RESOLVE_TTL_S = 60.0
 USER_AGENT = "kbchat-ingest/1.0 (+https://github.com/kbchat/kbchat)"
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    url: str
-    """The final URL, after redirects."""
-    content_type: str
-    data: bytes
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-    """A 304 to a conditional request: ``data`` is empty, the copy the caller holds is current."""
+Page = Fetched
+"""One answer: the final URL after redirects, the content type, the bytes; ETag and Last-Modified for a
+later conditional request; ``not_modified`` for a 304 (the connectors' type: backend.connectors.base)."""
 
 
 class FetchError(Exception):
