@@ -109,6 +109,13 @@ class Services:
     workers: list[Worker] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
+    read_sessions: sessionmaker[Session] | None = None
+    """For the request path's reads (an API key, a knowledge base's settings): on SQLite, connections
+    that refuse writes and take no lock (backend/db/engine.py). None: ``sessions`` serve."""
+
+    @property
+    def reads(self) -> sessionmaker[Session]:
+        return self.read_sessions or self.sessions
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Services:
@@ -159,7 +166,7 @@ class Services:
             telemetry=telemetry,
         )
 
-        return cls(
+        services = cls(
             settings,
             http,
             engine,
@@ -171,6 +178,11 @@ class Services:
             load_plugins(),
             telemetry,
         )
+        if engine.dialect.name == "sqlite":
+            reader = make_engine(settings.database_url, echo=settings.database.echo, readonly=True)
+            services.read_sessions = make_session_factory(reader)
+            services.closers.append(reader.dispose)
+        return services
 
     def start_workers(self) -> list[Worker]:
         """One compute worker (the encoder is the bottleneck: batches run one at a time) and

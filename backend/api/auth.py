@@ -99,7 +99,7 @@ def principal_for(token: str, state: Any) -> Principal:
     live secret key. Unauthorized or Forbidden (a widget key) otherwise. One key look-up at most."""
     if hmac.compare_digest(token.encode(), state.admin_token.encode()):
         return ADMIN
-    with state.services.sessions() as session:
+    with state.services.reads() as session:
         key = keys.find(session, token)
         if key is None:
             raise Unauthorized(

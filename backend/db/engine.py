@@ -41,7 +41,11 @@ def _private_file(path: Path) -> None:
             file.chmod(0o600)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, readonly: bool = False) -> Engine:
+    """The engine for ``url``. With ``readonly`` on SQLite: an engine for the request path's reads (an
+    API key, a knowledge base's settings) whose connections refuse writes (``query_only``) and whose
+    reads take no lock — WAL lets them run beside the writer — where the writing engine's ``BEGIN
+    IMMEDIATE`` would queue every search behind every other request's transaction."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -50,17 +54,30 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
     if parsed.database and parsed.database != ":memory:":
         _private_file(Path(parsed.database))
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=20 if readonly else 10,  # the API's thread pool: no connection opened per request
+        max_overflow=20,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # pysqlite's implicit BEGIN is off; we issue our own below
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if readonly:
+            cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    if readonly:  # each read is its own snapshot: no BEGIN, so no lock held between statements
+        event.listen(engine, "before_cursor_execute", _check_params)
+        return engine
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
