@@ -58,7 +58,7 @@ class PoliteHttp:
 
     def __init__(self, fetcher: SafeFetcher, limits: SourcesSettings) -> None:
         self.fetcher, self.limits = fetcher, limits
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | FetchFailed] = {}
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | FetchFailed | None] = {}
         self.requests = 0
         self._count = threading.Lock()  # a connector may fetch on several threads
 
@@ -66,8 +66,8 @@ class PoliteHttp:
         parts = urlsplit(url)
         host = parts.netloc.lower()
         delay = self.limits.per_host_delay_s
-        if robots:
-            rules = self._rules(f"{parts.scheme}://{parts.netloc}")
+        rules = self._rules(f"{parts.scheme}://{parts.netloc}") if robots else None
+        if rules is not None:  # None: the site has no rules, nothing to check (most sites' pages)
             if not rules.can_fetch(ROBOTS_AGENT, url):
                 raise FetchFailed(f"{url} is disallowed by its site's robots.txt", transient=False)
             asked = rules.crawl_delay(ROBOTS_AGENT)
@@ -96,16 +96,16 @@ class PoliteHttp:
             except InvalidInput as exc:
                 raise FetchFailed(exc.message, transient=False) from None
 
-    def _rules(self, origin: str) -> urllib.robotparser.RobotFileParser:
-        known = self._robots.get(origin)
-        if known is None:
-            known = self._read_robots(origin)
-            self._robots[origin] = known
+    def _rules(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
+        if origin not in self._robots:
+            self._robots[origin] = self._read_robots(origin)
+        known = self._robots[origin]
         if isinstance(known, FetchFailed):
             raise FetchFailed(known.message, transient=True)
         return known
 
-    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | FetchFailed:
+    def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | FetchFailed | None:
+        """The site's rules; None when it has none (no robots.txt, or one without a rule for anyone)."""
         rules = urllib.robotparser.RobotFileParser()
         try:
             page = self._get(
@@ -118,7 +118,9 @@ class PoliteHttp:
         except FetchFailed as exc:
             if exc.transient:  # the site is down: say nothing about its pages rather than guess
                 return FetchFailed(f"{origin}/robots.txt could not be read ({exc.message})", transient=True)
-            rules.parse([])  # none (404) or refused: everything allowed
-            return rules
+            return None  # none (404) or refused: everything allowed
         rules.parse(page.data.decode("utf-8", errors="replace").splitlines())
-        return rules
+        # The parser keeps what it read in attributes its stubs do not declare: a file without a single
+        # user-agent group has nothing to check.
+        has_rules = getattr(rules, "default_entry", None) is not None or bool(getattr(rules, "entries", []))
+        return rules if has_rules else None
