@@ -177,19 +177,20 @@ def request_sync(session: Session, source: Source, *, max_attempts: int) -> tupl
         payload={"source_id": source.id},
         max_attempts=max_attempts,
     )
-    won = _updated(
-        session.execute(
-            update(Source)
-            .where(Source.id == source.id)
-            .where(
-                Source.sync_job_id.is_(None)
-                if source.sync_job_id is None
-                else Source.sync_job_id == source.sync_job_id
+    with session.no_autoflush:  # the job is inserted only if this request wins; a loser's is never written
+        won = _updated(
+            session.execute(
+                update(Source)
+                .where(Source.id == source.id)
+                .where(
+                    Source.sync_job_id.is_(None)
+                    if source.sync_job_id is None
+                    else Source.sync_job_id == source.sync_job_id
+                )
+                .values(sync_job_id=job.id)
+                .execution_options(synchronize_session=False)
             )
-            .values(sync_job_id=job.id)
-            .execution_options(synchronize_session=False)
         )
-    )
     if not won:
         session.expunge(job)
         session.refresh(source)

@@ -112,3 +112,17 @@ def test_durations_are_parsed_or_refused() -> None:
     for bad in ("soon", "-5", "1y", "1.5h", True):
         with pytest.raises(InvalidInput):
             sources.parse_duration(bad, what="schedule")  # type: ignore[arg-type]
+
+
+def test_a_request_that_loses_the_race_writes_no_job(sessions) -> None:
+    source_id = _source(sessions, schedule=None)
+    with sessions.begin() as session:
+        stale = session.get(Source, source_id)  # read before the other request queues its sync
+    with sessions.begin() as session:
+        first, _ = sources.request_sync(session, session.get(Source, source_id), max_attempts=1)
+        first_id = first.id
+    with sessions.begin() as session:
+        seen = session.merge(stale, load=False)  # still believes no sync was ever queued
+        job, new = sources.request_sync(session, seen, max_attempts=1)
+        assert (job.id, new) == (first_id, False)
+    assert [j.id for j in _sync_jobs(sessions)] == [first_id]

@@ -271,6 +271,11 @@ def test_a_git_repository_syncs_by_blob(tmp_path: Path, make_settings, embedder)
         )
         assert other.status_code == 422 and "not an allowed repository" in other.text
 
+        clone = tmp_path / "data" / "sources" / source_id / "repo.git"
+        assert clone.is_dir()  # kept between syncs
+        assert client.delete(f"/v1/knowledge-bases/{kb_id}").status_code == 204
+        assert not clone.parent.exists()  # the knowledge base's sources take their folders with them
+
 
 def test_hostile_pages_fail_alone_with_reasons(site: LoopbackSite, make_settings, embedder) -> None:
     site.html(

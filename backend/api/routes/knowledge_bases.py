@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 from fastapi import APIRouter, status
@@ -17,6 +18,7 @@ from backend.api.schemas import (
     TuneRequest,
 )
 from backend.catalog import knowledge_bases as kbs
+from backend.catalog import sources
 from backend.catalog.encoders import BASE
 from backend.catalog.widget import widget_settings
 from backend.db.models import KnowledgeBase
@@ -120,4 +122,8 @@ def tune_knowledge_base(kb_id: str, body: TuneRequest, services: ServicesDep) ->
 
 @router.delete("/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_knowledge_base(kb_id: str, services: ServicesDep) -> None:
+    with services.sessions() as session:
+        source_ids = [s.id for s in sources.list_for(session, kb_id)]
     kbs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id)
+    for source_id in source_ids:  # their rows went with the knowledge base; their folders (clones) go too
+        shutil.rmtree(sources.source_workdir(services.settings.data_dir, source_id), ignore_errors=True)
