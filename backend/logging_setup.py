@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -56,13 +57,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not the stream that was current
+    when logging was configured: a handler bound to a replaced stream (a test's capture, a daemon's
+    redirect) that was since closed turns every later line into "Logging error ... closed file"."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
     stamp_request_ids()
     root = logging.getLogger()
     root.setLevel(level.upper())
     handler = next((h for h in root.handlers if getattr(h, "kbchat", False)), None)
     if handler is None:  # once per process, however often settings are read
-        handler = logging.StreamHandler()
+        handler = StderrHandler()
         handler.kbchat = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT, DATE))
