@@ -1,21 +1,25 @@
 """Near-duplicate check at ingestion: each document stored in a batch gets its fingerprint, is compared
 with its knowledge base's other documents (and the batch's earlier ones), and is flagged with the
 closest one at or above the threshold (``meta.near_duplicate_of``: id, title, similarity; shown by the
-document view and the job's result). Everything happens in the transaction that marks it ready."""
+document view and the job's result). In a transaction of its own, right after the one that marks the
+documents ready: a fault here never holds back their ingestion."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog import duplicates
 from backend.db.models import Document
 from backend.text.fingerprint import DUPLICATE_THRESHOLD, minhash, shingle_hashes
 from backend.vectorstore.base import ChunkRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +71,19 @@ def check(session: Session, stored: Sequence[Stored]) -> dict[str, dict[str, Any
             np.append(prints.shingles[others], hashes.size),
         )
     return out
+
+
+def flag_near_duplicates(
+    sessions: sessionmaker[Session], stored: Sequence[Stored]
+) -> dict[str, dict[str, Any] | None]:
+    """:func:`check` in a transaction of its own; a fault is logged, the documents stay ready, unflagged."""
+    if not stored:
+        return {}
+    try:
+        with sessions.begin() as session:
+            return check(session, stored)
+    except Exception:
+        log.exception(
+            "the near-duplicate check of %d documents failed; they are ingested unflagged", len(stored)
+        )
+        return {}

@@ -26,8 +26,7 @@ from backend.plugins import PluginHost
 from backend.serving.snapshot import EncoderSnapshot
 from backend.vectorstore.base import ChunkRecord
 from ingest.chunking.chunker import Chunk, Chunker
-from ingest.duplicates import Stored
-from ingest.duplicates import check as check_duplicates
+from ingest.duplicates import Stored, flag_near_duplicates
 from ingest.isolation import IsolatedParser
 from ingest.loaders import parse
 from ingest.pipeline import DocumentRef, IngestPipeline
@@ -224,22 +223,6 @@ class IngestHandler:
                 )
         return out
 
-    def _check_duplicates(self, stored: list[_Work], checked: list[Stored]) -> None:
-        """Flag near-duplicates (ingest/duplicates.py); a fault is logged, the documents stay ready."""
-        if not checked:
-            return
-        try:
-            with self.services.sessions.begin() as session:
-                flags = check_duplicates(session, checked)
-        except Exception:
-            log.exception(
-                "the near-duplicate check of %d documents failed; they are ingested unflagged", len(checked)
-            )
-            return
-        for w in stored:
-            if flags.get(w.ref.document_id) and w.ctx.result is not None:
-                w.ctx.result["near_duplicate_of"] = flags[w.ref.document_id]
-
     def _finish(self, work: list[_Work], lost: set[str]) -> None:
         """Record every document's outcome in one transaction; a document deleted or re-uploaded while
         we worked is left alone (its vectors are taken back, or the newer job finishes it)."""
@@ -283,7 +266,10 @@ class IngestHandler:
                     last = w.ctx.job.attempts >= w.ctx.job.max_attempts
                     document.status = DocumentStatus.FAILED if last else DocumentStatus.QUEUED
                     document.error = f"attempt {w.ctx.job.attempts} failed: {w.error}"
-        self._check_duplicates(stored, checked)
+        flags = flag_near_duplicates(self.services.sessions, checked)
+        for w in stored:
+            if flags.get(w.ref.document_id) and w.ctx.result is not None:
+                w.ctx.result["near_duplicate_of"] = flags[w.ref.document_id]
         embedded = sum(w.embedded for w in stored)
         self.services.telemetry.stored(len(stored), embedded, sum(len(w.records) for w in stored) - embedded)
         for w in deleted:
