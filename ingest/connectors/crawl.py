@@ -1,6 +1,7 @@
 """The crawl connector: a site section, followed link by link inside a URL prefix.
 
-Breadth first from the start page, at most ``max_depth`` links away and ``max_pages`` pages, only
+Breadth first from the start page, one depth at a time (its pages fetched up to the per-host
+concurrency at once, in order), at most ``max_depth`` links away and ``max_pages`` pages, only
 URLs under ``prefix`` (by default the start page's folder), fragments dropped, ``rel="nofollow"``
 respected, ``robots.txt`` obeyed. Each page is re-read conditionally; a page that did not change (304)
 is not downloaded, so its links come from what the last sync kept in the item's state — and so do
@@ -10,9 +11,9 @@ makes the listing incomplete: such a sync removes nothing.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.html
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.connectors.base import Connector, Content, Failed, Outcome, SourcePolicy, SyncContext
 from backend.errors import InvalidInput
-from ingest.connectors.web import check_address, fetch_page
+from ingest.connectors.web import check_address, fetch_page, in_order
 
 MAX_LINKS_KEPT = 1000
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -83,35 +84,44 @@ class CrawlConnector(Connector):
         prefix = settings.prefix or default_prefix(ctx.url)
         limit = min(settings.max_pages, ctx.limits.max_items)
         start = urldefrag(ctx.url).url
-        frontier: deque[tuple[str, int]] = deque([(start, 0)])
-        seen = {start}
-        done = 0
-        while frontier:
-            if done >= limit:
+        level, seen, done = [start], {start}, 0
+        for depth in range(settings.max_depth + 1):  # breadth first, one depth at a time
+            if not level:
+                return
+            if done + len(level) > limit:
                 ctx.incomplete(
                     f"the crawl reached its limit of {limit:,} pages; pages beyond it were not visited"
                 )
-                return
-            url, depth = frontier.popleft()
-            outcome = fetch_page(ctx, url)
-            done += 1
-            ctx.progress(done, None)
-            links: list[str] = []
-            if isinstance(outcome, Content):
-                media = outcome.content_type.split(";")[0].strip().lower()
-                if media in HTML_TYPES or not media:
-                    links = page_links(outcome.data, outcome.name or url, prefix)
-                outcome = replace(outcome, state={"links": links})
-            else:  # unchanged, or unreadable now: its links as last seen keep its pages in view
-                previous = ctx.previous(url)
-                links = list((previous.state if previous else {}).get("links", []))
-                if isinstance(outcome, Failed) and (outcome.transient or url == start):
-                    ctx.incomplete(
-                        f"{url} could not be read ({outcome.error}); pages it links to may be unseen"
-                    )
-            yield outcome
-            if depth < settings.max_depth:
-                for link in links:
+                level = level[: limit - done]
+            tasks = [partial(fetch_page, ctx, url) for url in level]  # per-host turns pace them
+            following: list[str] = []
+            for url, outcome in zip(level, in_order(tasks, ctx.limits.per_host_concurrency), strict=True):
+                done += 1
+                ctx.progress(done, None)
+                outcome, links = self._links(ctx, url, outcome, prefix, start)
+                yield outcome
+                for link in links if depth < settings.max_depth else []:
                     if link not in seen:
                         seen.add(link)
-                        frontier.append((link, depth + 1))
+                        following.append(link)
+            level = following
+
+    @staticmethod
+    def _links(
+        ctx: SyncContext, url: str, outcome: Outcome, prefix: str, start: str
+    ) -> tuple[Outcome, list[str]]:
+        """The outcome (a page's links kept in its state) and the links to follow from it."""
+        if isinstance(outcome, Content):
+            media = outcome.content_type.split(";")[0].strip().lower()
+            links = (
+                page_links(outcome.data, outcome.name or url, prefix)
+                if media in HTML_TYPES or not media
+                else []
+            )
+            return replace(outcome, state={"links": links}), links
+        # unchanged, or unreadable now: its links as last seen keep its pages in view
+        previous = ctx.previous(url)
+        links = list((previous.state if previous else {}).get("links", []))
+        if isinstance(outcome, Failed) and (outcome.transient or url == start):
+            ctx.incomplete(f"{url} could not be read ({outcome.error}); pages it links to may be unseen")
+        return outcome, links

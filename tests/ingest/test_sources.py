@@ -340,3 +340,23 @@ def test_a_sitemap_of_a_hundred_thousand_urls_is_cut_at_the_limit(
         assert (result["counts"]["added"], result["counts"]["failed"]) == (1, 2), result  # p1, p2: 404
         assert result["incomplete"] == ["the sitemap lists more than 3 pages; only the first 3 are synced"]
         assert site.requests["/p3.html"] == 0
+
+
+def test_a_crawl_stops_at_its_page_limit_and_then_removes_nothing(
+    site: LoopbackSite, make_settings, embedder
+) -> None:
+    site.html("/s/", "Start", "The start page of a section.", ("a.html", "b.html", "c.html"))
+    for name in ("a", "b", "c"):
+        site.html(f"/s/{name}.html", name.upper(), f"Page {name} of the section, with its own words.")
+    with _client(make_settings, embedder) as client:
+        kb_id = create_kb(client)
+        body = {"kind": "crawl", "url": f"{site.url}/s/", "settings": {"max_pages": 3}, "remove_after": 0}
+        source_id, job = _add(client, kb_id, **body)
+        result = job["result"]
+        assert result["counts"]["added"] == 3 and site.requests["/s/c.html"] == 0, result
+        assert result["incomplete"] == [
+            "the crawl reached its limit of 3 pages; pages beyond it were not visited"
+        ]
+        del site.pages["/s/b.html"]  # gone, but a limited crawl cannot tell gone from unvisited ...
+        again = _sync(client, kb_id, source_id)["result"]
+        assert again["counts"]["removed"] == 0 and again["status"] == "partial", again  # ... so nothing goes
