@@ -58,7 +58,6 @@ class SyncRun:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     errors: list[dict[str, Any]] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
-    incomplete: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.writer = ItemWriter(self.target.source_id)

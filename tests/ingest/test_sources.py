@@ -360,3 +360,31 @@ def test_a_crawl_stops_at_its_page_limit_and_then_removes_nothing(
         del site.pages["/s/b.html"]  # gone, but a limited crawl cannot tell gone from unvisited ...
         again = _sync(client, kb_id, source_id)["result"]
         assert again["counts"]["removed"] == 0 and again["status"] == "partial", again  # ... so nothing goes
+
+
+def test_a_source_is_changed_by_patch_and_validated_again(
+    site: LoopbackSite, make_settings, embedder
+) -> None:
+    site.html("/p.html", "P", "A page.")
+    with _client(make_settings, embedder, min_schedule_s=60) as client:
+        kb_id = create_kb(client)
+        url = f"/v1/knowledge-bases/{kb_id}/sources"
+        created = client.post(
+            url, json={"kind": "sitemap", "url": f"{site.url}/sitemap.xml", "sync": False}
+        ).json()
+        assert created["job"] is None and created["schedule_s"] is None and created["next_sync_at"] is None
+        one = f"{url}/{created['id']}"
+        changed = client.patch(one, json={"schedule": "1h", "tags": ["help"], "settings": {"max_pages": 5}})
+        assert changed.status_code == 200, changed.text
+        body = changed.json()
+        assert (body["schedule_s"], body["tags"], body["settings"]) == (3600, ["help"], {"max_pages": 5})
+        assert body["next_sync_at"] is not None
+        for bad, message in (
+            ({"schedule": "30s"}, "shorter than the shortest allowed"),
+            ({"settings": {"max_pages": 0}}, "max_pages"),
+            ({"url": "http://169.254.169.254/"}, "169.254.169.254"),
+        ):
+            response = client.patch(one, json=bad)
+            assert response.status_code == 422 and message in response.text, (bad, response.text)
+        assert client.get(one).json()["schedule_s"] == 3600  # a refused change changes nothing
+        assert client.patch(f"{url}/nope", json={"tags": []}).status_code == 404
