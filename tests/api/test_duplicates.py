@@ -4,6 +4,7 @@ topical neighbour that shares no text is not a duplicate."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import create_kb, ingest
@@ -38,6 +39,7 @@ CARE = (
 )
 
 
+@pytest.mark.both_databases  # fingerprints as bytes, flags in a JSON column read back as text
 def test_near_duplicates_are_flagged_and_clustered(client: TestClient) -> None:
     kb_id = create_kb(client)
     files = [
@@ -75,6 +77,11 @@ def test_near_duplicates_are_flagged_and_clustered(client: TestClient) -> None:
         ["Care", "Sizing"]
     ]
     assert "Registered in England and Wales" in report["passages"][0]["text"]
+
+    assert docs["returns-old.txt"]["near_duplicate_of"]["document_id"] == returns_id  # the only earlier copy
+    assert client.delete(f"/v1/knowledge-bases/{kb_id}/documents/{returns_id}").status_code == 204
+    after = {d["title"]: d for d in client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]}
+    assert after["returns-old.txt"]["near_duplicate_of"] is None  # no flag points at a deleted document
 
     strict = client.get(
         f"/v1/knowledge-bases/{kb_id}/duplicates", params={"threshold": 1, "passages": False}
