@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, and_, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.documents import clean_tags
 from backend.catalog.documents import delete as delete_document
 from backend.connectors.base import SourcePolicy
 from backend.connectors.registry import connector
+from backend.db.engine import rows_changed
 from backend.db.models import Document, Job, JobStatus, Source, SourceItem, SourceSync, utcnow
 from backend.errors import InvalidInput, NotFound
 from backend.jobs.kinds import SYNC_SOURCE_JOB
@@ -65,6 +66,11 @@ def _schedule(value: str | int | None, policy: SourcePolicy) -> int | None:
     return seconds
 
 
+def _first_due(schedule_s: int | None) -> datetime | None:
+    """A new schedule counts from now: the first sync it queues is one interval away."""
+    return None if schedule_s is None else utcnow() + timedelta(seconds=schedule_s)
+
+
 def _validated(kind: str, url: str, settings: dict[str, Any], policy: SourcePolicy) -> dict[str, Any]:
     cls = connector(kind)
     if not url.strip() or len(url) > MAX_URL_CHARS:
@@ -101,9 +107,7 @@ def create(
         schedule_s=_schedule(schedule, policy),
         remove_after_s=policy.limits.remove_after_s if grace is None else grace,
     )
-    source.next_sync_at = (
-        None if source.schedule_s is None else utcnow() + timedelta(seconds=source.schedule_s)
-    )
+    source.next_sync_at = _first_due(source.schedule_s)
     session.add(source)
     session.flush()
     log.info("source %s (%s %s) added to kb %s", source.id, kind, source.url, kb_id)
@@ -146,9 +150,7 @@ def update_source(session: Session, source: Source, changes: dict[str, Any], pol
         source.remove_after_s = policy.limits.remove_after_s if grace is None else grace
     if "schedule" in changes:
         source.schedule_s = _schedule(changes["schedule"], policy)
-        source.next_sync_at = (
-            None if source.schedule_s is None else utcnow() + timedelta(seconds=source.schedule_s)
-        )
+        source.next_sync_at = _first_due(source.schedule_s)
     return source
 
 
@@ -178,7 +180,7 @@ def request_sync(session: Session, source: Source, *, max_attempts: int) -> tupl
         max_attempts=max_attempts,
     )
     with session.no_autoflush:  # the job is inserted only if this request wins; a loser's is never written
-        won = _updated(
+        won = rows_changed(
             session.execute(
                 update(Source)
                 .where(Source.id == source.id)
@@ -202,11 +204,6 @@ def request_sync(session: Session, source: Source, *, max_attempts: int) -> tupl
     return job, True
 
 
-def _updated(result: Result[Any]) -> int:
-    """Rows an UPDATE changed (its result is a cursor's): how a compare-and-set learns it won."""
-    return result.rowcount if isinstance(result, CursorResult) else 0
-
-
 def queue_due(
     session: Session, *, now: datetime | None = None, limit: int = 100, max_attempts: int = 3
 ) -> list[Job]:
@@ -226,7 +223,7 @@ def queue_due(
     queued = []
     for source in due:
         assert source.schedule_s is not None and source.next_sync_at is not None
-        claimed = _updated(
+        claimed = rows_changed(
             session.execute(
                 update(Source)
                 .where(and_(Source.id == source.id, Source.next_sync_at == source.next_sync_at))
@@ -281,10 +278,23 @@ def delete_source(
                 .where(Job.id == source.sync_job_id, Job.status.in_(LIVE))
                 .values(status=JobStatus.CANCELLED, finished_at=utcnow(), lease_owner=None)
             )
-        items = list(session.scalars(select(SourceItem).where(SourceItem.source_id == source_id)))
-        doomed = [d for d in (removable_document(session, item) for item in items) if d]
+        owned = set(
+            session.scalars(
+                select(SourceItem.document_id).where(
+                    SourceItem.source_id == source_id, SourceItem.owned, SourceItem.document_id.is_not(None)
+                )
+            )
+        )
+        shared = set(  # documents another source's items also point at stay (one query, not one per item)
+            session.scalars(
+                select(SourceItem.document_id).where(
+                    SourceItem.document_id.in_(owned), SourceItem.source_id != source_id
+                )
+            )
+        )
+        doomed = sorted(d for d in owned - shared if d is not None)
     removed = 0
-    for document_id in dict.fromkeys(doomed):
+    for document_id in doomed:
         try:
             delete_document(sessions, stores, kb_id, document_id)
             removed += 1

@@ -11,10 +11,11 @@ import re
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.db.engine import rows_changed
 from backend.db.models import KnowledgeBase, WidgetUsage
 
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
@@ -81,7 +82,7 @@ def consume_budget(session: Session, kb_id: str, budget: int) -> bool:
             .where(WidgetUsage.kb_id == kb_id, WidgetUsage.day == day, WidgetUsage.messages < budget)
             .values(messages=WidgetUsage.messages + 1)
         )
-        if isinstance(counted, CursorResult) and counted.rowcount:  # an UPDATE's result is a cursor's
+        if rows_changed(counted):
             return True
         if session.get(WidgetUsage, (kb_id, day)) is not None:
             return False  # the row exists and is at the budget

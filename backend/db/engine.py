@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,6 +91,11 @@ def _check_params(
     _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
 ) -> None:
     _refuse_nul(parameters)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE changed (its result is a cursor's): how a conditional update learns it won."""
+    return result.rowcount if isinstance(result, CursorResult) else 0
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

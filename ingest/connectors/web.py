@@ -21,14 +21,11 @@ from backend.connectors.base import (
     Failed,
     FetchFailed,
     Outcome,
-    Previous,
     SourcePolicy,
     SyncContext,
     Unchanged,
 )
-from ingest.web.sitemap import parse_sitemap_entries
-
-MAX_SITEMAP_FILES = 50
+from ingest.web.sitemap import MAX_SITEMAP_FILES, SitemapUnreadable, walk_sitemap
 
 
 def fetch_page(ctx: SyncContext, url: str, *, change_token: str | None = None) -> Outcome:
@@ -39,7 +36,9 @@ def fetch_page(ctx: SyncContext, url: str, *, change_token: str | None = None) -
     except FetchFailed as exc:
         return Failed(url, exc.message, transient=exc.transient)
     if page.not_modified:
-        return Unchanged(url, change_token=change_token, etag=page.etag or _keep(previous, "etag"))
+        return Unchanged(
+            url, change_token=change_token, etag=page.etag or (previous.etag if previous else None)
+        )
     return Content(
         url,
         page.data,
@@ -67,10 +66,6 @@ def in_order(tasks: Iterable[Callable[[], Outcome]], workers: int) -> Iterator[O
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
-
-
-def _keep(previous: Previous | None, name: str) -> str | None:
-    return getattr(previous, name) if previous is not None else None
 
 
 def check_address(url: str, policy: SourcePolicy) -> None:
@@ -128,32 +123,30 @@ class SitemapConnector(Connector):
     def _pages(ctx: SyncContext, limit: int, prefix: str | None) -> list[tuple[str, str | None]]:
         """The listed pages, following sitemap indexes. A listing that fails is the sync's failure
         (raised); a child sitemap that fails, or a cut at ``limit``, leaves the listing incomplete."""
-        pending, pages, files = [ctx.url], dict[str, str | None](), 0
-        while pending and files < MAX_SITEMAP_FILES:
-            url = pending.pop(0)
-            files += 1
+
+        def fetch(url: str) -> bytes:
             try:
-                fetched = ctx.http.get(url)
-                found, nested = parse_sitemap_entries(fetched.data)
-            except (FetchFailed, ValueError) as exc:
-                message = exc.message if isinstance(exc, FetchFailed) else str(exc)
-                if url == ctx.url:
-                    raise FetchFailed(
-                        f"the sitemap {url} could not be read: {message}", transient=True
-                    ) from None
-                ctx.incomplete(f"the child sitemap {url} could not be read: {message}")
-                continue
-            for loc, lastmod in found:
-                if prefix is None or loc.startswith(prefix):
-                    pages.setdefault(loc, lastmod)
-            pending.extend(nested)
-            if len(pages) > limit:
-                ctx.incomplete(
-                    f"the sitemap lists more than {limit:,} pages; only the first {limit:,} are synced"
-                )
-                break
-        if pending:
+                return ctx.http.get(url).data
+            except FetchFailed as exc:
+                raise SitemapUnreadable(exc.message) from None
+
+        try:
+            first = ctx.http.get(ctx.url)
+            walk = walk_sitemap(first.data, fetch, limit=limit, prefix=prefix)
+        except (FetchFailed, ValueError) as exc:  # no listing at all: the sync fails, and removes nothing
+            transient = isinstance(exc, FetchFailed) and exc.transient
+            message = exc.message if isinstance(exc, FetchFailed) else str(exc)
+            raise FetchFailed(
+                f"the sitemap {ctx.url} could not be read: {message}", transient=transient
+            ) from None
+        for child, message in walk.skipped:
+            ctx.incomplete(f"the child sitemap {child} could not be read: {message}")
+        if walk.over_limit:
+            ctx.incomplete(
+                f"the sitemap lists more than {limit:,} pages; only the first {limit:,} are synced"
+            )
+        if walk.files_left:
             ctx.incomplete(
                 f"the sitemap has more than {MAX_SITEMAP_FILES} sitemap files; the rest were not read"
             )
-        return list(pages.items())[:limit]
+        return walk.pages

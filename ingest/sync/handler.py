@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from backend.catalog.sources import source_workdir
 from backend.catalog.urls import UrlPolicy
-from backend.connectors.base import Content, Failed, FetchFailed, Previous, Unchanged
+from backend.connectors.base import Content, Failed, FetchFailed, Outcome, Previous, Unchanged
 from backend.connectors.config import SourcesSettings
 from backend.connectors.registry import connector
 from backend.db.models import Source, SourceSync, utcnow
@@ -166,7 +166,7 @@ def make_sync_handler(services: PluginHost) -> JobHandler:
     return handle
 
 
-def _outcomes(stream: Iterator[Any]) -> Iterator[Any]:
+def _outcomes(stream: Iterator[object]) -> Iterator[Outcome]:
     """The connector's outcomes; a plugin that yields anything else is a bug in it, said plainly."""
     for outcome in stream:
         if not isinstance(outcome, (Content, Unchanged, Failed)):

@@ -19,10 +19,9 @@ from backend.errors import InvalidInput
 from backend.jobs.worker import JobContext, JobHandler
 from backend.plugins import PluginHost
 from ingest.web.fetch import FetchError, Page, SafeFetcher
-from ingest.web.sitemap import looks_like_sitemap, parse_sitemap
+from ingest.web.sitemap import MAX_SITEMAP_FILES, SitemapUnreadable, looks_like_sitemap, walk_sitemap
 
 log = logging.getLogger(__name__)
-MAX_SITEMAP_FILES = 20
 
 
 def page_format(page: Page) -> str:
@@ -104,30 +103,27 @@ def _sitemap_pages(
     fetcher: SafeFetcher, first: Page, *, limit: int, failed: list[dict[str, str]]
 ) -> list[str]:
     """Page URLs from a sitemap, following a sitemap index, de-duplicated, at most ``limit``. A child
-    sitemap that is refused or cannot be fetched is recorded in ``failed``; the others still count."""
+    sitemap that is refused or cannot be read is recorded in ``failed``; the others still count."""
+
+    def fetch(url: str) -> bytes:
+        try:
+            return fetcher.get(url).data
+        except (InvalidInput, FetchError) as exc:
+            raise SitemapUnreadable(exc.message if isinstance(exc, InvalidInput) else str(exc)) from None
+
     try:
-        pages, pending = parse_sitemap(first.data)
+        walk = walk_sitemap(first.data, fetch, limit=limit)
     except ValueError as exc:
         raise InvalidInput(f"{first.url}: {exc}") from None
-    seen_files = 1
-    while pending and len(pages) < limit and seen_files < MAX_SITEMAP_FILES:
-        child_url = pending.pop(0)
-        seen_files += 1
-        try:
-            child = fetcher.get(child_url)
-        except (InvalidInput, FetchError) as exc:
-            message = exc.message if isinstance(exc, InvalidInput) else str(exc)
-            log.warning("sitemap %s: child sitemap %s skipped: %s", first.url, child_url, message)
-            failed.append({"url": child_url, "error": message})
-            continue
-        try:
-            more, nested = parse_sitemap(child.data)
-        except ValueError as exc:
-            log.warning("sitemap %s skipped: %s", child.url, exc)
-            continue
-        pages.extend(more)
-        pending.extend(nested)
-    unique = list(dict.fromkeys(pages))
-    if len(unique) > limit:
-        log.warning("sitemap %s lists %d pages; only the first %d are fetched", first.url, len(unique), limit)
-    return unique[:limit]
+    for child_url, message in walk.skipped:
+        log.warning("sitemap %s: child sitemap %s skipped: %s", first.url, child_url, message)
+        failed.append({"url": child_url, "error": message})
+    if walk.over_limit:
+        log.warning(
+            "sitemap %s lists more than %d pages; only the first %d are fetched", first.url, limit, limit
+        )
+    if walk.files_left:
+        log.warning(
+            "sitemap %s: more than %d sitemap files; the rest were not read", first.url, MAX_SITEMAP_FILES
+        )
+    return [page for page, _ in walk.pages]

@@ -78,10 +78,7 @@ class PoliteHttp:
             headers["If-None-Match"] = previous.etag
         if previous is not None and previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
-        page = self._get(url, host, delay, headers)
-        return Fetched(
-            page.url, page.content_type, page.data, page.etag, page.last_modified, page.not_modified
-        )
+        return self._get(url, host, delay, headers)
 
     def _get(
         self, url: str, host: str, delay: float, headers: dict[str, str], max_bytes: int | None = None
