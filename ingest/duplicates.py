@@ -30,46 +30,55 @@ class Stored:
     records: Sequence[ChunkRecord]
 
 
+def _fingerprint(item: Stored) -> tuple[np.ndarray, np.ndarray, int]:
+    mean = np.mean(np.stack([r.dense for r in item.records]), axis=0).astype(np.float32)
+    hashes = shingle_hashes("\n".join(item.texts))
+    return mean / max(float(np.linalg.norm(mean)), 1e-12), minhash(hashes), int(hashes.size)
+
+
 def check(session: Session, stored: Sequence[Stored]) -> dict[str, dict[str, Any] | None]:
-    """Fingerprint, compare and flag every stored document; its flag (or None) by document id."""
+    """Fingerprint, compare and flag every stored document; its flag (or None) by document id. The
+    knowledge base's fingerprints are read once per batch; the batch's own documents are compared with
+    each other from a short list beside them (none of the stored arrays is copied per document)."""
     out: dict[str, dict[str, Any] | None] = {}
-    known: dict[tuple[str, str], duplicates.Fingerprints] = {}
+    loaded: dict[tuple[str, str], duplicates.Fingerprints] = {}
+    batch: dict[tuple[str, str], list[tuple[str, np.ndarray, np.ndarray, int]]] = {}
     for item in stored:
         document = session.get(Document, item.document_id)
         if not item.records or document is None:
             continue
         key = (document.kb_id, item.model_id)
-        if key not in known:
-            known[key] = duplicates.load(session, *key)
-        prints = known[key]
-        mean = np.mean(np.stack([r.dense for r in item.records]), axis=0).astype(np.float32)
-        vector = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        hashes = shingle_hashes("\n".join(item.texts))
-        signature = minhash(hashes)
-        others = [i for i, doc_id in enumerate(prints.ids) if doc_id != document.id]
+        if key not in loaded:
+            loaded[key] = duplicates.load(session, *key)
+        earlier = batch.setdefault(key, [])
+        vector, signature, size = _fingerprint(item)
+        renewed = {document.id, *(entry[0] for entry in earlier)}  # stored prints these replace
+        candidates: list[tuple[str, float]] = []
+        prints = loaded[key]
+        if prints.ids:
+            keep = np.array([doc_id not in renewed for doc_id in prints.ids])
+            scores = prints.scores(vector, signature, size, keep)
+            ids = [doc_id for doc_id, kept in zip(prints.ids, keep, strict=True) if kept]
+            candidates += zip(ids, scores.tolist(), strict=True)
+        if earlier:
+            mine = duplicates.Fingerprints(
+                [e[0] for e in earlier],
+                np.stack([e[1] for e in earlier]),
+                np.stack([e[2] for e in earlier]),
+                np.array([e[3] for e in earlier]),
+            )
+            candidates += zip(mine.ids, mine.scores(vector, signature, size).tolist(), strict=True)
         best = None
-        if others:
-            scores = prints.scores(vector, signature, int(hashes.size), others)
-            top = int(np.argmax(scores))
-            if scores[top] >= DUPLICATE_THRESHOLD:
-                other = prints.ids[others[top]]
+        if candidates:
+            other, score = max(candidates, key=lambda c: c[1])
+            if score >= DUPLICATE_THRESHOLD:
                 other_doc = session.get(Document, other)
-                best = (other, other_doc.title if other_doc is not None else "", float(scores[top]))
+                best = (other, other_doc.title if other_doc is not None else "", float(score))
         out[document.id] = duplicates.flag(document, best)
         duplicates.save(
-            session,
-            document,
-            model_id=item.model_id,
-            vector=vector,
-            minhash=signature,
-            shingles=int(hashes.size),
+            session, document, model_id=item.model_id, vector=vector, minhash=signature, shingles=size
         )
-        known[key] = duplicates.Fingerprints(
-            [*[d for d in prints.ids if d != document.id], document.id],
-            np.vstack([prints.vectors[others], vector[None, :]]) if others else vector[None, :],
-            np.vstack([prints.minhash[others], signature[None, :]]) if others else signature[None, :],
-            np.append(prints.shingles[others], hashes.size),
-        )
+        earlier.append((document.id, vector, signature, size))
     return out
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Document, DocumentFingerprint
 from backend.errors import InvalidInput
-from backend.text.fingerprint import COSINE_FLOOR, DUPLICATE_THRESHOLD, PERMUTATIONS
+from backend.text.fingerprint import DUPLICATE_THRESHOLD, PERMUTATIONS, containment, duplicate_score
 
 MAX_EXHAUSTIVE = 1000
 """Up to this many documents every pair is scored; beyond, only pairs found by MinHash banding or by
@@ -37,7 +37,11 @@ class Fingerprints:
     shingles: np.ndarray  # (n,) int
 
     def scores(
-        self, vector: np.ndarray, minhash: np.ndarray, shingles: int, rows: list[int] | slice = slice(None)
+        self,
+        vector: np.ndarray,
+        minhash: np.ndarray,
+        shingles: int,
+        rows: list[int] | slice | np.ndarray = slice(None),
     ) -> np.ndarray:
         """The duplicate score (backend.text.fingerprint.duplicate_score, vectorised) of ``rows`` against
         one fingerprint."""
@@ -45,12 +49,7 @@ class Fingerprints:
             return np.zeros(0)
         cosine = self.vectors[rows] @ vector
         jaccard = (self.minhash[rows] == minhash).mean(axis=1)
-        sizes = self.shingles[rows]
-        smaller = np.maximum(np.minimum(sizes, shingles), 1)
-        contained = np.minimum(1.0, jaccard * (sizes + shingles) / ((1 + jaccard) * smaller))
-        scores: np.ndarray = np.maximum(
-            contained, np.clip((cosine - COSINE_FLOOR) / (1 - COSINE_FLOOR), 0.0, 1.0)
-        )
+        scores: np.ndarray = duplicate_score(cosine, containment(jaccard, self.shingles[rows], shingles))
         return scores
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import numpy as np
 
@@ -51,11 +52,11 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-def containment(j: float, size_a: int, size_b: int) -> float:
-    """Share of the smaller set inside the larger, from their Jaccard estimate and sizes."""
-    if min(size_a, size_b) == 0:
-        return 0.0
-    return min(1.0, j * (size_a + size_b) / ((1 + j) * min(size_a, size_b)))
+def containment(j: Any, size_a: Any, size_b: Any) -> Any:
+    """Share of the smaller set inside the larger, from their Jaccard estimate and sizes (numbers, or
+    numpy arrays of them: the same formula scores one pair or a whole knowledge base)."""
+    smaller = np.maximum(np.minimum(size_a, size_b), 1)  # an empty set contains nothing: j is 0 there
+    return np.minimum(1.0, j * (np.asarray(size_a) + size_b) / ((1 + j) * smaller))
 
 
 DUPLICATE_THRESHOLD = 0.4
@@ -64,9 +65,9 @@ DUPLICATE_THRESHOLD = 0.4
 COSINE_FLOOR = 0.9
 
 
-def duplicate_score(cosine: float, contained: float) -> float:
+def duplicate_score(cosine: Any, contained: Any) -> Any:
     """How surely two documents are near-duplicates, 0–1: the larger of the text containment (a copy
     truncated or merged into a longer page keeps most of its word 3-grams) and the embedding cosine
     rescaled from 0.9–1.0 (a reworded copy keeps its meaning, not its 3-grams). Topical neighbours in
     the shared sets stay under 0.9 cosine and share almost no 3-grams."""
-    return max(contained, min(1.0, max(0.0, (cosine - COSINE_FLOOR) / (1 - COSINE_FLOOR))))
+    return np.maximum(contained, np.clip((cosine - COSINE_FLOOR) / (1 - COSINE_FLOOR), 0.0, 1.0))
