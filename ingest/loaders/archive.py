@@ -22,6 +22,12 @@ XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False
 )
 """For XML inside archives (OpenDocument, EPUB): no entity expansion, no network, no huge trees."""
+ODF = {
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+}
+"""OpenDocument's XML namespaces (ODT and ODS loaders)."""
 
 
 def open_archive(data: bytes, *, name: str, kind: str) -> zipfile.ZipFile:

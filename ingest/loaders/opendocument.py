@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ingest.loaders.archive import open_archive, read_xml
+from ingest.loaders.archive import ODF, open_archive, read_xml
 from ingest.loaders.base import ParsedDocument, SectionBuilder
-from ingest.loaders.spreadsheet import ODF
 from ingest.loaders.tabular import table_block
 
 TEXT, TABLE = ODF["text"], ODF["table"]

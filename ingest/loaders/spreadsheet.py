@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from lxml import etree
 
 from backend.errors import EmptyContent, InvalidInput
-from ingest.loaders.archive import open_archive, read_xml
+from ingest.loaders.archive import ODF, open_archive, read_xml
 from ingest.loaders.base import ParsedDocument
 from ingest.loaders.located import LocatedBuilder
 from ingest.loaders.tabular import header_of, row_line
@@ -25,11 +25,6 @@ MAX_ROWS = 200_000
 MAX_COLUMNS = 1000
 MAX_REPEAT = 1000
 """A non-empty row or cell repeated more than this is kept this many times (a template's fill)."""
-ODF = {
-    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
-    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
-    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
-}
 Sheet = tuple[str, Iterator[tuple[int, list[str]]]]
 
 

@@ -65,10 +65,11 @@ class SyncRun:
 
     def apply(self, outcome: Outcome) -> None:
         key = outcome.key
-        if not key or len(key) > MAX_KEY_CHARS or key in self.seen:
-            if key not in self.seen:
-                self._fail(Failed(key[:200], f"an item key must be 1 to {MAX_KEY_CHARS} characters", False))
+        if key in self.seen:
             return  # a connector that yields a key twice: the first outcome stands
+        if not key or len(key) > MAX_KEY_CHARS:
+            self._fail(Failed(key[:200], f"an item key must be 1 to {MAX_KEY_CHARS} characters", False))
+            return
         self.seen.add(key)
         if isinstance(outcome, Failed):
             self._fail(outcome)
