@@ -26,6 +26,13 @@ from backend.jobs.kinds import FETCH_URL_JOB
 from backend.jobs.queue import enqueue
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_TRY_AGAIN = {socket.EAI_AGAIN, getattr(socket, "EAI_SYSTEM", None)} - {None}
+"""getaddrinfo's answers for a resolver that failed for now (no answer, a timeout), not "no such name"."""
+
+
+class NotResolvedYet(InvalidInput):
+    """The name server did not answer (``EAI_AGAIN``): still a 422 to someone checking a URL now, but a
+    fetcher treats it as the server being down, so a sync retries and a page keeps its document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +113,13 @@ class UrlPolicy:
             raise InvalidInput(f"{url[:200]!r} has an invalid port") from None
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+        except socket.gaierror as exc:
+            if exc.errno in _TRY_AGAIN:
+                raise NotResolvedYet(
+                    f"the host {host!r} could not be resolved just now ({exc}); try again shortly"
+                ) from None
+            raise InvalidInput(f"the host {host!r} could not be resolved ({exc}); check the URL") from None
+        except UnicodeError as exc:
             raise InvalidInput(f"the host {host!r} could not be resolved ({exc}); check the URL") from None
         addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         refused = [a for a in addresses if not self._allowed(host, a)]

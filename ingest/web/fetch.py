@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from backend.catalog.urls import ResolvedUrl, UrlPolicy
+from backend.catalog.urls import NotResolvedYet, ResolvedUrl, UrlPolicy
 from backend.connectors.base import Fetched
 from backend.errors import InvalidInput, PayloadTooLarge
 
@@ -49,7 +49,11 @@ class SafeFetcher:
         Page with ``not_modified``); ``max_bytes`` lowers the fetcher's size limit for this request."""
         deadline = time.monotonic() + self.timeout_s * (MAX_REDIRECTS + 1)
         for _ in range(MAX_REDIRECTS + 1):
-            request = self._resolve(url).pinned_request(self.client, "GET", headers=dict(headers or {}))
+            try:
+                resolved = self._resolve(url)
+            except NotResolvedYet as exc:  # the resolver is down, not the name unknown: worth a retry
+                raise FetchError(exc.message) from None
+            request = resolved.pinned_request(self.client, "GET", headers=dict(headers or {}))
             try:
                 response = self.client.send(request, stream=True)
             except httpx.TimeoutException:

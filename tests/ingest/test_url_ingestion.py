@@ -200,3 +200,27 @@ def test_a_refused_child_sitemap_fails_alone(site: str, make_settings, embedder)
         assert "169.254.169.254" in failed["http://169.254.169.254/sitemap.xml"]
         assert "HTTP 404" in failed[f"{site}/nope.xml"]
         assert len(job["result"]["documents"]) == 3  # the good child's pages
+
+
+def test_a_resolver_that_does_not_answer_is_a_failure_for_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``EAI_AGAIN`` (no answer from the name server) is not "no such host": checking a URL still says
+    422, but the fetcher raises its transient error, so a job retries and a sync keeps the page's
+    document. An unknown name stays a permanent refusal."""
+    import socket
+
+    from ingest.web.fetch import FetchError, SafeFetcher
+
+    def down(host: str, *args: object, **kwargs: object) -> list:
+        if host == "down.example.test":
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", down)
+    with pytest.raises(InvalidInput, match="just now"):
+        UrlPolicy().resolve("https://down.example.test/help")
+    fetcher = SafeFetcher(UrlPolicy(), max_bytes=1000, timeout_s=1)
+    with pytest.raises(FetchError, match="try again shortly"):
+        fetcher.get("https://down.example.test/help")
+    with pytest.raises(InvalidInput, match="check the URL"):
+        fetcher.get("https://unknown.example.test/help")
+    fetcher.close()
