@@ -90,7 +90,8 @@ class Evidence:
     runners_up: float = 0.0
     """The mean dense cosine of the question and the passages ranked 2nd to 10th by the dense search
     (the same for every passage of one question): how much of the knowledge base is about what was
-    asked (:func:`backend.retrieval.evidence.runners_up_of`)."""
+    asked. Under 100 passages the best cosine partly stands in for it
+    (:func:`backend.retrieval.evidence.runners_up_of`)."""
 
     def vector(self) -> np.ndarray:
         return np.asarray(astuple(self), dtype=np.float64)

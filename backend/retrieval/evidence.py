@@ -70,13 +70,16 @@ def runners_up_of(dense_scores: Sequence[float], kb_passages: int) -> float:
     signal is trusted in proportion to its size, fully from :data:`FULL_TRUST_PASSAGES` passages, and the
     best passage's cosine stands in for the rest: a knowledge base of three help articles is not refused
     for being small (ten knowledge bases of three python-faq answers refused 8 of their 30 questions on
-    the plain mean, 2 of 30 with this, as many as without the feature; docs/benchmarks.md)."""
+    the plain mean, 2 of 30 with this, as many as without the feature; docs/benchmarks.md).
+    ``kb_passages``: the knowledge base's size; a search that found fewer than :data:`RUNNERS_UP`
+    passages (a filter that leaves a handful) searched only those, and that is the size read."""
     if not dense_scores:
         return 0.0
     best = float(dense_scores[0])
     rest = dense_scores[1:RUNNERS_UP]
     level = float(sum(rest) / len(rest)) if rest else best
-    trust = min(1.0, max(kb_passages, 0) / FULL_TRUST_PASSAGES)
+    searched = min(kb_passages, len(dense_scores)) if len(dense_scores) < RUNNERS_UP else kb_passages
+    trust = min(1.0, max(searched, 0) / FULL_TRUST_PASSAGES)
     return trust * level + (1.0 - trust) * best
 
 

@@ -99,7 +99,8 @@ def test_a_model_stored_before_the_runners_up_feature_scores_as_it_did() -> None
 
 
 def test_runners_up_is_the_mean_of_the_second_to_tenth_dense_scores_in_a_big_knowledge_base() -> None:
-    assert runners_up_of([0.9, 0.5, 0.3], 100) == pytest.approx(0.4)
+    ten = [0.9, 0.5, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    assert runners_up_of(ten, 100) == pytest.approx(sum(ten[1:]) / 9)
     twelve = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.01, 0.0]
     mean = sum(twelve[1:10]) / 9  # the 11th and 12th are not read
     assert runners_up_of(twelve, 5000) == pytest.approx(mean)
@@ -111,9 +112,12 @@ def test_in_a_small_knowledge_base_the_best_passage_stands_in_for_the_runners_up
     cosine stands in, wholly at one passage, in proportion as the knowledge base is short of 100."""
     assert runners_up_of([0.7], 1) == 0.7
     assert runners_up_of([0.9, 0.5, 0.3], 3) == pytest.approx(0.03 * 0.4 + 0.97 * 0.9)
-    assert runners_up_of([0.9, 0.5, 0.3], 50) == pytest.approx(0.5 * 0.4 + 0.5 * 0.9)
-    small, big = runners_up_of([0.6, 0.2, 0.1], 10), runners_up_of([0.6, 0.2, 0.1], 100)
+    ten = [0.9, *[0.4] * 9]
+    assert runners_up_of(ten, 50) == pytest.approx(0.5 * 0.4 + 0.5 * 0.9)
+    small, big = runners_up_of(ten, 10), runners_up_of(ten, 100)
     assert small > big  # the same scores count for more where few neighbours could exist
+    # A filter that leaves three passages of a big knowledge base: those three are what was searched.
+    assert runners_up_of([0.9, 0.5, 0.3], 5000) == pytest.approx(0.03 * 0.4 + 0.97 * 0.9)
 
 
 def test_fit_separates_and_keeps_weights_non_negative() -> None:
