@@ -71,8 +71,8 @@ def runners_up_of(dense_scores: Sequence[float], kb_passages: int) -> float:
     best passage's cosine stands in for the rest: a knowledge base of three help articles is not refused
     for being small (ten knowledge bases of three python-faq answers refused 8 of their 30 questions on
     the plain mean, 2 of 30 with this, as many as without the feature; docs/benchmarks.md).
-    ``kb_passages``: the knowledge base's size; a search that found fewer than :data:`RUNNERS_UP`
-    passages (a filter that leaves a handful) searched only those, and that is the size read."""
+    ``kb_passages``: how many passages the search could see (the knowledge base's, or those its filters
+    leave); a search that found fewer than :data:`RUNNERS_UP` passages saw only those."""
     if not dense_scores:
         return 0.0
     best = float(dense_scores[0])

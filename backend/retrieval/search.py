@@ -44,6 +44,7 @@ from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVecto
 MAX_QUERY_CHARS = 4000
 CONVEX_POOL = 100
 SIZE_TTL_S = 60.0
+MAX_SIZES_KEPT = 4096
 """How long a collection's point count (the keyword evidence's IDF unit) is reused: it moves the unit
 by its logarithm, so a minute-old count is as good as a fresh one and saves a count per search."""
 
@@ -185,7 +186,7 @@ class Retriever:
         self.sentences = sentences or SentenceVectors()
         self.query_languages = QueryLanguages()
         self._sizes: dict[str, tuple[float, int]] = {}
-        self._kb_sizes: dict[tuple[str, str], tuple[float, int]] = {}
+        self._kb_sizes: dict[tuple[str, str, str], tuple[float, int]] = {}
 
     def search(
         self,
@@ -263,7 +264,7 @@ class Retriever:
                 query_vector=dense,
                 hits=hits,
                 bm25=found.bm25,
-                runners_up=runners_up_of(found.dense_scores, self._kb_size(vectors, kb_id)),
+                runners_up=runners_up_of(found.dense_scores, self._kb_size(vectors, kb_id, filters)),
                 rerank=rerank_scores,
                 idf_unit=rarest_idf(self._size(vectors)),
             )
@@ -300,12 +301,15 @@ class Retriever:
         """``query``'s sparse vector as a search of ``kb_id`` on ``snapshot`` makes it."""
         return snapshot.keywords.encode_query(query, self.query_languages(snapshot, kb_id, query).analysis)
 
-    def _kb_size(self, vectors: VectorStore, kb_id: str) -> int:
-        """Passages of one knowledge base, at most a minute old (read by the runners-up evidence)."""
-        now, key = time.monotonic(), (vectors.collection, kb_id)
+    def _kb_size(self, vectors: VectorStore, kb_id: str, filters: SearchFilters | None) -> int:
+        """Passages a search of one knowledge base sees (those its filters leave), at most a minute old
+        (read by the runners-up evidence: a widget scoped to one tag searches only that tag's)."""
+        now, key = time.monotonic(), (vectors.collection, kb_id, repr(filters))
         cached = self._kb_sizes.get(key)
         if cached is None or now - cached[0] > SIZE_TTL_S:
-            cached = self._kb_sizes[key] = (now, vectors.count(kb_id=kb_id))
+            if len(self._kb_sizes) >= MAX_SIZES_KEPT:  # filters vary (dates): keep the cache bounded
+                self._kb_sizes.clear()
+            cached = self._kb_sizes[key] = (now, vectors.count(kb_id=kb_id, filters=filters))
         return cached[1]
 
     def _size(self, vectors: VectorStore) -> int:

@@ -187,7 +187,12 @@ class VectorStore(Protocol):
         the languages a question is also analysed in, so it meets the knowledge base's own stems."""
         ...
 
-    def count(self, *, kb_id: str, document_id: str | None = None) -> int: ...
+    def count(
+        self, *, kb_id: str, document_id: str | None = None, filters: SearchFilters | None = None
+    ) -> int:
+        """Points of one knowledge base: of one document when ``document_id`` is given, else those
+        ``filters`` leave (as a search with them would see them)."""
+        ...
 
     def ping(self) -> None:
         """Raise :class:`backend.errors.Unavailable` if the store cannot answer."""

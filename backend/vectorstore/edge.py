@@ -313,8 +313,10 @@ class EdgeVectorStore:
             hits = self._shard.facet(request).hits
         return {str(h.value): h.count for h in hits}
 
-    def count(self, *, kb_id: str, document_id: str | None = None) -> int:
-        flt = _filter(kb_id, document_id=document_id) if document_id else _filter(kb_id)
+    def count(
+        self, *, kb_id: str, document_id: str | None = None, filters: SearchFilters | None = None
+    ) -> int:
+        flt = _filter(kb_id, document_id=document_id) if document_id else _filter(kb_id, filters)
         with _translated("count vectors"):
             return self._shard.count(qe.CountRequest(exact=True, filter=flt))
 

@@ -292,8 +292,10 @@ class QdrantVectorStore:
             )
         return {str(h.value): h.count for h in response.hits}
 
-    def count(self, *, kb_id: str, document_id: str | None = None) -> int:
-        flt = _document_filter(kb_id, document_id) if document_id else _kb_filter(kb_id)
+    def count(
+        self, *, kb_id: str, document_id: str | None = None, filters: SearchFilters | None = None
+    ) -> int:
+        flt = _document_filter(kb_id, document_id) if document_id else _kb_filter(kb_id, filters)
         with _translated("count vectors"):
             return self.client.count(self.collection, count_filter=flt, exact=True).count
 

@@ -163,9 +163,10 @@ def test_the_title_an_uploader_gives_is_what_passages_are_found_by(client: TestC
 
 
 def test_runners_up_is_the_same_question_level_evidence_in_every_mode(client: TestClient) -> None:
-    """Every passage of one question carries the runners-up evidence, whichever mode ranked them: here
-    twelve one-passage documents, so it is read from the relevance a top-10 dense search reports, the
-    mean of the 2nd to 10th trusted for 12 passages of 100 and the best standing in for the rest."""
+    """Every passage of one question carries the runners-up evidence, whichever mode ranked them, read
+    from the relevance a top-10 dense search reports: the mean of the 2nd to 10th, trusted for as many
+    passages (of 100) as the search could see, the best standing in for the rest. Thirteen one-passage
+    documents, twelve tagged: a search filtered to the tag sees twelve."""
     kb_id = create_kb(client, "neighbourhood")
     topics = [
         "Refunds reach the original card within five business days.",
@@ -180,21 +181,29 @@ def test_runners_up_is_the_same_question_level_evidence_in_every_mode(client: Te
         "Shoes run half a size small; order one size up.",
         "Delivery to islands takes two extra days.",
         "Our support line is closed on public holidays.",
+        "Refund requests for gift wrapping are not accepted.",
     ]
     jobs = []
     for i, text in enumerate(topics):
         response = client.post(
-            f"/v1/knowledge-bases/{kb_id}/documents", json={"title": f"topic {i}", "text": text}
+            f"/v1/knowledge-bases/{kb_id}/documents",
+            json={"title": f"topic {i}", "text": text, "tags": ["shop"] if i < 12 else []},
         )
         assert response.status_code == 202, response.text
         jobs.append(response.json()["documents"][0]["job_id"])
     assert all(wait_for_job(client, job)["status"] == "succeeded" for job in jobs)
     question = "How long does a refund take?"
-    dense = _search(client, kb_id, query=question, mode="dense", top_k=10, min_confidence=0)
-    relevance = sorted((r["relevance"] for r in dense), reverse=True)
-    expected = 0.12 * sum(relevance[1:10]) / 9 + 0.88 * relevance[0]
-    for mode in ("dense", "sparse", "hybrid"):
-        results = _search(client, kb_id, query=question, mode=mode, top_k=3, min_confidence=0)
-        assert results, mode
-        for result in results:
-            assert abs(result["evidence"]["runners_up"] - expected) < 1e-3, (mode, result["evidence"])
+    for filters, seen in (({}, 13), ({"tags": ["shop"]}, 12)):
+        dense = _search(
+            client, kb_id, query=question, mode="dense", top_k=10, min_confidence=0, filters=filters
+        )
+        relevance = sorted((r["relevance"] for r in dense), reverse=True)
+        trust = seen / 100
+        expected = trust * sum(relevance[1:10]) / 9 + (1 - trust) * relevance[0]
+        for mode in ("dense", "sparse", "hybrid"):
+            results = _search(
+                client, kb_id, query=question, mode=mode, top_k=3, min_confidence=0, filters=filters
+            )
+            assert results, (mode, filters)
+            for result in results:
+                assert abs(result["evidence"]["runners_up"] - expected) < 1e-3, (mode, filters, result)

@@ -164,6 +164,14 @@ def test_filters_run_inside_the_store(store: QdrantVectorStore) -> None:
     assert docs(tags=["billing"], content_types=["text/html"]) == set()
     assert docs(created_after=1_500.0) == {"d2", "d3"}
     assert docs(created_after=1_500.0, created_before=2_500.0) == {"d2"}
+    # Counting sees what a search with the same filters sees.
+    for filters in (
+        {},
+        {"tags": ["faq"]},
+        {"created_after": 1_500.0},
+        {"tags": ["billing"], "content_types": ["text/html"]},
+    ):
+        assert store.count(kb_id="kb", filters=SearchFilters(**filters)) == len(docs(**filters)), filters
 
 
 def test_neighbours_are_the_adjacent_chunks_in_order(store: QdrantVectorStore) -> None:
