@@ -12,7 +12,9 @@ So the direction of ``w`` is searched directly: every non-negative combination o
 vary, on a grid of tenths (each feature first scaled by its spread, so a tenth means as much for each),
 scored by the mean false-answer rate at cuts refusing 1, 2, 3 and 5 % of the answerable questions (a
 band, not one point, so two tail questions cannot decide it alone), ties broken by how far apart the
-two kinds of question score (d'). The winner's scale and intercept
+two kinds of question score (d'). Every direction is scored in blocks, one matrix product and one
+reduction per side (the figures a loop over directions gives; 6 s → 0.3 s for the shipped fit's 3,704
+questions, so ``kbchat tune`` over thousands of pairs stays quick). The winner's scale and intercept
 are then fitted by a one-variable logistic regression (Platt scaling, classes weighed equally), so the
 result is still a probability and still monotone in every signal.
 """
@@ -20,11 +22,12 @@ result is still a probability and still monotone in every signal.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from backend.retrieval.confidence import fit, rates, refusal_threshold
+from backend.retrieval.confidence import fit
 
 STEP = 10
 """Grid resolution: weights in tenths."""
@@ -32,16 +35,42 @@ BAND = (0.01, 0.02, 0.03, 0.05)
 """False-refusal rates at which the false answers are averaged."""
 
 
-def _best(questions: Sequence[np.ndarray], direction: np.ndarray) -> np.ndarray:
-    """Each question's best passage score along ``direction``."""
-    return np.asarray([float((rows @ direction).max()) for rows in questions])
+BLOCK = 256
+"""Directions scored at once (a block of scores is rows × BLOCK floats)."""
 
 
-def _band_false_answers(answerable: np.ndarray, unanswerable: np.ndarray) -> float:
-    """Mean false-answer rate at the cuts the gate would set for each false-refusal rate of :data:`BAND`."""
-    positives, negatives = answerable.tolist(), unanswerable.tolist()
-    cuts = [refusal_threshold(positives, rate) for rate in BAND]
-    return float(np.mean([rates(positives, negatives, cut)["false_answer"] for cut in cuts]))
+class _Stacked:
+    """One side of one group (answerable or not): every question's passages in one matrix, so all the
+    directions of a block are scored in one product, and each question's best in one reduction."""
+
+    def __init__(self, questions: Sequence[np.ndarray]) -> None:
+        self.size = len(questions)
+        self.rows = np.concatenate(list(questions)) if questions else np.zeros((0, 0))
+        self.starts = np.cumsum([0, *(len(q) for q in questions[:-1])]) if questions else np.zeros(0, int)
+
+    def best(self, directions: np.ndarray) -> np.ndarray:
+        """Each question's best passage score along each direction: questions × directions."""
+        if not self.size:
+            return np.zeros((0, len(directions)))
+        return np.maximum.reduceat(self.rows @ directions.T, self.starts, axis=0)
+
+
+def _band_false_answers(answerable: np.ndarray, unanswerable: np.ndarray) -> np.ndarray:
+    """Per direction (a column each): the mean false-answer rate at the cuts the gate would set for each
+    false-refusal rate of :data:`BAND` (as :func:`refusal_threshold` and :func:`rates` compute them)."""
+    directions = answerable.shape[1]
+    if not len(unanswerable):
+        return np.zeros(directions)
+    ordered = np.sort(answerable, axis=0)
+    rates_ = []
+    for rate in BAND:
+        if not len(ordered):
+            cut = np.full(directions, 0.5)  # refusal_threshold of no questions
+        else:
+            allowed = math.floor(rate * len(ordered))
+            cut = ordered[min(allowed, len(ordered) - 1)]
+        rates_.append((unanswerable >= cut).mean(axis=0))
+    return np.asarray(np.mean(rates_, axis=0), dtype=np.float64)
 
 
 def _directions(varying: list[int], features: int) -> list[np.ndarray]:
@@ -71,19 +100,23 @@ def search_gate(groups: Sequence[Group]) -> tuple[np.ndarray, float]:
     scale = np.zeros(features)
     scale[varying] = 1 / spread[varying]
 
-    def judged(weights: np.ndarray) -> tuple[float, float]:
-        """Mean false answers over the band, then (to break ties) minus the separation d'."""
-        best = [(_best(a, weights), _best(u, weights)) for a, u in groups]
-        false_answers = float(np.mean([_band_false_answers(p, n) for p, n in best]))
-        separation = float(
-            np.mean([(p.mean() - n.mean()) / (np.sqrt((p.var() + n.var()) / 2) + 1e-9) for p, n in best])
-        )
-        return false_answers, -separation
-
-    weights = min((direction * scale for direction in _directions(varying, features)), key=judged)
+    sides = [(_Stacked(answerable), _Stacked(unanswerable)) for answerable, unanswerable in groups]
+    candidates = np.asarray(_directions(varying, features)) * scale
+    false_answers, separation = np.zeros(len(candidates)), np.zeros(len(candidates))
+    for at in range(0, len(candidates), BLOCK):
+        block = candidates[at : at + BLOCK]
+        fa, sep = [], []
+        for answerable_side, unanswerable_side in sides:
+            p, n = answerable_side.best(block), unanswerable_side.best(block)
+            fa.append(_band_false_answers(p, n))
+            sep.append((p.mean(0) - n.mean(0)) / (np.sqrt((p.var(0) + n.var(0)) / 2) + 1e-9))
+        false_answers[at : at + BLOCK] = np.mean(fa, axis=0)
+        separation[at : at + BLOCK] = np.mean(sep, axis=0)
+    # The fewest false answers over the band; ties to the widest separation; then to the first.
+    weights = candidates[np.lexsort((-separation, false_answers))[0]]
     # Platt scaling: the probability of "answerable" given the best score, classes weighed equally.
-    positives = np.concatenate([_best(a, weights) for a, _ in groups])
-    negatives = np.concatenate([_best(u, weights) for _, u in groups])
+    positives = np.concatenate([a.best(weights[None, :])[:, 0] for a, _ in sides])
+    negatives = np.concatenate([u.best(weights[None, :])[:, 0] for _, u in sides])
     x = np.concatenate([positives, negatives])[:, None]
     y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
     balance = np.concatenate(

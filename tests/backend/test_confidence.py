@@ -259,3 +259,28 @@ def test_the_gate_search_weighs_the_signal_that_separates_the_tail() -> None:
     lowest = min(float(model.probabilities(r)[0]) for r in answerable)
     highest = max(float(model.probabilities(r)[0]) for r in unanswerable)
     assert 0.5 < lowest <= 1 and 0 <= highest < 0.5
+
+
+def test_the_gate_search_counts_false_answers_as_the_gate_does() -> None:
+    """The search scores every direction at once; each column's figure is what refusal_threshold and
+    rates give that direction's best scores one by one (ties at the cut included: scores on a grid)."""
+    from backend.retrieval.gate_fit import BAND, _band_false_answers
+
+    rng = np.random.default_rng(15)
+    for answerable_n, unanswerable_n in ((1, 5), (7, 3), (60, 40), (101, 0)):
+        answerable = rng.integers(0, 20, (answerable_n, 12)) / 20
+        unanswerable = rng.integers(0, 20, (unanswerable_n, 12)) / 20
+        expected = [
+            np.mean(
+                [
+                    rates(
+                        answerable[:, j].tolist(),
+                        unanswerable[:, j].tolist(),
+                        refusal_threshold(answerable[:, j].tolist(), r),
+                    )["false_answer"]
+                    for r in BAND
+                ]
+            )
+            for j in range(12)
+        ]
+        assert _band_false_answers(answerable, unanswerable) == pytest.approx(expected)
