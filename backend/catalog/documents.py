@@ -16,9 +16,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.catalog import duplicates
 from backend.catalog.formats import MEDIA_TYPES
 from backend.db.models import Document, DocumentContent, DocumentStatus, Job, JobStatus, utcnow
 from backend.errors import EmptyContent, InvalidInput, NotFound, PayloadTooLarge
@@ -193,20 +194,10 @@ def delete(
         document = session.get(Document, document_id)
         if document is not None:
             session.delete(document)
-        forget_near_duplicate(session, kb_id, document_id)
+        duplicates.forget(session, kb_id, document_id)
     for vectors in stores:
         vectors.delete_document(kb_id=kb_id, document_id=document_id)
     log.info("document %s deleted from kb %s", document_id, kb_id)
-
-
-def forget_near_duplicate(session: Session, kb_id: str, document_id: str) -> None:
-    """Documents flagged as near-copies of ``document_id`` (at their ingestion) lose the flag with it."""
-    flagged = session.scalars(
-        select(Document).where(Document.kb_id == kb_id, cast(Document.meta, String).contains(document_id))
-    )
-    for other in flagged:
-        if (other.near_duplicate_of or {}).get("document_id") == document_id:
-            other.meta = {k: v for k, v in (other.meta or {}).items() if k != "near_duplicate_of"}
 
 
 def requeue(session: Session, document: Document, *, max_attempts: int = 3) -> Job:

@@ -9,22 +9,27 @@ base's documents share one encoder after every activation).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Document, DocumentFingerprint
 from backend.errors import InvalidInput
 from backend.text.fingerprint import DUPLICATE_THRESHOLD, PERMUTATIONS, containment, duplicate_score
+from backend.vectorstore.base import VectorStore
 
 MAX_EXHAUSTIVE = 1000
 """Up to this many documents every pair is scored; beyond, only pairs found by MinHash banding or by
 a cosine over 0.9 (the score's other half) are."""
 BANDS = 64
+MIN_PASSAGE_CHARS = 80
+"""Shorter repeated passages are boilerplate ("See also", a copyright line), not content to merge."""
+MAX_PASSAGES_SCANNED = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,22 @@ def flag(document: Document, best: tuple[str, str, float] | None) -> dict[str, A
     return found
 
 
+def forget(session: Session, kb_id: str, document_id: str) -> None:
+    """Documents flagged as near-copies of ``document_id`` (at their ingestion) lose the flag with it."""
+    flagged = session.scalars(
+        select(Document).where(Document.kb_id == kb_id, cast(Document.meta, String).contains(document_id))
+    )
+    for other in flagged:
+        if (other.near_duplicate_of or {}).get("document_id") == document_id:
+            flag(other, None)
+
+
+def titles(session: Session, kb_id: str) -> dict[str, str]:
+    """Document id → title, for one knowledge base."""
+    rows = session.execute(select(Document.id, Document.title).where(Document.kb_id == kb_id))
+    return {row[0]: row[1] for row in rows}
+
+
 def _pairs(prints: Fingerprints) -> set[tuple[int, int]]:
     """Candidate pairs for a large knowledge base: MinHash bands in common, or a cosine over 0.9."""
     n = len(prints.ids)
@@ -128,9 +149,15 @@ def _pairs(prints: Fingerprints) -> set[tuple[int, int]]:
 
 
 def clusters(
-    session: Session, kb_id: str, model_id: str, *, threshold: float = DUPLICATE_THRESHOLD
+    session: Session,
+    kb_id: str,
+    model_id: str,
+    titles: dict[str, str],
+    *,
+    threshold: float = DUPLICATE_THRESHOLD,
 ) -> list[dict[str, Any]]:
-    """Groups of documents linked by a score at or above ``threshold``, each with its strongest pairs."""
+    """Groups of documents linked by a score at or above ``threshold``, each with its strongest pairs;
+    ``titles``: the knowledge base's (:func:`titles`)."""
     if not 0 < threshold <= 1:
         raise InvalidInput("threshold must be in (0, 1]")
     prints = load(session, kb_id, model_id)
@@ -159,7 +186,6 @@ def clusters(
     groups: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
     for i, j, score in linked:
         groups[root(i)].append((i, j, score))
-    titles = dict(session.execute(select(Document.id, Document.title).where(Document.kb_id == kb_id)).all())
     out: list[dict[str, Any]] = []
     for pairs in groups.values():
         members = sorted({k for i, j, _ in pairs for k in (i, j)}, key=lambda k: prints.ids[k])
@@ -174,3 +200,35 @@ def clusters(
             }
         )
     return sorted(out, key=lambda c: (-len(c["documents"]), -float(c["similarity"])))
+
+
+def repeated_passages(vectors: VectorStore, kb_id: str, titles: dict[str, str]) -> list[dict[str, Any]]:
+    """Passages whose text (case and spacing aside) appears in more than one document, most repeated
+    first (at most 200; the first MAX_PASSAGES_SCANNED passages are read, without their vectors)."""
+    seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    texts: dict[str, str] = {}
+    scanned = 0
+    for batch in vectors.scan(kb_id=kb_id, vectors=False):
+        for record in batch:
+            text = " ".join(str(record.payload.get("text", "")).split())
+            if len(text) < MIN_PASSAGE_CHARS:
+                continue
+            key = hashlib.sha256(text.lower().encode()).hexdigest()
+            texts.setdefault(key, text)
+            document_id = record.payload.get("document_id", "")
+            seen[key].append(
+                {
+                    "document_id": document_id,
+                    "title": titles.get(document_id, ""),
+                    "chunk_index": record.payload.get("chunk_index"),
+                }
+            )
+        scanned += len(batch)
+        if scanned >= MAX_PASSAGES_SCANNED:
+            break
+    out: list[dict[str, Any]] = []
+    for key, places in seen.items():
+        if len({p["document_id"] for p in places}) > 1:
+            ordered = sorted(places, key=lambda p: (str(p["title"]), int(p["chunk_index"] or 0)))
+            out.append({"text": texts[key][:500], "places": ordered})
+    return sorted(out, key=lambda c: -len(c["places"]))[:200]
