@@ -241,23 +241,38 @@ def queue_due(
     return queued
 
 
-def removable_document(session: Session, item: SourceItem) -> str | None:
-    """The item's document, if deleting it takes nothing from anyone else: the source made it (it is
-    not an identical upload the item was matched to), and no other source's item points at it."""
-    if item.document_id is None or not item.owned:
-        return None
-    others = session.scalar(
-        select(func.count())
-        .select_from(SourceItem)
-        .where(SourceItem.document_id == item.document_id)
-        .where(~and_(SourceItem.source_id == item.source_id, SourceItem.key_hash == item.key_hash))
+def removable_documents(
+    session: Session, source_id: str, key_hashes: Sequence[str] | None = None
+) -> list[str]:
+    """The documents of these items (every item of the source when None) that deleting takes from no
+    one else: the source made them (not an identical upload an item was matched to), and no item
+    outside these points at them (another source's, or another of this source's)."""
+    leaving = SourceItem.source_id == source_id
+    if key_hashes is not None:
+        leaving = and_(leaving, SourceItem.key_hash.in_(list(key_hashes)))
+    owned = set(
+        session.scalars(
+            select(SourceItem.document_id).where(
+                leaving, SourceItem.owned, SourceItem.document_id.is_not(None)
+            )
+        )
     )
-    return None if others else item.document_id
+    if not owned:
+        return []
+    kept = set(  # one query for all, not one per item
+        session.scalars(select(SourceItem.document_id).where(SourceItem.document_id.in_(owned), ~leaving))
+    )
+    return sorted(d for d in owned - kept if d is not None)
 
 
 def source_workdir(data_dir: Path, source_id: str) -> Path:
     """A source's own folder (a repository clone): a cache, so each worker host may keep its own."""
     return data_dir / "sources" / source_id
+
+
+def remove_workdir(data_dir: Path, source_id: str) -> None:
+    """Delete a source's folder (its clone), if this host has one."""
+    shutil.rmtree(source_workdir(data_dir, source_id), ignore_errors=True)
 
 
 def delete_source(
@@ -278,21 +293,7 @@ def delete_source(
                 .where(Job.id == source.sync_job_id, Job.status.in_(LIVE))
                 .values(status=JobStatus.CANCELLED, finished_at=utcnow(), lease_owner=None)
             )
-        owned = set(
-            session.scalars(
-                select(SourceItem.document_id).where(
-                    SourceItem.source_id == source_id, SourceItem.owned, SourceItem.document_id.is_not(None)
-                )
-            )
-        )
-        shared = set(  # documents another source's items also point at stay (one query, not one per item)
-            session.scalars(
-                select(SourceItem.document_id).where(
-                    SourceItem.document_id.in_(owned), SourceItem.source_id != source_id
-                )
-            )
-        )
-        doomed = sorted(d for d in owned - shared if d is not None)
+        doomed = removable_documents(session, source_id)
     removed = 0
     for document_id in doomed:
         try:
@@ -304,7 +305,7 @@ def delete_source(
         gone = session.get(Source, source_id)
         if gone is not None:
             session.delete(gone)
-    shutil.rmtree(source_workdir(data_dir, source_id), ignore_errors=True)
+    remove_workdir(data_dir, source_id)
     log.info("source %s deleted from kb %s with %d documents", source_id, kb_id, removed)
     return removed
 

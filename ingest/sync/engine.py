@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog import documents as docs
-from backend.catalog.sources import removable_document
+from backend.catalog.sources import removable_documents
 from backend.connectors.base import Content, Failed, Outcome, Unchanged
-from backend.db.models import SourceItem, utcnow
+from backend.db.models import utcnow
 from backend.errors import InvalidInput, NotFound
 from backend.vectorstore.base import VectorStore
 from ingest.sync.state import ItemRow, ItemWriter, key_hash
@@ -185,8 +185,9 @@ class SyncRun:
 
     def _remove(self, key: str, stores: Sequence[VectorStore]) -> None:
         with self.sessions.begin() as session:
-            item = session.get(SourceItem, (self.target.source_id, key_hash(key)))
-            document_id = removable_document(session, item) if item is not None else None
+            document_id = next(
+                iter(removable_documents(session, self.target.source_id, [key_hash(key)])), None
+            )
         if document_id is not None:
             with suppress(NotFound):  # deleted by hand meanwhile
                 docs.delete(self.sessions, stores, self.target.kb_id, document_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 
 from fastapi import APIRouter, status
@@ -126,4 +125,4 @@ def delete_knowledge_base(kb_id: str, services: ServicesDep) -> None:
         source_ids = [s.id for s in sources.list_for(session, kb_id)]
     kbs.delete(services.sessions, services.encoders.stores_of(kb_id), kb_id)
     for source_id in source_ids:  # their rows went with the knowledge base; their folders (clones) go too
-        shutil.rmtree(sources.source_workdir(services.settings.data_dir, source_id), ignore_errors=True)
+        sources.remove_workdir(services.settings.data_dir, source_id)
