@@ -185,8 +185,7 @@ class Retriever:
         self.encoders, self.reranker, self.telemetry = encoders, reranker, telemetry
         self.sentences = sentences or SentenceVectors()
         self.query_languages = QueryLanguages()
-        self._sizes: dict[str, tuple[float, int]] = {}
-        self._kb_sizes: dict[tuple[str, str, str], tuple[float, int]] = {}
+        self._counts: dict[tuple[str, ...], tuple[float, int]] = {}
 
     def search(
         self,
@@ -302,22 +301,23 @@ class Retriever:
         return snapshot.keywords.encode_query(query, self.query_languages(snapshot, kb_id, query).analysis)
 
     def _kb_size(self, vectors: VectorStore, kb_id: str, filters: SearchFilters | None) -> int:
-        """Passages a search of one knowledge base sees (those its filters leave), at most a minute old
-        (read by the runners-up evidence: a widget scoped to one tag searches only that tag's)."""
-        now, key = time.monotonic(), (vectors.collection, kb_id, repr(filters))
-        cached = self._kb_sizes.get(key)
-        if cached is None or now - cached[0] > SIZE_TTL_S:
-            if len(self._kb_sizes) >= MAX_SIZES_KEPT:  # filters vary (dates): keep the cache bounded
-                self._kb_sizes.clear()
-            cached = self._kb_sizes[key] = (now, vectors.count(kb_id=kb_id, filters=filters))
-        return cached[1]
+        """Passages a search of one knowledge base sees (those its filters leave), read by the
+        runners-up evidence: a widget scoped to one tag searches only that tag's."""
+        key = (vectors.collection, kb_id, repr(filters))
+        return self._count(key, lambda: vectors.count(kb_id=kb_id, filters=filters))
 
     def _size(self, vectors: VectorStore) -> int:
-        """Points in the collection (Qdrant's IDF counts the whole collection), at most a minute old."""
+        """Points in the collection (Qdrant's IDF counts the whole collection)."""
+        return self._count((vectors.collection,), vectors.size)
+
+    def _count(self, key: tuple[str, ...], count: Callable[[], int]) -> int:
+        """``count()``, at most SIZE_TTL_S old; the cache is emptied when full (filters vary: dates)."""
         now = time.monotonic()
-        cached = self._sizes.get(vectors.collection)
+        cached = self._counts.get(key)
         if cached is None or now - cached[0] > SIZE_TTL_S:
-            cached = self._sizes[vectors.collection] = (now, vectors.size())
+            if len(self._counts) >= MAX_SIZES_KEPT:
+                self._counts.clear()
+            cached = self._counts[key] = (now, count())
         return cached[1]
 
     def _candidates(
