@@ -50,14 +50,18 @@ def _child_main(conn: Connection, memory_bytes: int | None, target: str) -> None
         except EOFError:
             return
         data, fmt, name = request
+        # The reply is sent after the ``except`` block: until it ends, the exception's traceback keeps the
+        # loader's frames alive, and with them whatever filled the memory cap — sending from inside it
+        # could itself fail for want of memory, and the parent would see a dead child instead.
         try:
-            conn.send(("ok", parse(data, format=fmt, name=name)))
+            reply: tuple[Any, ...] = ("ok", parse(data, format=fmt, name=name))
         except MemoryError:
-            conn.send(("memory", None, ""))
+            reply = ("memory", None, "")
         except errors.KbchatError as exc:
-            conn.send(("error", type(exc).__name__, exc.message))
+            reply = ("error", type(exc).__name__, exc.message)
         except Exception as exc:  # a loader bug or an unexpected malformation: still this file's fault
-            conn.send(("error", "InvalidInput", f"{name} could not be parsed ({type(exc).__name__}: {exc})"))
+            reply = ("error", "InvalidInput", f"{name} could not be parsed ({type(exc).__name__}: {exc})")
+        conn.send(reply)
 
 
 def _describe_exit(code: int | None) -> str:
