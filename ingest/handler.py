@@ -75,6 +75,7 @@ class IngestHandler:
             embedder.tokenizer,
             max_tokens=embedder.max_tokens,
             overlap_tokens=self.services.settings.chunking.overlap_tokens,
+            lead_tokens=self.services.settings.chunking.lead_tokens,
         )
         return IngestPipeline(
             embedder, snapshot.keywords, chunker, self.parser, on_encoded=self.services.telemetry.encoded

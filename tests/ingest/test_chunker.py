@@ -146,3 +146,35 @@ def test_a_long_section_is_cut_into_blocks_at_line_breaks_and_keeps_exact_offset
     chunks = chunker.split(ParsedDocument(text=text, sections=[Section(0, len(text))], title="Returns"))
     assert all(text[c.char_start : c.char_end] == c.text for c in chunks)
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+
+
+def test_chunks_after_the_opening_read_the_documents_lead(tokenizer) -> None:
+    """A passage from the middle of a page reads the page's first words above it (beside the heading
+    path), within the same token limit; the opening chunk does not repeat them."""
+    opening = "Refunds for unworn shoes are accepted within 45 days of delivery at the Leeds warehouse."
+    filler = " ".join(f"Step {i} of the returns process is described here in plain words." for i in range(60))
+    text = f"{opening} {filler}"
+    chunks = Chunker(tokenizer, max_tokens=128, overlap_tokens=8, lead_tokens=24).split(_doc(text))
+    assert len(chunks) > 3
+    assert chunks[0].context == "Guide"  # the title: the opening reads its own words as text
+    lead = chunks[1].context.removeprefix("Guide\n")
+    assert lead != chunks[1].context and text.startswith(lead) and "Leeds warehouse" in lead
+    assert len(tokenizer.token_offsets(lead)) <= 24
+    assert all(c.context == f"Guide\n{lead}" for c in chunks[1:])
+    assert all(c.embedding_text == f"Guide\n{lead}\n{c.text}" for c in chunks[1:])
+    assert all(len(tokenizer.token_offsets(c.embedding_text)) <= 128 for c in chunks)
+    alone = Chunker(tokenizer, max_tokens=128, overlap_tokens=8, lead_tokens=0).split(_doc(text))
+    assert {c.context for c in alone} == {"Guide"}
+
+
+def test_a_document_shorter_than_its_lead_gets_none(tokenizer) -> None:
+    md = b"# Guide\n\nShort intro.\n\n## Reset\n\nHold the button."
+    chunks = Chunker(tokenizer, max_tokens=254).split(parse(md, format="markdown", name="g.md"))
+    assert [c.context for c in chunks] == ["Guide", "Guide > Reset"]
+
+
+def test_the_lead_never_takes_more_than_a_quarter_of_a_small_budget(tokenizer) -> None:
+    text = " ".join(["alpha beta gamma delta epsilon."] * 80)
+    chunks = Chunker(tokenizer, max_tokens=32, overlap_tokens=4, lead_tokens=128).split(_doc(text))
+    assert all(len(tokenizer.token_offsets(c.context)) <= 32 // 4 + 2 for c in chunks[1:])  # "Guide" + lead
+    assert all(len(tokenizer.token_offsets(c.embedding_text)) <= 32 for c in chunks)
