@@ -33,20 +33,29 @@ def rrf(dense_ids: Sequence[str], sparse_ids: Sequence[str], fusion: Fusion) -> 
     return sorted(scores, key=lambda pid: -scores[pid])
 
 
-def _normalised(hits: Sequence[Hit]) -> dict[str, float]:
+def _normalised(hits: Sequence[Hit], reference: int | None) -> dict[str, float]:
+    """Scores min-max normalised over the first ``reference`` hits; hits past them are floored at 0,
+    as a passage missing from the list is."""
     if not hits:
         return {}
-    low, high = min(h.score for h in hits), max(h.score for h in hits)
+    head = hits[:reference] if reference else hits
+    low, high = min(h.score for h in head), max(h.score for h in head)
     span = high - low
-    return {h.id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+    return {h.id: max(0.0, (h.score - low) / span) if span > 0 else 1.0 for h in hits}
 
 
 def convex(
-    dense_hits: Sequence[Hit], sparse_hits: Sequence[Hit], alpha: float, limit: int | None = None
+    dense_hits: Sequence[Hit],
+    sparse_hits: Sequence[Hit],
+    alpha: float,
+    limit: int | None = None,
+    *,
+    reference: int | None = None,
 ) -> list[Hit]:
     """Hits of both lists (the first ``limit``), re-scored by the convex combination and sorted (ties:
-    dense order first)."""
-    dense, sparse = _normalised(dense_hits), _normalised(sparse_hits)
+    dense order first). ``reference``: each list is normalised over its first that many hits, so a
+    deeper list (a search asking for more results) leaves the first results' scores unchanged."""
+    dense, sparse = _normalised(dense_hits, reference), _normalised(sparse_hits, reference)
     by_id = {h.id: h for h in (*sparse_hits, *dense_hits)}  # prefer the dense list's copy
     order = list(dict.fromkeys([h.id for h in dense_hits] + [h.id for h in sparse_hits]))
     fused = {pid: alpha * dense.get(pid, 0.0) + (1 - alpha) * sparse.get(pid, 0.0) for pid in order}

@@ -336,13 +336,16 @@ class Retriever:
         search = partial(vectors.search, kb_id=kb_id, dense=dense, sparse=sparse, filters=filters)
         pool = max(limit, CONVEX_POOL)
         if config.mode is SearchMode.HYBRID and config.fusion == "convex":
-            # Convex fusion over a fixed pool per list, so the first results never depend on ``limit``.
-            # Both lists as ids and scores; only the fused winners' payloads and vectors are read.
+            # Each list is normalised over its first CONVEX_POOL hits whatever ``limit`` is, so the first
+            # results never depend on it (normalised over a deeper list, a search for 300 passages ranked
+            # its first 10 differently from a search for 10). Both lists as ids and scores; only the
+            # fused winners' payloads and vectors are read.
             dense_hits, sparse_hits = (
                 search(mode=SearchMode.DENSE, limit=pool, hydrate=False),
                 search(mode=SearchMode.SPARSE, limit=pool, hydrate=False),
             )
-            fused = vectors.hydrate(convex(dense_hits, sparse_hits, config.alpha, limit), dense)
+            fused = convex(dense_hits, sparse_hits, config.alpha, limit, reference=CONVEX_POOL)
+            fused = vectors.hydrate(fused, dense)
             return _Candidates(
                 fused, {h.id: h.score for h in sparse_hits}, [h.score for h in dense_hits[:RUNNERS_UP]]
             )

@@ -5,12 +5,11 @@ Guarantees (tested as properties in tests/ingest/test_chunker.py):
 - **no text lost**: every token of every section lies inside at least one chunk;
 - **overlap**: consecutive chunks of a section share about ``overlap_tokens`` tokens, never more.
 
-Every chunk after the document's opening also reads the opening's first ``lead_tokens`` tokens above
-its own text (the *lead*, beside the heading path): a passage from the middle of a page says what it
-explains, but not what page it belongs to — an FAQ answer's third paragraph ("there are alternatives…")
-matches many questions once cut from the answer's first sentences. Chosen on the train splits (32
-tokens; 0 · 32 · 48 · 64 gave python-faq hybrid nDCG@10 0.896 · 0.902 · 0.895 · 0.898, manpages 0.868 ·
-0.869 at 0 · 32): a small gain, not one the test splits confirm (docs/benchmarks.md).
+With ``lead_tokens`` (off by default), every chunk after the document's opening also reads the
+opening's first tokens above its own text (the *lead*, beside the heading path): a passage from the
+middle of a page says what it explains, but not what page it belongs to. Measured (docs/benchmarks.md):
+32 tokens moved nDCG@10 by −0.005 to +0.007 on the shared sets, but raised manpages' false answers at
+the tuned gate from 6.9 % to 11.1 %, so it is not the default.
 
 Cuts prefer, in order, a paragraph break, a line break, a sentence end, then any space; a cut never
 falls inside a word (between word pieces), unless a single "word" is longer than the whole budget.
@@ -27,7 +26,7 @@ from ingest.loaders.base import ParsedDocument
 
 _SENTENCE_END = frozenset(".!?;:")
 MIN_BUDGET = 16
-LEAD_TOKENS = 32
+LEAD_TOKENS = 0
 
 
 @dataclass(frozen=True, slots=True)

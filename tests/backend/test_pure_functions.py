@@ -40,6 +40,20 @@ def test_convex_fusion_keeps_the_dense_copy_and_scores_a_lone_hit_one() -> None:
     assert fused.score == 1.0  # one hit per list: its span is zero, so it counts as the best
 
 
+def test_convex_fusion_over_a_deeper_list_keeps_the_first_results() -> None:
+    """A search asking for more results reads deeper lists; normalised over their first ``reference``
+    hits, the first results score exactly as they do over the shallow lists (past it: floored at 0)."""
+    dense = _hits({f"d{i}": 1.0 - i / 200 for i in range(150)})
+    sparse = _hits({f"d{(i * 7) % 150}": 20.0 - i / 10 for i in range(150)})
+    shallow = convex(dense[:100], sparse[:100], alpha=0.7, limit=10)
+    deep = convex(dense, sparse, alpha=0.7, limit=10, reference=100)
+    assert [(h.id, h.score) for h in deep] == [(h.id, h.score) for h in shallow]
+    unreferenced = convex(dense, sparse, alpha=0.7, limit=10)  # what a deeper search used to rank
+    assert [h.score for h in unreferenced] != [h.score for h in shallow]
+    tail = {h.id: h.score for h in convex(dense, [], alpha=1.0, reference=100)}
+    assert tail["d99"] == 0.0 and tail["d149"] == 0.0  # past the reference: as if missing
+
+
 def test_rrf_replays_qdrants_weighted_formula() -> None:
     # k=2, weights 1 and 2: dense ranks x (1/2), y (1/3); sparse ranks y (1/1.5), z (1/2).
     ranked = rrf(["x", "y"], ["y", "z"], Fusion(k=2, dense_weight=1.0, sparse_weight=2.0))

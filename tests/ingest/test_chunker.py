@@ -169,7 +169,9 @@ def test_chunks_after_the_opening_read_the_documents_lead(tokenizer) -> None:
 
 def test_a_document_shorter_than_its_lead_gets_none(tokenizer) -> None:
     md = b"# Guide\n\nShort intro.\n\n## Reset\n\nHold the button."
-    chunks = Chunker(tokenizer, max_tokens=254).split(parse(md, format="markdown", name="g.md"))
+    chunks = Chunker(tokenizer, max_tokens=254, lead_tokens=32).split(
+        parse(md, format="markdown", name="g.md")
+    )
     assert [c.context for c in chunks] == ["Guide", "Guide > Reset"]
 
 
