@@ -1,8 +1,10 @@
 """How a knowledge base searches: mode, fusion weights, thresholds. Stored per KB, overridable per request.
 
 Defaults were chosen on the TRAIN splits of the two benchmark sets (docs/benchmarks.md): convex
-fusion with alpha 0.8 beat the better single mode on both, by the widest worst-case margin of the
-grid; ``kbchat tune`` fits the settings to a knowledge base's own question–passage pairs.
+fusion with alpha 0.6 and the best-sentence re-rank at 0.5 beat the better single mode on both, by the
+widest worst-case margin of the grid run through the real search path (``bench/search_grid.py``:
+python-faq +0.012, manpages +0.016); ``kbchat tune`` fits the settings to a knowledge base's own
+question–passage pairs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class RetrievalSettings(BaseModel):
         description="convex: weighted sum of normalised scores (alpha); rrf: Qdrant's weighted rank fusion.",
     )
     alpha: float = Field(
-        default=0.7, ge=0, le=1, description="convex: weight of the dense score (1 - alpha: keyword)."
+        default=0.6, ge=0, le=1, description="convex: weight of the dense score (1 - alpha: keyword)."
     )
     fusion_k: int = Field(default=2, ge=1, le=1000, description="rrf: k; higher flattens rank differences.")
     dense_weight: float = Field(default=1.0, gt=0, le=100, description="rrf: weight of the dense list.")

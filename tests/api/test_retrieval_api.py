@@ -29,17 +29,17 @@ def _search(client: TestClient, kb_id: str, **body: object) -> list[dict]:
 
 def test_settings_are_stored_validated_and_used(client: TestClient) -> None:
     kb = client.post("/v1/knowledge-bases", json={"name": "kb", "retrieval": {"mode": "dense"}}).json()
-    assert kb["retrieval"]["mode"] == "dense" and kb["retrieval"]["alpha"] == 0.7  # defaults fill the rest
+    assert kb["retrieval"]["mode"] == "dense" and kb["retrieval"]["alpha"] == 0.6  # defaults fill the rest
     patched = client.patch(
-        f"/v1/knowledge-bases/{kb['id']}", json={"retrieval": {"mode": "hybrid", "alpha": 0.6}}
+        f"/v1/knowledge-bases/{kb['id']}", json={"retrieval": {"mode": "hybrid", "alpha": 0.85}}
     )
     assert patched.status_code == 200, patched.text
-    assert patched.json()["retrieval"]["mode"] == "hybrid" and patched.json()["retrieval"]["alpha"] == 0.6
-    assert client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]["alpha"] == 0.6
+    assert patched.json()["retrieval"]["mode"] == "hybrid" and patched.json()["retrieval"]["alpha"] == 0.85
+    assert client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]["alpha"] == 0.85
     for bad in ({"alpha": 2}, {"mode": "psychic"}, {"fusion_k": 0}, {"unknown": 1}):
         response = client.patch(f"/v1/knowledge-bases/{kb['id']}", json={"retrieval": bad})
         assert response.status_code == 422, (bad, response.text)
-    assert client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]["alpha"] == 0.6  # unchanged
+    assert client.get(f"/v1/knowledge-bases/{kb['id']}").json()["retrieval"]["alpha"] == 0.85  # unchanged
 
     _add(client, kb["id"], "Refunds", "Refunds reach your card within five to ten business days.", [])
     hit = _search(client, kb["id"], query="refund")[0]
