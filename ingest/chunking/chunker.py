@@ -128,10 +128,10 @@ class Chunker:
         start = doc.sections[0].start
         head = doc.text[start : start + 8 * self.lead_tokens]  # a token is rarely 8 characters
         offsets = self.tokenizer.token_offsets(head)
-        if len(offsets) <= self.lead_tokens:  # a short document: every chunk holds all of it
-            return "", len(doc.text)
-        k = self.lead_tokens
-        while k > 1 and self._cut_quality(head, offsets, k) == 0:
+        if len(offsets) <= self.lead_tokens and start + len(head) >= len(doc.text):
+            return "", len(doc.text)  # a short document: every chunk holds all of it
+        k = min(self.lead_tokens, len(offsets))  # fewer: pieces of very long words filled the window
+        while 1 < k < len(offsets) and self._cut_quality(head, offsets, k) == 0:
             k -= 1
         end = offsets[k - 1][1]
         return " ".join(head[:end].split()), start + end

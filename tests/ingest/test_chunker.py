@@ -180,3 +180,11 @@ def test_the_lead_never_takes_more_than_a_quarter_of_a_small_budget(tokenizer) -
     chunks = Chunker(tokenizer, max_tokens=32, overlap_tokens=4, lead_tokens=128).split(_doc(text))
     assert all(len(tokenizer.token_offsets(c.context)) <= 32 // 4 + 2 for c in chunks[1:])  # "Guide" + lead
     assert all(len(tokenizer.token_offsets(c.embedding_text)) <= 32 for c in chunks)
+
+
+def test_a_lead_of_long_words_is_still_bounded(tokenizer) -> None:
+    # Over 8 characters a token: the lead's window of text holds fewer tokens than asked for.
+    text = " ".join(["telecommunications responsibilities characterization"] * 40)
+    chunks = Chunker(tokenizer, max_tokens=64, overlap_tokens=4, lead_tokens=16).split(_doc(text))
+    assert len(chunks) > 2 and chunks[1].context.startswith("Guide\ntelecommunications responsibilities")
+    assert all(len(tokenizer.token_offsets(c.embedding_text)) <= 64 for c in chunks)
