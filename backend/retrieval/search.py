@@ -44,9 +44,11 @@ from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVecto
 MAX_QUERY_CHARS = 4000
 CONVEX_POOL = 100
 SIZE_TTL_S = 60.0
-MAX_SIZES_KEPT = 4096
 """How long a collection's point count (the keyword evidence's IDF unit) is reused: it moves the unit
 by its logarithm, so a minute-old count is as good as a fresh one and saves a count per search."""
+MAX_SIZES_KEPT = 4096
+"""Counts cached at once (per collection, and per knowledge base and filters): filters vary with every
+date range a widget sends, so the cache is emptied when it holds this many."""
 
 
 class Reranker(Protocol):
