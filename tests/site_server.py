@@ -38,6 +38,10 @@ class LoopbackSite:
     latency_s: float = 0.0
     """Added before every answer: a site across a network, for benchmarks."""
     requests: Counter[str] = field(default_factory=Counter)
+    set_cookie: str | None = None
+    """Sent as ``Set-Cookie`` with every answer (a site that opens a session for each visitor)."""
+    cookies_sent: list[str] = field(default_factory=list)
+    """Every ``Cookie`` header a client sent."""
     url: str = ""
     _server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +88,8 @@ class LoopbackSite:
                     time.sleep(site.latency_s)  # a network round trip, not a wait for a condition
                 with site.lock:
                     site.requests[path] += 1
+                    if self.headers.get("Cookie") is not None:
+                        site.cookies_sent.append(self.headers["Cookie"])
                     page = site.pages.get(path)
                     if path in site.failing:
                         return self._answer(500, "text/plain", b"server error")
@@ -135,6 +141,11 @@ class LoopbackSite:
                     self.send_header("Last-Modified", modified)
                 self.end_headers()
                 self.wfile.write(body)
+
+            def end_headers(self) -> None:
+                if site.set_cookie:
+                    self.send_header("Set-Cookie", site.set_cookie)
+                super().end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass

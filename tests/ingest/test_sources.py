@@ -187,6 +187,23 @@ def test_robots_txt_and_a_server_that_ignores_conditional_requests(
         assert job["result"]["counts"]["unchanged"] == 2 and job["result"]["counts"]["changed"] == 0
 
 
+def test_no_source_carries_a_sites_cookies(site: LoopbackSite, make_settings, embedder) -> None:
+    """The fetcher's client is shared by every sync in the process: a cookie one knowledge base's sync
+    was given must not reach the site again, on that sync or on another tenant's."""
+    site.set_cookie = "session=opened-for-the-first-visitor; Path=/"
+    site.html("/a.html", "A", "Parcels leave the warehouse in Leeds every morning.")
+    site.html("/b.html", "B", "Refunds reach the original card within five business days.")
+    with _client(make_settings, embedder) as client:
+        first, second = create_kb(client, "shop"), create_kb(client, "other-tenant")
+        source_id, job = _add(client, first, kind="sitemap", url=f"{site.url}/sitemap.xml")
+        assert job["result"]["counts"]["added"] == 2, job["result"]
+        assert _sync(client, first, source_id)["result"]["counts"]["unchanged"] == 2
+        _, job = _add(client, second, kind="page", url=f"{site.url}/a.html")
+        assert job["result"]["counts"]["added"] == 1, job["result"]
+    assert sum(site.requests.values()) >= 7  # robots, sitemap, 2 pages; again; the page
+    assert site.cookies_sent == []
+
+
 def test_bad_sources_are_refused_with_reasons(site: LoopbackSite, make_settings, embedder) -> None:
     with _client(make_settings, embedder, min_schedule_s=300) as client:
         kb_id = create_kb(client)
