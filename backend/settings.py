@@ -74,6 +74,14 @@ class EncoderSettings(BaseModel):
         "model into <artifacts>/onnx and used only when it agrees with torch (mean cosine >= 0.99). "
         "Documents, training and the GPU stay on torch.",
     )
+    query_threads: int | None = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="torch threads that encode a question on the CPU. One question is too small to "
+        "split across cores from a server's worker thread, and the other cores serve the request's own "
+        "work. Empty: torch's default (all cores), as documents always get. Not used by ONNX or a GPU.",
+    )
     batch_queries: bool = Field(
         default=True,
         description="Questions asked at the same time are encoded in one pass (the encoder's fixed cost "

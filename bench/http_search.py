@@ -1,6 +1,6 @@
 """Search over HTTP, from outside: a real ``kbchat serve`` process, keep-alive clients, new questions.
 
-    .venv/bin/python -m bench.http_search [--query-runtime torch|onnx-int8] [--no-batch-queries]
+    .venv/bin/python -m bench.http_search [--query-runtime torch|onnx-int8] [--no-batch-queries] [--query-threads N]
 
 A one-document knowledge base (what the issue measured; the store is not the bottleneck). For 1, 8
 and 32 concurrent clients, each request a question the server has not seen (its query cache never
@@ -87,6 +87,7 @@ def _baselines(runtime: str, questions: list[str]) -> dict[str, float]:
         device="cpu",
         query_runtime=runtime,
         batch_queries=False,
+        query_threads=None,  # raw: torch's own thread count, as `SentenceTransformer.encode` runs it
         onnx_root=Path(tempfile.mkdtemp(prefix="kbchat-bench-onnx-")),
     )
     one = embedder._questions  # the question path the server uses (ONNX when it passed its check)
@@ -139,6 +140,9 @@ def main() -> None:
     parser.add_argument("--query-runtime", default="torch", choices=["torch", "onnx-int8", "onnx"])
     parser.add_argument("--no-batch-queries", action="store_true")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument(
+        "--query-threads", type=int, help="the server's KBCHAT_ENCODER__QUERY_THREADS (default: its default)"
+    )
     args = parser.parse_args()
 
     questions = _questions()
@@ -156,6 +160,8 @@ def main() -> None:
             "HF_HUB_OFFLINE": "1",
         }
     )
+    if args.query_threads:
+        env["KBCHAT_ENCODER__QUERY_THREADS"] = str(args.query_threads)
     kbchat = str(Path(sys.executable).parent / "kbchat")
     server = subprocess.Popen(
         [kbchat, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -184,7 +190,8 @@ def main() -> None:
         asyncio.run(_clients(base, kb, pool, 4, 20))  # warm-up
         raw_single = base_figures["encode_p50"] + base_figures["query_p50"]
         print(
-            f"questions on {args.query_runtime}, batching {'off' if args.no_batch_queries else 'on'}; raw encode "
+            f"questions on {args.query_runtime}, batching {'off' if args.no_batch_queries else 'on'}, query "
+            f"threads {args.query_threads or 'default'}; raw encode "
             f"p50 {base_figures['encode_p50']:.1f} ms ({base_figures['encode_rate']:.0f}/s one at a time, "
             f"{base_figures['batched_rate']:.0f}/s in batches of 32); raw Edge query p50 {base_figures['query_p50']:.2f} ms"
         )

@@ -25,6 +25,7 @@ from sentence_transformers.sentence_transformer.training_args import SentenceTra
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
+from backend.encoder.threads import use_threads
 from backend.errors import InvalidInput
 from finetune.data.pairs import TrainingPair
 from finetune.loss_names import LossName
@@ -181,6 +182,7 @@ def train(
             f"{len(pairs)} training pairs is fewer than one batch of {config.batch_size}; "
             "add pairs or lower the batch size"
         )
+    use_threads()  # every core, whatever this thread encoded questions on before
     dataset = _dataset(pairs, config.hard_negatives)
     device = str(model.device)
     result = TrainResult(model=model, device=device, precision=precision_for(device))

@@ -23,6 +23,7 @@ import numpy as np
 from backend.encoder.base import Tokenizer
 from backend.encoder.engines import not_trainable
 from backend.encoder.query_batcher import QueryBatcher
+from backend.encoder.threads import use_threads
 from backend.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -128,12 +129,15 @@ class SentenceTransformerEmbedder:
         query_runtime: str = "torch",
         onnx_root: Path | None = None,
         batch_queries: bool = True,
+        query_threads: int | None = 1,
     ) -> None:
         """``model_id``: the identity to report (a registered version's, which names its collection);
         empty: derived from the name and the weight files (:func:`model_id_of`). ``query_runtime``
         ``onnx-int8`` / ``onnx``: questions on ONNX Runtime when it agrees with torch (CPU only;
         backend/encoder/onnx_query.py), its exports under ``onnx_root``. ``batch_queries``: questions
-        asked at the same time are encoded in one pass (backend/encoder/query_batcher.py)."""
+        asked at the same time are encoded in one pass (backend/encoder/query_batcher.py).
+        ``query_threads``: torch's intra-op threads for questions on the CPU (:meth:`_questions`);
+        None: torch's default, as documents get."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -184,11 +188,16 @@ class SentenceTransformerEmbedder:
         if query_runtime != "torch":
             self._use_onnx(query_runtime, onnx_root or Path(path))
         self._batcher = QueryBatcher(self._questions, name=self.model_id) if batch_queries else None
+        self._query_threads = query_threads if self.device == "cpu" else None
 
     def _questions(self, texts: list[str]) -> np.ndarray:
-        """Questions through ONNX when it passed its check, else torch."""
+        """Questions through ONNX when it passed its check, else torch on ``query_threads`` threads
+        (few: backend/encoder/threads.py)."""
         onnx = self._onnx
-        return onnx.embed(texts) if onnx is not None else self._encode(texts, self.query_prompt)
+        if onnx is not None:
+            return onnx.embed(texts)
+        use_threads(self._query_threads)
+        return self._encode(texts, self.query_prompt)
 
     def _use_onnx(self, runtime: str, root: Path) -> None:
         if self.device != "cpu":
@@ -258,12 +267,14 @@ class SentenceTransformerEmbedder:
         return groups
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        use_threads()  # a thread that served questions before gets every core back
         return self._encode(texts, self.document_prompt)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Single queries go through a small LRU cache: a chat turn needs the question's vector twice
         (retrieval, then the extractive answerer's sentence scoring), and visitors repeat questions."""
-        if len(texts) != 1:
+        if len(texts) != 1:  # many at once (an evaluation, training): throughput, every core
+            use_threads()
             return self._encode(texts, self.query_prompt)
         key = texts[0]
         with self._query_lock:
