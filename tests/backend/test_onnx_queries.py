@@ -8,7 +8,11 @@ from pathlib import Path
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.models import Pooling
+
+try:  # sentence-transformers 6 moved the modules; the old path warns of its removal
+    from sentence_transformers.sentence_transformer.modules import Pooling
+except ImportError:  # older releases the project's range allows
+    from sentence_transformers.models import Pooling  # type: ignore[no-redef]
 
 from backend.encoder.onnx_query import SAMPLE, checked, export_folder
 from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
