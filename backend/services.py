@@ -316,7 +316,7 @@ def _single_embedder(
         query_runtime=enc.query_runtime,
         onnx_root=settings.artifacts_path,
         batch_queries=enc.batch_queries,
-        query_threads=enc.query_threads,
+        query_threads=enc.query_threads or None,
     )
 
 

@@ -74,13 +74,13 @@ class EncoderSettings(BaseModel):
         "model into <artifacts>/onnx and used only when it agrees with torch (mean cosine >= 0.99). "
         "Documents, training and the GPU stay on torch.",
     )
-    query_threads: int | None = Field(
+    query_threads: int = Field(
         default=1,
-        ge=1,
+        ge=0,
         le=256,
         description="torch threads that encode a question on the CPU. One question is too small to "
         "split across cores from a server's worker thread, and the other cores serve the request's own "
-        "work. Empty: torch's default (all cores), as documents always get. Not used by ONNX or a GPU.",
+        "work. 0: torch's default (every core), as documents always get. Not used by ONNX or a GPU.",
     )
     batch_queries: bool = Field(
         default=True,
@@ -165,7 +165,7 @@ class IngestSettings(BaseModel):
         description="A parse that shows no progress for this long fails (OCR shows progress per page).",
     )
     parse_memory_mb: int | None = Field(
-        default=2048, ge=256, description="Address-space cap of the parser process. Empty: no cap."
+        default=2048, ge=256, description="Address-space cap of the parser process. 'none': no cap."
     )
     url_allowlist: list[str] = Field(
         default_factory=list,
@@ -271,7 +271,15 @@ class ChatServiceSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="KBCHAT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+        env_prefix="KBCHAT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        # A variable set but empty (`KBCHAT_ENCODER__MAX_TOKENS=` in a compose file) means the
+        # default, as every "Empty: …" here says; parsed as a value it crashed the start ("unable to
+        # parse string as an integer").
+        env_ignore_empty=True,
+        env_parse_none_str="none",  # how a variable asks for None where the default is something else
     )
 
     data_dir: Path = Field(default=Path(".kbchat"), description="SQLite file, Qdrant local store, secrets.")
