@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.api.auth import authenticate
@@ -39,6 +39,7 @@ from backend.api.routes import (
     widget_contact,
 )
 from backend.api.tracing_middleware import TracingMiddleware
+from backend.api.widget_cors import WidgetCorsMiddleware
 from backend.encoder.base import Embedder
 from backend.services import Services, admin_token
 from backend.settings import Settings
@@ -121,8 +122,8 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         app.include_router(module.router, prefix="/v1")
     app.state.rate_limiter = make_limiter(settings.rate_limit_redis_url)
     # Bodies are bounded (and a big one's bearer checked) before the route reads them. Innermost of
-    # the middlewares, none of which reads a body: an error raised while the route reads must reach
-    # FastAPI as it is, not wrapped by BaseHTTPMiddleware's task group.
+    # the middlewares, none of which reads a body; all are pure ASGI (no BaseHTTPMiddleware task group
+    # wraps an error raised while the route reads, or a streamed answer).
     limits = settings.limits
     app.add_middleware(
         BodyLimitMiddleware,
@@ -134,18 +135,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(TracingMiddleware)  # a no-op unless KBCHAT_OTEL_ENDPOINT turned tracing on
-    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of the request carries it
-
-    @app.middleware("http")
-    async def widget_cors(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """CORS for the widget, answered per knowledge base: only an origin the widget dependency
-        accepted (request.state.cors_origin) gets the header, on success and on errors like 429."""
-        response = await call_next(request)
-        origin = getattr(request.state, "cors_origin", None)
-        if origin:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-        return response
+    app.add_middleware(RequestIdMiddleware)  # every log line of the request carries it
+    app.add_middleware(WidgetCorsMiddleware)  # outermost, as the decorator it replaced was
 
     return app
