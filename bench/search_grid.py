@@ -18,8 +18,6 @@ from pathlib import Path
 
 from bench.common import DATA, scratch_settings
 
-PASSAGES = 30
-
 
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
@@ -40,7 +38,7 @@ def main() -> None:
     from backend.retrieval.metrics import ndcg_at_k
     from backend.services import Services
     from backend.vectorstore.base import SearchMode
-    from ingest.evaluation.ranking import documents_in_order
+    from ingest.evaluation.ranking import search_documents
     from ingest.evaluation.runner import ingest_corpus
 
     dataset = load_beir(Path(DATA / args.dataset), args.split)
@@ -51,11 +49,9 @@ def main() -> None:
     def ndcg(config: RetrievalSettings) -> float:
         scores = []
         for qid, text in dataset.queries.items():
-            result = services.retriever.search(
-                kb_id=kb_id, query=text, top_k=PASSAGES, config=config, score_confidence=False
-            )
-            ranked = documents_in_order(result.passages, aliases, dataset.qrels[qid])
-            scores.append(ndcg_at_k(ranked, dataset.qrels[qid], 10))
+            judged = dataset.qrels[qid]
+            ranked = search_documents(services.retriever, kb_id, text, config, aliases, judged)
+            scores.append(ndcg_at_k(ranked, judged, 10))
         return statistics.fmean(scores)
 
     alphas = _floats(args.alphas)

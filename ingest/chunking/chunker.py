@@ -26,7 +26,6 @@ from ingest.loaders.base import ParsedDocument
 
 _SENTENCE_END = frozenset(".!?;:")
 MIN_BUDGET = 16
-LEAD_TOKENS = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,7 @@ class Chunker:
         *,
         max_tokens: int,
         overlap_tokens: int = 32,
-        lead_tokens: int = LEAD_TOKENS,
+        lead_tokens: int = 0,
     ) -> None:
         if max_tokens < MIN_BUDGET:
             raise ValueError(f"max_tokens must be at least {MIN_BUDGET}, got {max_tokens}")

@@ -26,10 +26,9 @@ from backend.services import Services
 from backend.vectorstore.base import SearchMode
 from ingest.evaluation import baselines
 from ingest.evaluation.gate import QUOTER, Asked, GateReport, ask, gate_report, judged_by
-from ingest.evaluation.ranking import documents_in_order
+from ingest.evaluation.ranking import search_documents
 
 Progress = Callable[[str, int, int], None]
-PASSAGES = 3 * baselines.TOP
 
 
 @dataclass
@@ -144,10 +143,9 @@ def evaluate(
                 kb_id=kb_id, query=text, top_k=10, config=config, score_confidence=False
             )
             latencies.append((time.perf_counter() - started) * 1000)
-            result = services.retriever.search(
-                kb_id=kb_id, query=text, top_k=PASSAGES, config=config, score_confidence=False
+            ranked[qid] = search_documents(
+                services.retriever, kb_id, text, config, aliases, dataset.qrels[qid]
             )
-            ranked[qid] = documents_in_order(result.passages, aliases, dataset.qrels[qid])[: baselines.TOP]
             if progress:
                 progress(f"kbchat {mode.value}", i, len(dataset.queries))
         report.rows.append(_row(f"kbchat {mode.value}", ranked, dataset, latencies))
