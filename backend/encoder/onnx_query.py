@@ -135,6 +135,10 @@ class OnnxQueryEncoder:
         folder.mkdir(parents=True, exist_ok=True)
         fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
         started = time.perf_counter()
+        if not fp32.exists() or (quantize and not int8.exists()):
+            # torch's exporter and the quantiser need the onnx package; onnxruntime alone (as the ocr
+            # extra brings it) loads files but cannot make them: say which install is missing.
+            import onnx  # noqa: F401
         if not fp32.exists():
             _export(transformer, self.inputs, probe, fp32)
         if quantize and not int8.exists():
@@ -176,11 +180,17 @@ def checked(
     """The ONNX query encoder if it agrees with torch on :data:`SAMPLE`, else None; and what was found."""
     try:
         encoder = OnnxQueryEncoder(model, folder, quantize=quantize, prompt=prompt)
+        mean, lowest = agreement(torch_embed(SAMPLE), encoder.embed(SAMPLE))
     except Unsupported as exc:
         return None, f"ONNX queries refused: {exc}"
     except ImportError:
-        return None, "ONNX queries need the onnx extra: pip install 'kbchat[onnx]'"
-    mean, lowest = agreement(torch_embed(SAMPLE), encoder.embed(SAMPLE))
+        return None, "ONNX queries need the onnx extra: pip install 'kbchat[onnx]'; torch serves"
+    except Exception as exc:  # an export the tracer cannot make, a damaged cached file: torch serves
+        log.debug("ONNX export or load failed", exc_info=True)
+        return None, (
+            f"ONNX queries refused: {type(exc).__name__}: {exc} (files in {folder}; delete them to "
+            "export again); torch serves"
+        )
     figures = f"cosine to torch: mean {mean:.4f}, lowest {lowest:.4f} on {len(SAMPLE)} questions"
     if mean < MIN_MEAN_COSINE or lowest < MIN_COSINE:
         return None, (

