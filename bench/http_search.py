@@ -141,6 +141,12 @@ def main() -> None:
     parser.add_argument("--no-batch-queries", action="store_true")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument(
+        "--per-client",
+        type=int,
+        default=8,
+        help="searches per client at each concurrency (at least 100 in all); more = steadier figures",
+    )
+    parser.add_argument(
         "--query-threads", type=int, help="the server's KBCHAT_ENCODER__QUERY_THREADS (default: its default)"
     )
     args = parser.parse_args()
@@ -196,7 +202,7 @@ def main() -> None:
             f"{base_figures['batched_rate']:.0f}/s in batches of 32); raw Edge query p50 {base_figures['query_p50']:.2f} ms"
         )
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            total = max(100, 8 * concurrency)
+            total = max(100, args.per_client * concurrency)
             rate, latencies = asyncio.run(_clients(base, kb, pool, concurrency, total))
             p50, p95 = statistics.median(latencies), percentile(latencies, 95)
             print(
