@@ -67,12 +67,14 @@ class EncoderSettings(BaseModel):
         description="Padded tokens per forward pass when embedding many texts (sorted by length, cut by "
         "this budget). Empty: 2048 on the CPU, 32768 on CUDA.",
     )
-    query_runtime: Literal["torch", "onnx-int8", "onnx"] = Field(
-        default="torch",
+    query_runtime: Literal["auto", "torch", "onnx-int8", "onnx"] = Field(
+        default="auto",
         description="What encodes questions on the CPU: torch, or ONNX Runtime (pip install "
-        "'kbchat[onnx]'): onnx-int8 (int8 weights, fastest) or onnx (fp32, exact). Exported once per "
-        "model into <artifacts>/onnx and used only when it agrees with torch (mean cosine >= 0.99). "
-        "Documents, training and the GPU stay on torch.",
+        "'kbchat[onnx]'): onnx-int8 (int8 weights, fastest, vectors within a cosine of 0.99) or onnx "
+        "(fp32, the same vectors, 2-3x faster than torch a question). auto: onnx where the extra is "
+        "installed, else torch. Exported once per model into <artifacts>/onnx (a few seconds at the "
+        "first start) and used only when it agrees with torch (mean cosine >= 0.99). Documents, "
+        "training and the GPU stay on torch.",
     )
     query_threads: int = Field(
         default=1,

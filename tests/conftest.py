@@ -22,6 +22,11 @@ from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
 from backend.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+QUESTIONS_ON = "torch"
+"""Questions on torch in tests unless a test asks otherwise: the service's default (``auto``: fp32 ONNX,
+the same vectors) exports the model once per data directory, a few seconds each in hundreds of fresh
+ones. tests/backend/test_onnx_queries.py covers ``auto`` itself."""
+os.environ.setdefault("KBCHAT_ENCODER__QUERY_RUNTIME", QUESTIONS_ON)
 PG_ADMIN_DSN = os.environ.get("KBCHAT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -182,6 +187,7 @@ def kbchat(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     for name in [n for n in os.environ if n.startswith("KBCHAT_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("KBCHAT_ENCODER__QUERY_RUNTIME", QUESTIONS_ON)
 
     def run(*args: str, **env: str) -> Result:
         with monkeypatch.context() as scoped:

