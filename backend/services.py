@@ -118,21 +118,30 @@ class Services:
         return self.read_sessions or self.sessions
 
     @classmethod
-    def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Services:
-        """``embedder``: the base model already loaded (tests and benchmarks share one across apps)."""
+    def build(
+        cls, settings: Settings, *, embedder: Embedder | None = None, visitors: bool = True
+    ) -> Services:
+        """``embedder``: the base model already loaded (tests and benchmarks share one across apps).
+        ``visitors``: this process answers visitors' questions (serve, eval); a worker or a one-shot
+        command asks few, so there ``auto`` questions stay on torch: loading and checking an ONNX session
+        (about a second, and 200 MB in a worker) would cost more than it saves."""
+        runtime = settings.encoder.query_runtime
+        questions_on = "torch" if runtime == "auto" and not visitors else runtime
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         tracing.configure(settings.otel_endpoint, service_name=settings.otel_service_name)
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         upgrade(engine)
         sessions = make_session_factory(engine)
-        base = embedder or load_embedder(settings)
+        base = embedder or load_embedder(settings, query_runtime=questions_on)
         detect("warm up")  # the language model loads once per process (0.6 s): not on the first question
         vectors = open_vector_store(settings, base)
         router = EncoderRouter(
             sessions,
             base=base,
             base_vectors=vectors,
-            load=lambda spec: load_embedder(settings, spec.path, model_id=spec.model_id),
+            load=lambda spec: load_embedder(
+                settings, spec.path, model_id=spec.model_id, query_runtime=questions_on
+            ),
             artifacts=settings.artifacts_path,
             legacy_model_id=model_id_of,
             max_loaded=settings.encoder.max_loaded,
@@ -283,18 +292,33 @@ def open_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
     )
 
 
-def load_embedder(settings: Settings, path: str | None = None, *, model_id: str | None = None) -> Embedder:
-    """The configured encoder, or a fine-tuned version's folder with the same options."""
+def load_embedder(
+    settings: Settings,
+    path: str | None = None,
+    *,
+    model_id: str | None = None,
+    query_runtime: str | None = None,
+) -> Embedder:
+    """The configured encoder, or a fine-tuned version's folder with the same options; ``query_runtime``
+    in place of the configured one (:meth:`Services.build`)."""
     model = settings.encoder.model
     if path is None and engine_of(model) == "ensemble":
-        parts = [(_single_embedder(settings, part, solo=False), w) for part, w in ensemble.parse(model)]
+        parts = [
+            (_single_embedder(settings, part, solo=False, query_runtime=query_runtime), w)
+            for part, w in ensemble.parse(model)
+        ]
         name = ensemble.PRESET if model == ensemble.PRESET else "ensemble"
         return ensemble.EnsembleEmbedder(parts, name=name, model_id=model_id)
-    return _single_embedder(settings, path or model, model_id=model_id)
+    return _single_embedder(settings, path or model, model_id=model_id, query_runtime=query_runtime)
 
 
 def _single_embedder(
-    settings: Settings, model: str, *, model_id: str | None = None, solo: bool = True
+    settings: Settings,
+    model: str,
+    *,
+    model_id: str | None = None,
+    solo: bool = True,
+    query_runtime: str | None = None,
 ) -> Embedder:
     """``solo``: the configured encoder itself (or its fine-tuned folder), not a part of an ensemble;
     prompts and a token limit are settings of that one model."""
@@ -313,7 +337,7 @@ def _single_embedder(
         document_prompt=enc.document_prompt if solo else None,
         max_tokens=enc.max_tokens if solo else None,
         batch_tokens=enc.batch_tokens,
-        query_runtime=enc.query_runtime,
+        query_runtime=query_runtime or enc.query_runtime,
         onnx_root=settings.artifacts_path,
         batch_queries=enc.batch_queries,
         query_threads=enc.query_threads or None,

@@ -101,6 +101,9 @@ def activate_for_kb(
             encoders.check_usable(encoders.get(session, version_id), kb_id)
     report("loading the encoder", 0.01, force=True)
     target = services.encoders.version(version_id)
+    export = getattr(target.embedder, "export_for_questions", None)
+    if export is not None:  # the API's first search on it then finds the ONNX file made (torch: nothing)
+        export(services.settings.encoder.query_runtime, services.settings.artifacts_path)
     if target.vectors.collection == old.vectors.collection:
         raise Conflict(f"{target.name!r} and {old.name!r} are the same encoder ({target.model_id})")
     what = "re-embedding" if target.model_id != old.model_id else "re-indexing keywords"

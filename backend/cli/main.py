@@ -36,15 +36,10 @@ def settings() -> Settings:
 
 
 def services_for_cli() -> Services:
-    """Services for a worker or a one-shot command. Questions there are few (a `kbchat search`, a tune's
-    pairs): ``auto`` means torch, as loading and checking an ONNX session (about a second, and 200 MB
-    in a worker that never serves a visitor) would cost more than it saves. `serve` keeps ``auto``."""
+    """Services for a worker or a one-shot command: no visitors' questions here (:meth:`Services.build`)."""
     from backend.services import Services  # imported here: `kbchat --help` must not load torch
 
-    s = settings()
-    if s.encoder.query_runtime == "auto":
-        s = s.model_copy(update={"encoder": s.encoder.model_copy(update={"query_runtime": "torch"})})
-    return Services.build(s)
+    return Services.build(settings(), visitors=False)
 
 
 @app.command()

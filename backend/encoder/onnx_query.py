@@ -122,35 +122,48 @@ def _quantize(source: Path, target: Path) -> None:
         os.replace(quantized, target)
 
 
+def _inputs(model: Any) -> tuple[list[str], dict[str, Any]]:
+    """The tokenizer's input names the transformer takes, and a sample batch of them (for tracing)."""
+    probe = model.tokenizer(["a question"], return_tensors="pt")
+    return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in probe], probe
+
+
+def exported(model: Any, folder: Path, *, quantize: bool) -> Path:
+    """The file questions run from, exported (and quantised) into ``folder`` unless already there.
+    Raises :class:`Unsupported`, ImportError (no onnx package), or the exporter's own error."""
+    transformer, _ = _pipeline_parts(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
+    started = time.perf_counter()
+    if not fp32.exists() or (quantize and not int8.exists()):
+        # torch's exporter and the quantiser need the onnx package; onnxruntime alone (as the ocr
+        # extra brings it) loads files but cannot make them: say which install is missing.
+        import onnx  # noqa: F401
+    if not fp32.exists():
+        inputs, probe = _inputs(model)
+        _export(transformer, inputs, probe, fp32)
+    if quantize and not int8.exists():
+        _quantize(fp32, int8)
+    if time.perf_counter() - started > 0.1:
+        log.info("exported %s for ONNX queries in %.1fs", folder, time.perf_counter() - started)
+    return int8 if quantize else fp32
+
+
 class OnnxQueryEncoder:
     def __init__(self, model: Any, folder: Path, *, quantize: bool, prompt: str | None) -> None:
         """``model``: the loaded SentenceTransformer; ``folder``: where this model's exports live."""
         import onnxruntime as ort
 
-        transformer, self.normalize = _pipeline_parts(model)
+        _, self.normalize = _pipeline_parts(model)
         self.tokenizer, self.prompt = model.tokenizer, prompt
         self.max_length = int(model.max_seq_length or 512)
-        probe = self.tokenizer(["a question"], return_tensors="pt")
-        self.inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in probe]
-        folder.mkdir(parents=True, exist_ok=True)
-        fp32, int8 = folder / "model.onnx", folder / "model.int8.onnx"
-        started = time.perf_counter()
-        if not fp32.exists() or (quantize and not int8.exists()):
-            # torch's exporter and the quantiser need the onnx package; onnxruntime alone (as the ocr
-            # extra brings it) loads files but cannot make them: say which install is missing.
-            import onnx  # noqa: F401
-        if not fp32.exists():
-            _export(transformer, self.inputs, probe, fp32)
-        if quantize and not int8.exists():
-            _quantize(fp32, int8)
-        if time.perf_counter() - started > 0.1:
-            log.info("exported %s for ONNX queries in %.1fs", folder, time.perf_counter() - started)
+        self.inputs, _ = _inputs(model)
+        self.file = exported(model, folder, quantize=quantize)
         options = ort.SessionOptions()
         options.intra_op_num_threads = min(4, os.cpu_count() or 1)
         # Idle threads sleep instead of spinning: spinning took the cores torch needed for the next
         # document batch (raw torch encode ran 3x slower beside a spinning session on 2 cores).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.file = int8 if quantize else fp32
         self.session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -231,6 +231,23 @@ class SentenceTransformerEmbedder:
         quiet = self._onnx is not None or runtime == "auto"  # auto: torch is an answer, not a failure
         (log.info if quiet else log.warning)("encoder %s: %s", self.model_id, verdict)
 
+    def export_for_questions(self, runtime: str, root: Path) -> None:
+        """Write the ONNX file ``runtime`` would serve questions from, without loading it: an activation
+        runs this in the worker, so the API's first search on the new version finds it made. Never
+        raises: a failure here only means the API exports (or refuses) at load, as without it."""
+        if runtime == "torch" or self.device != "cpu":
+            return
+        from backend.encoder.onnx_query import export_folder, exported, installed
+
+        if not installed():
+            return
+        try:
+            exported(self._model, export_folder(root, self.model_id), quantize=runtime == "onnx-int8")
+        except Exception as exc:
+            log.info(
+                "encoder %s: no ONNX export ahead of serving (%s: %s)", self.model_id, type(exc).__name__, exc
+            )
+
     @property
     def sentence_transformer(self) -> SentenceTransformer:
         """The underlying model, for fine-tuning and benchmarks against raw ``encode``."""

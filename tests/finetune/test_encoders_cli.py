@@ -7,6 +7,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from backend.encoder.onnx_query import export_folder
 from finetune.cli import extend_cli
 from tests.conftest import AUTH, TOKEN, create_kb, ingest
 from tests.finetune.test_rollout import DOCS
@@ -32,9 +33,15 @@ def test_encoders_activate_switches_one_knowledge_base_or_all(make_settings, emb
 
     neither = runner.invoke(app, ["encoders", "activate", "cli-v1"])
     assert neither.exit_code != 0 and "--kb" in neither.output
-    one = runner.invoke(app, ["encoders", "activate", "cli-v1", "--kb", "alpha"])
+    # Under the service's default runtime the activation also writes the version's ONNX export, so the
+    # API's first search on it does not wait for one (the command itself asks no question on it).
+    onnx = export_folder(settings.artifacts_path, "cli-v1@test") / "model.onnx"
+    with monkeypatch.context() as auto:
+        auto.setenv("KBCHAT_ENCODER__QUERY_RUNTIME", "auto")
+        one = runner.invoke(app, ["encoders", "activate", "cli-v1", "--kb", "alpha"])
     assert one.exit_code == 0, one.output
     assert "alpha: cli-v1" in one.output
+    assert onnx.is_file()
     foreign = runner.invoke(app, ["encoders", "activate", "cli-v1", "--kb", "beta"])
     assert foreign.exit_code != 0 and "share" in str(foreign.exception)  # B does not own it
     listed = runner.invoke(app, ["encoders", "list"])
