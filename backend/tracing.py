@@ -5,8 +5,8 @@ exporter); until then every span below is OpenTelemetry's no-op, which costs mic
 
 - ``HTTP {method} {route}``: each API request (route *templates*, never ids), continuing a caller's
   ``traceparent`` (backend/api/tracing_middleware.py);
-- ``kbchat.search`` with a child per stage (encode, candidates, rerank, order, confidence, neighbours),
-  built from the stage laps the search already takes;
+- ``kbchat.search`` with a child per stage (encode, keywords, candidates, rerank, order, confidence,
+  neighbours), built from the stage laps the search already takes;
 - ``llm {provider}``: each provider attempt of a chat turn, with model, attempt and outcome;
 - ``job {kind}``: each job or batch a worker runs, and inside an ingestion batch ``ingest.prepare``
   (read, parse, chunk) and ``ingest.embed_store`` per knowledge base.

@@ -1,6 +1,8 @@
 """Search over HTTP, from outside: a real ``kbchat serve`` process, keep-alive clients, new questions.
 
     .venv/bin/python -m bench.http_search [--query-runtime torch|onnx-int8] [--no-batch-queries] [--query-threads N]
+    .venv/bin/python -m bench.http_search --profile DIR     # py-spy's raw stacks of the server per concurrency
+    .venv/bin/python -m bench.http_search --breakdown 300   # one client: what each layer of a request costs
 
 A one-document knowledge base (what the issue measured; the store is not the bottleneck). For 1, 8
 and 32 concurrent clients, each request a question the server has not seen (its query cache never
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +46,35 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` into ``out`` until interrupted; returns once it is attached."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    beside = Path(sys.executable).parent / "py-spy"
+    binary = str(beside) if beside.exists() else shutil.which("py-spy")
+    if binary is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    spy = subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "500",
+            "--threads",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert spy.stdout is not None
+    spy.stdout.readline()  # "py-spy> Sampling process ..." once it samples
+    return spy
+
+
 def _questions() -> list[str]:
     out: list[str] = []
     for name in ("python-faq", "manpages", "debian-reference-xl"):
@@ -49,8 +82,20 @@ def _questions() -> list[str]:
     return out
 
 
+class NewQuestions:
+    """Questions the server has never seen (its query cache never answers): the shared sets' queries,
+    numbered, round after round for as long as a run asks."""
+
+    def __init__(self, questions: list[str]) -> None:
+        self.questions, self.asked = questions, 0
+
+    def pop(self) -> str:
+        self.asked += 1
+        return f"{self.questions[self.asked % len(self.questions)]} ({self.asked})"
+
+
 async def _clients(
-    base: str, kb: str, questions: list[str], concurrency: int, total: int
+    base: str, kb: str, questions: NewQuestions, concurrency: int, total: int
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue = list(range(total))
@@ -74,6 +119,53 @@ async def _clients(
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return total / (time.perf_counter() - started), latencies
+
+
+def _breakdown(base: str, kb: str, pool: NewQuestions, rounds: int) -> None:
+    """One keep-alive client, requests interleaved round by round (so drift hits each kind alike): a bare
+    round trip, one authenticated database read, a search the query cache answers, a new question.
+    The new question's ``took_ms`` (the search itself, timed in the server) splits its p50 into the
+    search and what the request costs around it."""
+    kinds = {
+        "/healthz": [],
+        "GET /v1/knowledge-bases/{kb}": [],
+        "search, cached question": [],
+        "search, new question": [],
+    }
+    took: list[float] = []
+    stages: dict[str, list[float]] = {}
+    cached = "how long do refunds take"
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+        http.post(f"/v1/knowledge-bases/{kb}/search", json={"query": cached}).raise_for_status()
+        for _ in range(rounds):
+            for kind, send in (
+                ("/healthz", lambda: http.get("/healthz")),
+                ("GET /v1/knowledge-bases/{kb}", lambda: http.get(f"/v1/knowledge-bases/{kb}")),
+                (
+                    "search, cached question",
+                    lambda: http.post(f"/v1/knowledge-bases/{kb}/search", json={"query": cached}),
+                ),
+                (
+                    "search, new question",
+                    lambda: http.post(f"/v1/knowledge-bases/{kb}/search", json={"query": pool.pop()}),
+                ),
+            ):
+                started = time.perf_counter()
+                response = send()
+                kinds[kind].append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                if kind == "search, new question":
+                    took.append(response.json()["took_ms"])
+                    for stage, ms in response.json()["timings_ms"].items():
+                        stages.setdefault(stage, []).append(ms)
+    print(f"  one client, {rounds} rounds (p50):")
+    for kind, latencies in kinds.items():
+        print(f"    {kind:<32} {statistics.median(latencies):6.2f} ms")
+    new, inside = statistics.median(kinds["search, new question"]), statistics.median(took)
+    print(f"    of a new question: the search (took_ms) {inside:.2f} ms, around it {new - inside:.2f} ms")
+    print(
+        "    the search's stages: " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in stages.items())
+    )
 
 
 def _baselines(runtime: str, questions: list[str]) -> dict[str, float]:
@@ -147,6 +239,19 @@ def main() -> None:
         help="searches per client at each concurrency (at least 100 in all); more = steadier figures",
     )
     parser.add_argument(
+        "--breakdown",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="first, one client: p50 of /healthz, an authenticated read, a cached and a new search",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the server with py-spy during each concurrency into DIR/clients-N.txt (raw stacks, "
+        "GIL-holding or not; summarise with bench.profile_summary)",
+    )
+    parser.add_argument(
         "--query-threads", type=int, help="the server's KBCHAT_ENCODER__QUERY_THREADS (default: its default)"
     )
     args = parser.parse_args()
@@ -192,7 +297,7 @@ def main() -> None:
             job_id = job["documents"][0]["job_id"]
             while http.get(f"/v1/jobs/{job_id}").json()["status"] in ("queued", "running"):
                 time.sleep(0.2)
-        pool = [f"{q} ({i})" for i, q in enumerate(questions)]  # new to the server's query cache
+        pool = NewQuestions(questions)
         asyncio.run(_clients(base, kb, pool, 4, 20))  # warm-up
         raw_single = base_figures["encode_p50"] + base_figures["query_p50"]
         print(
@@ -201,9 +306,15 @@ def main() -> None:
             f"p50 {base_figures['encode_p50']:.1f} ms ({base_figures['encode_rate']:.0f}/s one at a time, "
             f"{base_figures['batched_rate']:.0f}/s in batches of 32); raw Edge query p50 {base_figures['query_p50']:.2f} ms"
         )
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+        if args.breakdown:
+            _breakdown(base, kb, pool, args.breakdown)
+        for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
             total = max(100, args.per_client * concurrency)
+            spy = _spy(server.pid, args.profile / f"clients-{concurrency}.txt") if args.profile else None
             rate, latencies = asyncio.run(_clients(base, kb, pool, concurrency, total))
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+                spy.wait(60)
             p50, p95 = statistics.median(latencies), percentile(latencies, 95)
             print(
                 f"  {concurrency:>2} clients: {rate:6.1f} searches/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms   "

@@ -96,17 +96,17 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     app.add_api_route(
         "/metrics", metrics_response, methods=["GET"], tags=["health"], summary="Prometheus metrics"
     )
-    app.include_router(health.router)
-    app.include_router(widget_assets.router)
-    app.include_router(console.router)
+    # Routes are matched in order, each router's in turn (FastAPI scans them twice per request): the
+    # widget's and the API's questions first, as nearly every request is one. No two routers here share
+    # a path, so the order changes only how long matching takes.
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)])
     for module in (
+        search,
+        openai_compat,
         knowledge_bases,
         documents,
         duplicates,
         jobs,
-        search,
-        openai_compat,
         encoders,
         keys,
         conversations,
@@ -117,9 +117,12 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         sources,
     ):
         v1.include_router(module.router)
-    app.include_router(v1)
     for module in (widget, widget_contact):  # public keys: authorised per origin, not by bearer
         app.include_router(module.router, prefix="/v1")
+    app.include_router(v1)
+    app.include_router(health.router)
+    app.include_router(widget_assets.router)
+    app.include_router(console.router)
     app.state.rate_limiter = make_limiter(settings.rate_limit_redis_url)
     # Bodies are bounded (and a big one's bearer checked) before the route reads them. Innermost of
     # the middlewares, none of which reads a body; all are pure ASGI (no BaseHTTPMiddleware task group

@@ -283,7 +283,8 @@ class SearchResponse(BaseModel):
     took_ms: float
     timings_ms: dict[str, float] = Field(
         default_factory=dict,
-        description="Milliseconds per stage: encode, candidates, rerank, order, confidence, neighbours.",
+        description="Milliseconds per stage: encode, keywords, candidates, rerank, order, confidence, "
+        "neighbours.",
     )
     answer_cut: float | None = Field(
         default=None,

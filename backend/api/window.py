@@ -36,7 +36,7 @@ def bounded(value: datetime, name: str) -> datetime:
     return aware
 
 
-def time_window(
+async def time_window(  # async: a plain def would run in the thread pool for a few comparisons
     since: datetime | None = Query(default=None, description="Start (ISO 8601; no zone means UTC)."),
     until: datetime | None = Query(default=None, description="End, exclusive (default: now)."),
     days: int = Query(default=30, ge=1, le=3660, description="Length when since is not given."),

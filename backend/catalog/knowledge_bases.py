@@ -32,6 +32,18 @@ def chat_settings(kb: KnowledgeBase) -> ChatSettings:
     return ChatSettings.model_validate(kb.chat or {})
 
 
+def search_settings(session: Session, kb_id: str) -> tuple[RetrievalSettings, ChatSettings]:
+    """A knowledge base's retrieval and chat settings, for a search or a chat turn; 404 if it does not
+    exist. Two columns in one Core query: loading the whole row as an ORM object (identity map, its
+    encoder version by ``selectin``) was the costliest step of a search the query cache answers."""
+    row = session.execute(
+        select(KnowledgeBase.retrieval, KnowledgeBase.chat).where(KnowledgeBase.id == kb_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"knowledge base {kb_id} does not exist; GET /v1/knowledge-bases lists them")
+    return RetrievalSettings.model_validate(row[0] or {}), ChatSettings.model_validate(row[1] or {})
+
+
 def create(
     session: Session, *, name: str, description: str = "", retrieval: RetrievalSettings | None = None
 ) -> KnowledgeBase:

@@ -119,8 +119,8 @@ class SearchResult:
     calibration: ConfidenceModel | None = None
     """The confidence model the passages were scored with (None: confidence was not scored)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
-    """Milliseconds per stage (encode, candidates, rerank, order, confidence, neighbours): where a slow
-    search spent its time."""
+    """Milliseconds per stage (encode, keywords, candidates, rerank, order, confidence, neighbours):
+    where a slow search spent its time."""
 
     @property
     def confidence(self) -> float | None:
@@ -227,12 +227,13 @@ class Retriever:
         snapshot = self.encoders(kb_id)
         embedder, vectors = snapshot.embedder, snapshot.vectors
         dense = embedder.embed_queries([query])[0]
+        lap("encode")
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, SENTENCE_POOL)
         language = self.query_languages(snapshot, kb_id, query)
         words = snapshot.keywords.query_words(query, language.analysis)
         sparse = snapshot.keywords.encode_words(words)
-        lap("encode")
+        lap("keywords")
         found = self._candidates(vectors, kb_id, dense, sparse, config, fetch, filters, score_confidence)
         hits = found.hits
         lap("candidates")

@@ -43,7 +43,7 @@ router = APIRouter(tags=["OpenAI-compatible"])
 def _resolve(services: Services, model: str) -> tuple[str, str, RetrievalSettings, ChatSettings]:
     from backend.catalog import knowledge_bases as kbs
 
-    with services.sessions() as session:
+    with services.reads() as session:  # no write lock: searches wait on none
         kb = session.scalar(
             select(KnowledgeBase).where(or_(KnowledgeBase.name == model, KnowledgeBase.id == model))
         )

@@ -34,8 +34,7 @@ router = APIRouter(prefix="/knowledge-bases/{kb_id}", tags=["search and chat"])
 def kb_settings(services: Services, kb_id: str) -> tuple[RetrievalSettings, ChatSettings]:
     """The knowledge base's retrieval and chat settings; 404 if it does not exist."""
     with services.reads() as session:
-        kb = kbs.get(session, kb_id)
-        return kbs.retrieval_settings(kb), kbs.chat_settings(kb)
+        return kbs.search_settings(session, kb_id)
 
 
 @router.post("/search", response_model=SearchResponse)
