@@ -46,8 +46,10 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling ``pid`` into ``out`` until interrupted; returns once it is attached."""
+def _spy(pid: int, out: Path, *, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` into ``out`` until interrupted; returns once it is attached. ``gil``: only
+    the thread holding the GIL (what serialises a server's threads; without it, a thread waiting to
+    take the GIL back after native code shows at that native call, as if it ran there)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     beside = Path(sys.executable).parent / "py-spy"
     binary = str(beside) if beside.exists() else shutil.which("py-spy")
@@ -62,8 +64,10 @@ def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
             "--format",
             "raw",
             "--rate",
-            "500",
+            "200",
+            "--nonblocking",  # not pausing the server at each sample: the figures stay near unprofiled
             "--threads",
+            *(["--gil"] if gil else []),
             "-o",
             str(out),
         ],
@@ -248,8 +252,11 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="record the server with py-spy during each concurrency into DIR/clients-N.txt (raw stacks, "
-        "GIL-holding or not; summarise with bench.profile_summary)",
+        help="record the server with py-spy during each concurrency into DIR/clients-N.txt (raw stacks; "
+        "summarise with bench.profile_summary)",
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="--profile only the thread holding the GIL"
     )
     parser.add_argument(
         "--query-threads", type=int, help="the server's KBCHAT_ENCODER__QUERY_THREADS (default: its default)"
@@ -310,7 +317,11 @@ def main() -> None:
             _breakdown(base, kb, pool, args.breakdown)
         for concurrency in [int(c) for c in args.concurrency.split(",") if c]:
             total = max(100, args.per_client * concurrency)
-            spy = _spy(server.pid, args.profile / f"clients-{concurrency}.txt") if args.profile else None
+            spy = (
+                _spy(server.pid, args.profile / f"clients-{concurrency}.txt", gil=args.profile_gil)
+                if args.profile
+                else None
+            )
             rate, latencies = asyncio.run(_clients(base, kb, pool, concurrency, total))
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
