@@ -14,7 +14,7 @@ from backend.db.engine import make_engine, make_session_factory
 from backend.db.migrate import upgrade
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, KnowledgeBase, utcnow
 from backend.errors import InvalidInput
-from backend.jobs.queue import JobQueue, enqueue
+from backend.jobs.queue import BACKOFF_BASE_S, JobQueue, enqueue
 from backend.jobs.worker import JobBatch, JobContext, Worker
 
 pytestmark = pytest.mark.both_databases  # row locking, leases and claims are SQL
@@ -119,13 +119,14 @@ def test_retries_back_off_then_fail_the_document(sessions) -> None:
         job_id = enqueue(session, kind="test", kb_id=kb.id, document_id=doc.id, max_attempts=2).id
         session.flush()
         doc_id = doc.id
-    queue = JobQueue(sessions)
+    clock = Clock()  # standing still: the back-off is checked without racing the wall clock
+    queue = JobQueue(sessions, clock=clock)
     queue.claim(worker_id="a", kinds=["test"])
     assert queue.fail(job_id, worker_id="a", error="boom 1", retryable=True) == JobStatus.QUEUED
     job = queue.get(job_id)
-    assert job.run_after > utcnow() + timedelta(seconds=1)  # backing off
+    assert job.run_after > clock.now + timedelta(seconds=1)  # backing off
     assert queue.claim(worker_id="a", kinds=["test"]) is None
-    _make_due(sessions, job_id)
+    clock.advance(BACKOFF_BASE_S)
     assert queue.claim(worker_id="a", kinds=["test"]).attempts == 2
     assert queue.fail(job_id, worker_id="a", error="boom 2", retryable=True) == JobStatus.FAILED
     with sessions() as session:
