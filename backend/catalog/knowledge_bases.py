@@ -25,11 +25,19 @@ log = logging.getLogger(__name__)
 
 def retrieval_settings(kb: KnowledgeBase) -> RetrievalSettings:
     """The KB's stored overrides on top of the defaults (defaults may improve between releases)."""
-    return RetrievalSettings.model_validate(kb.retrieval or {})
+    return _retrieval(kb.retrieval)
 
 
 def chat_settings(kb: KnowledgeBase) -> ChatSettings:
-    return ChatSettings.model_validate(kb.chat or {})
+    return _chat(kb.chat)
+
+
+def _retrieval(stored: dict[str, Any] | None) -> RetrievalSettings:
+    return RetrievalSettings.model_validate(stored or {})
+
+
+def _chat(stored: dict[str, Any] | None) -> ChatSettings:
+    return ChatSettings.model_validate(stored or {})
 
 
 def search_settings(session: Session, kb_id: str) -> tuple[RetrievalSettings, ChatSettings]:
@@ -41,7 +49,7 @@ def search_settings(session: Session, kb_id: str) -> tuple[RetrievalSettings, Ch
     ).first()
     if row is None:
         raise NotFound(f"knowledge base {kb_id} does not exist; GET /v1/knowledge-bases lists them")
-    return RetrievalSettings.model_validate(row[0] or {}), ChatSettings.model_validate(row[1] or {})
+    return _retrieval(row[0]), _chat(row[1])
 
 
 def create(
