@@ -42,6 +42,7 @@ from backend.llm.registry import ProviderRegistry
 from backend.notify.delivery import WebhookDelivery
 from backend.notify.webhooks import WEBHOOK_JOB
 from backend.plugins import HandlerFactory, Lane, PluginHost, PluginRegistry, load_plugins
+from backend.retrieval.lane import SearchLane
 from backend.retrieval.rerank import CrossEncoderReranker
 from backend.retrieval.search import Retriever
 from backend.serving.router import EncoderRouter
@@ -110,6 +111,8 @@ class Services:
     closers: list[Callable[[], None]] = field(default_factory=list)
     """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
     read_sessions: sessionmaker[Session] | None = None
+    search_lane: SearchLane = field(default_factory=SearchLane)
+    """Where async routes run searches (the search route, chat's retrieval): a bounded lane of their own."""
     """For the request path's reads (an API key, a knowledge base's settings): on SQLite, connections
     that refuse writes and take no lock (backend/db/engine.py). None: ``sessions`` serve."""
 
@@ -154,6 +157,7 @@ class Services:
             reranker = CrossEncoderReranker(r.model, device=r.device or embedder_device(base), pool=r.pool)
         telemetry = Telemetry()
         retriever = Retriever(router.snapshot, reranker, telemetry=telemetry)
+        lane = SearchLane(settings.search_concurrency, telemetry)
         # One HTTP client for every provider call: pooled connections, explicit timeouts.
         http = httpx.AsyncClient(timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0))
         providers = ProviderRegistry(
@@ -173,6 +177,7 @@ class Services:
             min_score=settings.chat.min_score,
             min_confidence=settings.chat.min_confidence,
             telemetry=telemetry,
+            lane=lane,
         )
 
         services = cls(
@@ -186,6 +191,7 @@ class Services:
             chat,
             load_plugins(),
             telemetry,
+            search_lane=lane,
         )
         if engine.dialect.name == "sqlite":
             reader = make_engine(settings.database_url, echo=settings.database.echo, readonly=True)

@@ -322,6 +322,13 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed: the visitor address that per-visitor limits count. A direct "
         "client's forwarded headers are ignored, so nobody can pick their own address. '*' trusts all.",
     )
+    search_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Searches (the search route's and chat's retrieval) an API process runs at once; "
+        "the rest wait their turn without holding a thread. Empty: 8 per core, at least 16.",
+    )
     database: DatabaseSettings = DatabaseSettings()
     qdrant: QdrantSettings = QdrantSettings()
     encoder: EncoderSettings = EncoderSettings()

@@ -74,6 +74,12 @@ class Telemetry:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
+        self.search_queue = Histogram(
+            "kbchat_search_queue_seconds",
+            "Time a search waited for room in the process's search lane (KBCHAT_SEARCH_CONCURRENCY).",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
         self.chat_turns = Counter(
             "kbchat_chat_turns",
             "Chat turns by the provider that answered and outcome.",

@@ -272,6 +272,11 @@ def main() -> None:
     parser.add_argument(
         "--query-threads", type=int, help="the server's KBCHAT_ENCODER__QUERY_THREADS (default: its default)"
     )
+    parser.add_argument(
+        "--search-concurrency",
+        type=int,
+        help="the server's KBCHAT_SEARCH_CONCURRENCY: searches at once (default: its default, 8 per core, at least 16)",
+    )
     args = parser.parse_args()
 
     questions = _questions()
@@ -291,6 +296,8 @@ def main() -> None:
     )
     if args.query_threads:
         env["KBCHAT_ENCODER__QUERY_THREADS"] = str(args.query_threads)
+    if args.search_concurrency:
+        env["KBCHAT_SEARCH_CONCURRENCY"] = str(args.search_concurrency)
     kbchat = str(Path(sys.executable).parent / "kbchat")
     server = subprocess.Popen(
         [kbchat, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -34,6 +34,7 @@ from backend.llm.registry import ProviderRegistry
 from backend.notify import webhooks
 from backend.retrieval.confidence import ConfidenceModel
 from backend.retrieval.config import RetrievalSettings
+from backend.retrieval.lane import SearchLane
 from backend.retrieval.search import Passage, Retriever, SearchResult
 from backend.telemetry import Telemetry
 from backend.vectorstore.base import SearchFilters
@@ -107,10 +108,13 @@ class ChatService:
         min_score: float | None = None,
         min_confidence: float | None = None,
         telemetry: Telemetry | None = None,
+        lane: SearchLane | None = None,
     ) -> None:
         """``min_score``: an optional dense-cosine floor; ``min_confidence``: the service-wide answer cut
-        (None: each confidence model's calibrated threshold)."""
+        (None: each confidence model's calibrated threshold); ``lane``: where the retrieval runs (the
+        process's search lane, shared with the search route)."""
         self.sessions, self.retriever, self.providers = sessions, retriever, providers
+        self.lane = lane or SearchLane()
         self.default_chain, self.top_k = default_chain, top_k
         self.min_score, self.min_confidence = min_score, min_confidence
         self.telemetry = telemetry or Telemetry()
@@ -234,7 +238,7 @@ class ChatService:
         first = chain[0]
         rewriter = None if first.provider == EXTRACTIVE else self.providers.providers[first.provider]
         query = await standalone_query(message, history, rewriter, first.model)
-        result = await anyio.to_thread.run_sync(
+        result = await self.lane.run(
             lambda: self.retriever.search(
                 kb_id=kb_id, query=query, top_k=self.top_k, config=config, filters=filters
             )

@@ -345,6 +345,7 @@ def test_metrics_count_chat_turns_provider_failures_jobs_and_encoding(
     tokens_out = samples[("kbchat_chat_tokens_total", (("direction", "out"), ("provider", "an")))]
     assert tokens_out == done["usage"]["output_tokens"] > 0
     assert samples[("kbchat_search_stage_seconds_count", (("stage", "encode"),))] == 1  # chat's search
+    assert samples[("kbchat_search_queue_seconds_count", ())] == 1  # through the process's search lane
     succeeded = (("kind", "ingest"), ("outcome", "succeeded"), ("stage", ""))
     assert samples[("kbchat_jobs_finished_total", succeeded)] == 2
     assert samples[("kbchat_ingested_documents_total", ())] == 2

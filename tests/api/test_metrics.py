@@ -48,6 +48,7 @@ def test_metrics_count_requests_by_route_template_and_need_a_token(make_settings
         assert samples[("kbchat_http_request_duration_seconds_bucket", timed)] == 3
         assert samples[("kbchat_search_stage_seconds_count", (("stage", "encode"),))] == 3
         assert samples[("kbchat_search_stage_seconds_count", (("stage", "candidates"),))] == 3
+        assert samples[("kbchat_search_queue_seconds_count", ())] == 3  # each search went through the lane
         jobs = [
             v
             for (name, labels), v in samples.items()

@@ -38,7 +38,12 @@ def kb_settings(services: Services, kb_id: str) -> tuple[RetrievalSettings, Chat
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(kb_id: str, body: SearchRequest, services: ServicesDep, request: Request) -> SearchResponse:
+async def search(kb_id: str, body: SearchRequest, services: ServicesDep, request: Request) -> SearchResponse:
+    # One hop to a thread for the settings read and the search, in the process's search lane.
+    return await services.search_lane.run(_search, services, kb_id, body)
+
+
+def _search(services: Services, kb_id: str, body: SearchRequest) -> SearchResponse:
     overrides = body.model_dump(
         include={"mode", "min_relevance", "min_confidence", "neighbours"}, exclude_none=True
     )
