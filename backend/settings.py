@@ -128,6 +128,13 @@ class RerankerSettings(BaseModel):
 
 class ChunkingSettings(BaseModel):
     overlap_tokens: int = Field(default=32, ge=0, description="Tokens repeated between consecutive chunks.")
+    sentence_vectors: bool = Field(
+        default=True,
+        description="Encode each chunk's sentences at ingestion and store them with it, so that a search "
+        "scores the sentences of what it finds without encoding them (about a second on two CPU cores for "
+        "20 passages never met before). Costs ingestion about as much encoding again. Applies to chunks "
+        "embedded after the change; older ones are scored as before (encoded once, then cached).",
+    )
     lead_tokens: int = Field(
         default=0,
         ge=0,

@@ -51,6 +51,11 @@ def main() -> None:
     parser.add_argument("--dataset", default="python-faq")
     parser.add_argument("--limit-queries", type=int, default=0)
     parser.add_argument("--backend", choices=["edge", "local"], default="edge", help="embedded vector store")
+    parser.add_argument(
+        "--no-sentence-vectors",
+        action="store_true",
+        help="ingest without stored sentence vectors (searches encode the sentences they meet, then cache them)",
+    )
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -66,7 +71,9 @@ def main() -> None:
     from ingest.evaluation.runner import ingest_corpus
 
     dataset = load_beir(DATA / args.dataset, "test")
-    settings = scratch_settings(qdrant={"embedded": args.backend})
+    settings = scratch_settings(
+        qdrant={"embedded": args.backend}, chunking={"sentence_vectors": not args.no_sentence_vectors}
+    )
     services = Services.build(settings)
     t = time.perf_counter()
     kb_id, aliases = ingest_corpus(services, dataset)  # the same path kbchat eval takes

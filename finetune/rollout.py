@@ -45,10 +45,11 @@ from backend.jobs.worker import JobContext, JobHandler
 from backend.keywords import CURRENT
 from backend.keywords.analysis import DEFAULT_LANGUAGE
 from backend.plugins import PluginHost
+from backend.retrieval.stored_sentences import sentence_fields
 from backend.serving.snapshot import EncoderSnapshot
 from backend.text.embedded import embedding_text
 from backend.text.languages import language_of
-from backend.vectorstore.base import ChunkRecord
+from backend.vectorstore.base import SENTENCES, ChunkRecord
 
 log = logging.getLogger(__name__)
 BATCH = 256
@@ -197,9 +198,27 @@ def moved(batch: list[ChunkRecord], old: EncoderSnapshot, target: EncoderSnapsho
     if target.model_id != old.model_id:
         vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in records])
         records = [replace(r, dense=v) for r, v in zip(records, vectors, strict=True)]
+        records = _resentenced(records, target)
     if target.keywords.version != old.keywords.version:
         records = [_reanalysed(r, target) for r in records]
     return records
+
+
+def _resentenced(records: list[ChunkRecord], target: EncoderSnapshot) -> list[ChunkRecord]:
+    """Records whose sentence vectors were stored at ingestion get them again from ``target``'s encoder
+    (the old encoder's would be ignored by every search, which would encode them again each time); the
+    others stay without, as their deployment stored them."""
+    had = [i for i, r in enumerate(records) if SENTENCES in r.payload]
+    if not had:
+        return records
+    fields = sentence_fields(
+        [records[i].payload.get("text", "") for i in had], target.embedder.embed_documents, target.model_id
+    )
+    out = list(records)
+    for i, field in zip(had, fields, strict=True):
+        payload = {k: v for k, v in records[i].payload.items() if k != SENTENCES}
+        out[i] = replace(records[i], payload={**payload, **({SENTENCES: field} if field else {})})
+    return out
 
 
 def _reanalysed(record: ChunkRecord, target: EncoderSnapshot) -> ChunkRecord:

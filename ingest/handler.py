@@ -78,7 +78,12 @@ class IngestHandler:
             lead_tokens=self.services.settings.chunking.lead_tokens,
         )
         return IngestPipeline(
-            embedder, snapshot.keywords, chunker, self.parser, on_encoded=self.services.telemetry.encoded
+            embedder,
+            snapshot.keywords,
+            chunker,
+            self.parser,
+            on_encoded=self.services.telemetry.encoded,
+            sentence_vectors=self.services.settings.chunking.sentence_vectors,
         )
 
     def prepare(self, batch: JobBatch) -> None:

@@ -9,7 +9,8 @@ says clearly (a bilingual page keeps both), else its document's.
 Every record carries ``text_hash`` (of the exact text that was embedded). Because a collection holds
 one encoder version, the stored points of a document are an embedding cache keyed by (encoder
 version, text hash): re-ingesting an edited document passes them as ``reuse`` and only the chunks
-whose text changed are embedded again.
+whose text changed are embedded again. Each record also carries its text's sentence vectors
+(``sentences``), encoded after the chunks and reused likewise.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from backend.encoder.base import Embedder
 from backend.keywords import LexicalEncoder
 from backend.keywords.analysis import DEFAULT_LANGUAGE
+from backend.retrieval.stored_sentences import current, sentence_fields
 from backend.text.languages import language_of
-from backend.vectorstore.base import ChunkRecord
+from backend.vectorstore.base import SENTENCES, ChunkRecord, StoredChunk
 from backend.vectorstore.ids import point_id, text_hash
 from ingest.chunking.chunker import Chunk, Chunker
 from ingest.loaders import ParsedDocument, parse
@@ -56,6 +59,9 @@ class IngestPipeline:
     """:func:`ingest.loaders.parse`, or an :class:`ingest.isolation.IsolatedParser`'s ``parse``."""
     on_encoded: Callable[[int, float], None] | None = None
     """Called after each encoder call with its batch size and seconds (the metrics)."""
+    sentence_vectors: bool = True
+    """Also encode each chunk's sentences and store them in its payload, so that searches read them
+    instead of encoding them (backend/retrieval/stored_sentences.py)."""
 
     def parse(self, data: bytes, *, format: str, name: str) -> ParsedDocument:
         return self.parser(data, format=format, name=name)
@@ -65,49 +71,81 @@ class IngestPipeline:
 
     def records_many(
         self,
-        documents: Sequence[tuple[DocumentRef, list[Chunk], Mapping[str, np.ndarray]]],
+        documents: Sequence[tuple[DocumentRef, list[Chunk], Mapping[str, StoredChunk]]],
         on_progress: Callable[[float], None] | None = None,
     ) -> list[list[ChunkRecord]]:
         """Records for several documents' chunks, embedded together.
 
-        Vectors found in a document's ``reuse`` map (text hash → vector) are not recomputed. The rest
-        are sorted by length across all documents and embedded in full batches, so fifty one-chunk
-        documents cost one encoder call, not fifty, and each batch pads to similar lengths.
+        Vectors found in a document's ``reuse`` map (text hash → stored vectors) are not recomputed.
+        The rest are sorted by length across all documents and embedded in full batches, so fifty
+        one-chunk documents cost one encoder call, not fifty, and each batch pads to similar lengths;
+        then, with :attr:`sentence_vectors`, the sentences of every chunk that has none stored.
         """
         hashes = [[text_hash(c.embedding_text) for c in chunks] for _, chunks, _ in documents]
         vectors: dict[tuple[int, int], np.ndarray] = {}
+        sentences: dict[tuple[int, int], dict[str, Any] | None] = {}
         missing: list[tuple[int, int]] = []
         for d, (_, _chunks, reuse) in enumerate(documents):
             for i, h in enumerate(hashes[d]):
                 if h in reuse:
-                    vectors[d, i] = reuse[h]
+                    vectors[d, i] = reuse[h].dense
+                    if current(reuse[h].sentences, self.embedder.model_id):
+                        sentences[d, i] = reuse[h].sentences
                 else:
                     missing.append((d, i))
+        unsentenced = [
+            (d, i)
+            for d, (_, chunks, _) in enumerate(documents)
+            for i in range(len(chunks))
+            if (d, i) not in sentences
+        ]
+        share = 1.0 if not self.sentence_vectors or not unsentenced else 0.6  # of the progress: dense vectors
         missing.sort(key=lambda key: -len(documents[key[0]][1][key[1]].embedding_text))
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]
             texts = [documents[d][1][i].embedding_text for d, i in batch]
-            started = time.perf_counter()
-            vectors.update(zip(batch, self.embedder.embed_documents(texts), strict=True))
-            if self.on_encoded is not None:
-                self.on_encoded(len(texts), time.perf_counter() - started)
+            vectors.update(zip(batch, self._encoded(texts), strict=True))
             if on_progress is not None:
-                on_progress((start + len(batch)) / len(missing))
+                on_progress(share * (start + len(batch)) / len(missing))
+        if self.sentence_vectors and unsentenced:
+            texts = [documents[d][1][i].text for d, i in unsentenced]
+            fields = sentence_fields(texts, self._encoded, self.embedder.model_id)
+            sentences.update(zip(unsentenced, fields, strict=True))
+            if on_progress is not None:
+                on_progress(1.0)
         out = []
         for d, (ref, chunks, _) in enumerate(documents):
             language = document_language(chunks)
             out.append(
                 [
                     self._record(
-                        ref, chunk, vectors[d, i], hashes[d][i], chunk_language(chunk.text, language)
+                        ref,
+                        chunk,
+                        vectors[d, i],
+                        hashes[d][i],
+                        chunk_language(chunk.text, language),
+                        sentences.get((d, i)),
                     )
                     for i, chunk in enumerate(chunks)
                 ]
             )
         return out
 
+    def _encoded(self, texts: list[str]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = self.embedder.embed_documents(texts)
+        if self.on_encoded is not None:
+            self.on_encoded(len(texts), time.perf_counter() - started)
+        return vectors
+
     def _record(
-        self, ref: DocumentRef, chunk: Chunk, vector: np.ndarray, digest: str, language: str
+        self,
+        ref: DocumentRef,
+        chunk: Chunk,
+        vector: np.ndarray,
+        digest: str,
+        language: str,
+        sentences: dict[str, Any] | None,
     ) -> ChunkRecord:
         return ChunkRecord(
             id=point_id(ref.document_id, chunk.ordinal, chunk.text),
@@ -130,6 +168,7 @@ class IngestPipeline:
                 "location": chunk.location,
                 "text_hash": digest,
                 "lang": language,
+                **({SENTENCES: sentences} if sentences else {}),
             },
         )
 

@@ -100,7 +100,9 @@ def gather(
     """Evidence for each of ``hits``, with its sentences scored. ``query_words``: the question as
     ``keywords`` (the collection's analysis) reads it; ``runners_up``: the question's
     :func:`runners_up_of`, the same for every passage."""
-    scored_sentences = sentences.score(embedder, query_vector, [h.payload.get("text", "") for h in hits])
+    scored_sentences = sentences.score(
+        embedder, query_vector, [h.payload.get("text", "") for h in hits], [h.payload for h in hits]
+    )
     out = []
     for hit, sents in zip(hits, scored_sentences, strict=True):
         best = max((s.cosine for s in sents), default=hit.relevance)

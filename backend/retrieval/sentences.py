@@ -6,8 +6,10 @@ paragraph whose last sentence names the warehouse). Retrieval scores every sente
 it returns (max-sim), the confidence model reads the best one, and the offline answerer quotes the
 best ones, so the answer is chosen from the same numbers that decided to answer.
 
-Sentence vectors are cached per encoder (``model_id`` + text): a passage retrieved again — the popular
-articles, every follow-up turn — costs no encoding.
+Sentence vectors come stored with each chunk, encoded at ingestion (backend/retrieval/stored_sentences.py);
+for chunks stored without them (before that existed, or with ``KBCHAT_CHUNKING__SENTENCE_VECTORS=false``)
+they are encoded here and cached per encoder (``model_id`` + text): a passage retrieved again — the
+popular articles, every follow-up turn — costs no encoding.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from backend.encoder.base import Embedder
+from backend.retrieval.stored_sentences import unpack
 from backend.text.sentences import sentence_spans
 from backend.vectorstore.base import Hit
 
@@ -82,23 +86,32 @@ class SentenceVectors:
         return np.stack([found[k] for k in keys])
 
     def score(
-        self, embedder: Embedder, query_vector: np.ndarray, texts: Sequence[str]
+        self,
+        embedder: Embedder,
+        query_vector: np.ndarray,
+        texts: Sequence[str],
+        payloads: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[list[ScoredSentence]]:
-        """Each text's sentences with their cosine to the query, in text order."""
+        """Each text's sentences with their cosine to the query, in text order. ``payloads``: the
+        chunks' payloads, whose stored sentence vectors (backend/retrieval/stored_sentences.py) are
+        used where they fit; only the other texts' sentences go through the cache and the encoder."""
+        query = np.asarray(query_vector, dtype=np.float32)
         spans = [sentence_spans(t) for t in texts]
-        flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
-        cosines = (
-            self.embed(embedder, flat) @ np.asarray(query_vector, dtype=np.float32)
-            if flat
-            else np.zeros(0, dtype=np.float32)
+        stored: list[np.ndarray | None] = (
+            [unpack(p, embedder.model_id, len(ss)) for p, ss in zip(payloads, spans, strict=True)]
+            if payloads is not None
+            else [None] * len(texts)
         )
+        flat = [t[s:e] for t, ss, m in zip(texts, spans, stored, strict=True) if m is None for s, e in ss]
+        cosines = self.embed(embedder, flat) @ query if flat else np.zeros(0, dtype=np.float32)
         out: list[list[ScoredSentence]] = []
         i = 0
-        for text, ss in zip(texts, spans, strict=True):
-            out.append(
-                [ScoredSentence(s, e, text[s:e], float(cosines[i + j])) for j, (s, e) in enumerate(ss)]
-            )
-            i += len(ss)
+        for text, ss, m in zip(texts, spans, stored, strict=True):
+            if m is not None:
+                own = m @ query
+            else:
+                own, i = cosines[i : i + len(ss)], i + len(ss)
+            out.append([ScoredSentence(s, e, text[s:e], float(c)) for (s, e), c in zip(ss, own, strict=True)])
         return out
 
 
@@ -114,7 +127,9 @@ def by_sentences(
     min-max normalised over the pool, as convex fusion does), the rest after them, unchanged. The pool
     is fixed, so the first results never depend on how many are asked for."""
     head = hits[:SENTENCE_POOL]
-    scored = sentences.score(embedder, query, [h.payload.get("text", "") for h in head])
+    scored = sentences.score(
+        embedder, query, [h.payload.get("text", "") for h in head], [h.payload for h in head]
+    )
     best = np.asarray(
         [max((s.cosine for s in ss), default=h.relevance) for h, ss in zip(head, scored, strict=True)]
     )

@@ -10,12 +10,14 @@ import enum
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 DENSE, SPARSE = "dense", "lexical"
 """Names of the two vectors of every point, the same in every backend."""
+SENTENCES = "sentences"
+"""The payload field holding a chunk's sentence vectors (backend/retrieval/stored_sentences.py)."""
 UPSERT_BATCH = 256
 
 
@@ -60,6 +62,14 @@ class SearchFilters:
     created_before: float | None = None
 
 
+class StoredChunk(NamedTuple):
+    """What a re-ingest can reuse of a stored chunk whose text did not change."""
+
+    dense: np.ndarray
+    sentences: dict[str, Any] | None = None
+    """The payload's :data:`SENTENCES` value (None: stored without)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkRecord:
     """One chunk as stored: id from :func:`backend.vectorstore.ids.point_id`, both vectors, payload.
@@ -70,7 +80,8 @@ class ChunkRecord:
     analysed in; absent on points of the first releases), so a citation points back to the exact place in
     the source, and filters run inside the store, without a database round trip. ``context`` (the
     heading line the encoder read above the text) and ``text_hash`` let a re-index re-embed exactly
-    what was embedded: see :func:`backend.text.embedded.embedding_text`.
+    what was embedded: see :func:`backend.text.embedded.embedding_text`. ``sentences``
+    (:data:`SENTENCES`), where present, holds the text's sentence vectors, encoded at ingestion.
     """
 
     id: str
@@ -172,8 +183,9 @@ class VectorStore(Protocol):
         """Delete the document's points, except ``keep_ids`` (the points of its current version)."""
         ...
 
-    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
-        """The document's stored dense vectors by ``text_hash``: the embedding cache for a re-ingest."""
+    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, StoredChunk]:
+        """The document's stored dense and sentence vectors by ``text_hash``: the embedding cache for a
+        re-ingest."""
         ...
 
     def inventory(self) -> dict[tuple[str, str], int]:

@@ -40,9 +40,10 @@ from backend.vectorstore.base import (
     SearchFilters,
     SearchMode,
     SparseVector,
+    StoredChunk,
     collection_name,
 )
-from backend.vectorstore.points import count_by_document, to_hit, to_record, vectors_by_text_hash
+from backend.vectorstore.points import REUSE_FIELDS, count_by_document, stored_by_text_hash, to_hit, to_record
 
 log = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 20_000
@@ -391,9 +392,9 @@ class EdgeVectorStore:
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
-    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
-        return vectors_by_text_hash(
-            self._scroll(_filter(kb_id, document_id=document_id), ["text_hash"], [DENSE])
+    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, StoredChunk]:
+        return stored_by_text_hash(
+            self._scroll(_filter(kb_id, document_id=document_id), REUSE_FIELDS, [DENSE])
         )
 
     def inventory(self) -> dict[tuple[str, str], int]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.vectorstore.base import DENSE, SPARSE, ChunkRecord, Hit, SparseVector
+from backend.vectorstore.base import DENSE, SENTENCES, SPARSE, ChunkRecord, Hit, SparseVector, StoredChunk
 
 
 def _named(point: Any) -> dict[str, Any]:
@@ -49,13 +49,19 @@ def to_record(point: Any) -> ChunkRecord:
     )
 
 
-def vectors_by_text_hash(points: Iterable[Any]) -> dict[str, np.ndarray]:
-    """Dense vectors keyed by the ``text_hash`` of the text they embed: the re-ingest cache."""
-    out: dict[str, np.ndarray] = {}
+REUSE_FIELDS = ["text_hash", SENTENCES]
+"""The payload fields :func:`stored_by_text_hash` reads."""
+
+
+def stored_by_text_hash(points: Iterable[Any]) -> dict[str, StoredChunk]:
+    """Dense and sentence vectors keyed by the ``text_hash`` of the text they embed: the re-ingest
+    cache (points read with :data:`REUSE_FIELDS` and the dense vector)."""
+    out: dict[str, StoredChunk] = {}
     for point in points:
-        key, vector = (point.payload or {}).get("text_hash"), _dense(point)
+        payload = point.payload or {}
+        key, vector, sentences = payload.get("text_hash"), _dense(point), payload.get(SENTENCES)
         if key and vector is not None:
-            out[key] = vector
+            out[key] = StoredChunk(vector, sentences if isinstance(sentences, dict) else None)
     return out
 
 

@@ -37,10 +37,11 @@ from backend.vectorstore.base import (
     SearchFilters,
     SearchMode,
     SparseVector,
+    StoredChunk,
     collection_name,
 )
 from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
-from backend.vectorstore.points import count_by_document, to_hit, to_record, vectors_by_text_hash
+from backend.vectorstore.points import REUSE_FIELDS, count_by_document, stored_by_text_hash, to_hit, to_record
 
 log = logging.getLogger(__name__)
 _CLIENT_USERS: dict[int, int] = {}
@@ -367,10 +368,10 @@ class QdrantVectorStore:
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
-    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, np.ndarray]:
+    def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, StoredChunk]:
         with _translated("read a document's vectors"):
-            return vectors_by_text_hash(
-                self._scroll(_document_filter(kb_id, document_id), ["text_hash"], [DENSE])
+            return stored_by_text_hash(
+                self._scroll(_document_filter(kb_id, document_id), REUSE_FIELDS, [DENSE])
             )
 
     def inventory(self) -> dict[tuple[str, str], int]:

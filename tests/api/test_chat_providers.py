@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from backend.settings import Settings
+from backend.vectorstore.base import SENTENCES
 from tests.conftest import AUTH, create_kb, ingest, wait_for_job
 from tests.fixtures_docs import BILLING_HTML, SHIPPING_TXT
 from tests.llm_server import LLMServer
@@ -350,4 +351,8 @@ def test_metrics_count_chat_turns_provider_failures_jobs_and_encoding(
     assert samples[("kbchat_jobs_finished_total", succeeded)] == 2
     assert samples[("kbchat_ingested_documents_total", ())] == 2
     embedded = samples[("kbchat_ingested_chunks_total", (("source", "embedded"),))]
-    assert embedded >= 2 and samples[("kbchat_encoder_batch_size_sum", ())] == embedded
+    vectors = chat_client.app.state.services.encoders.base.vectors  # type: ignore[attr-defined]
+    stored = [r.payload for batch in vectors.scan(kb_id=kb_id, vectors=False) for r in batch]
+    sentences = sum(p[SENTENCES]["n"] for p in stored)  # encoded at ingestion with their chunks
+    assert len(stored) == embedded >= 2 and sentences >= embedded
+    assert samples[("kbchat_encoder_batch_size_sum", ())] == embedded + sentences

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from backend.api.app import create_app
 from backend.db.models import EncoderVersion, EncoderVersionStatus, Job, JobStatus
 from backend.jobs.kinds import SWEEP_JOB
+from backend.vectorstore.base import SENTENCES, VectorStore
 from tests.conftest import AUTH, create_kb, ingest, searched_without_pause, wait_for_job, wait_until
 from tests.finetune.versions import register_copy
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, PAIRS, SHIPPING_TXT, SHOP_ARTICLES, shop_pairs
@@ -51,6 +52,10 @@ def _wait_for_sweeps(client: TestClient, timeout: float = 60) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the sweep of old points did not finish")
+
+
+def _payloads(vectors: VectorStore, kb_id: str) -> list[dict]:
+    return [r.payload for batch in vectors.scan(kb_id=kb_id, vectors=False) for r in batch]
 
 
 @pytest.mark.slow  # real training, then two activations under load (the service-wide one stays fast)
@@ -138,6 +143,7 @@ def test_fine_tuning_one_knowledge_base_never_touches_another(make_settings, emb
         assert done["result"]["chunks"] == snap_a.vectors.count(kb_id=kb_a) > 0
         assert snap_b.vectors.count(kb_id=kb_a) == 0  # A's old points were swept from the base collection
         assert snap_b.vectors.count(kb_id=kb_b) == snap_a.vectors.count(kb_id=kb_a)  # B's untouched
+        assert {p[SENTENCES]["model"] for p in _payloads(snap_a.vectors, kb_a)} == {snap_a.model_id}
         after_a = {q: _results(client, kb_a, q) for q in QUERIES}
         assert after_a != base_a  # scored by the new encoder now
         assert client.get("/v1/encoders/support-v1").json()["knowledge_bases"] == 1
@@ -161,6 +167,10 @@ def test_fine_tuning_one_knowledge_base_never_touches_another(make_settings, emb
         assert {q: _results(client, kb_b, q) for q in QUERIES} == before_b
         assert [h for _, h in (_results(client, kb_a, q) for q in QUERIES)] == [h for _, h in base_a.values()]
         assert not services.encoders.base.vectors.collection_exists(new_collection)
+        # The sentence vectors went back to the base model's with the chunks.
+        assert {p[SENTENCES]["model"] for p in _payloads(services.encoders.base.vectors, kb_a)} == {
+            embedder.model_id
+        }
         assert client.delete("/v1/encoders/half-baked").status_code == 204
         assert client.delete("/v1/encoders/support-v1").status_code == 204
         assert client.get("/v1/encoders/support-v1").status_code == 404
