@@ -176,7 +176,8 @@ class VectorStore(Protocol):
         ...
 
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
-        """Payloads of the document's chunks with ``first <= chunk_index <= last``, in order."""
+        """Payloads of the document's chunks with ``first <= chunk_index <= last``, in order, without
+        their sentence vectors (context for a passage, the console's chunk view: text, not vectors)."""
         ...
 
     def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:

@@ -32,6 +32,7 @@ from backend.errors import KbchatError, Unavailable
 from backend.vectorstore.alias import ensure_base_alias
 from backend.vectorstore.base import (
     DENSE,
+    SENTENCES,
     SPARSE,
     UPSERT_BATCH,
     ChunkRecord,
@@ -388,7 +389,11 @@ class EdgeVectorStore:
         ]
         with _translated("read neighbouring chunks"):
             points, _ = self._shard.scroll(
-                qe.ScrollRequest(limit=last - first + 1, filter=qe.Filter(must=must), with_payload=True)
+                qe.ScrollRequest(
+                    limit=last - first + 1,
+                    filter=qe.Filter(must=must),
+                    with_payload=qe.PayloadSelector.Exclude([SENTENCES]),
+                )
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 

@@ -29,6 +29,7 @@ from backend.errors import KbchatError, Unavailable
 from backend.vectorstore.alias import ensure_base_alias
 from backend.vectorstore.base import (
     DENSE,
+    SENTENCES,
     SPARSE,
     UPSERT_BATCH,
     ChunkRecord,
@@ -364,7 +365,10 @@ class QdrantVectorStore:
         flt = qm.Filter(must=[_document_filter(kb_id, document_id), in_range])
         with _translated("read neighbouring chunks"):
             points, _ = self.client.scroll(
-                self.collection, scroll_filter=flt, limit=last - first + 1, with_payload=True
+                self.collection,
+                scroll_filter=flt,
+                limit=last - first + 1,
+                with_payload=qm.PayloadSelectorExclude(exclude=[SENTENCES]),
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 

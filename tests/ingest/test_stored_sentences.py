@@ -66,6 +66,11 @@ def test_a_search_reads_the_stored_sentence_vectors_instead_of_encoding_them(
 
     assert _search_sentences(client, kb_id) == (0, 0)  # nothing encoded, nothing even looked up
 
+    vectors = client.app.state.services.encoders.base.vectors  # type: ignore[attr-defined]
+    document_id = payloads[0]["document_id"]
+    context = vectors.neighbours(kb_id=kb_id, document_id=document_id, first=0, last=len(payloads))
+    assert context and all(FIELD not in p and p["text"] for p in context)  # text for context, no vectors
+
 
 def test_without_the_setting_chunks_carry_none_and_search_encodes_them(make_settings, embedder) -> None:
     app = create_app(make_settings(chunking={"sentence_vectors": False}), embedder=embedder)
