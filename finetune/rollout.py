@@ -113,7 +113,9 @@ def activate_for_kb(
     total, done = max(1, old.vectors.count(kb_id=kb_id)), 0
     copied: set[str] = set()
     for batch in old.vectors.scan(kb_id=kb_id, batch=BATCH):
-        target.vectors.upsert(moved(batch, old, target))
+        target.vectors.upsert(
+            moved(batch, old, target, sentences=services.settings.chunking.sentence_vectors)
+        )
         copied.update(r.payload.get("document_id", "") for r in batch)
         done += len(batch)
         report(what, 0.02 + 0.88 * done / total)
@@ -191,33 +193,34 @@ def activate_everywhere(
     }
 
 
-def moved(batch: list[ChunkRecord], old: EncoderSnapshot, target: EncoderSnapshot) -> list[ChunkRecord]:
+def moved(
+    batch: list[ChunkRecord], old: EncoderSnapshot, target: EncoderSnapshot, *, sentences: bool = True
+) -> list[ChunkRecord]:
     """``batch``'s records as ``target`` holds them: dense vectors re-embedded only if the encoder
-    changes, sparse ones rebuilt only if the keyword analysis does."""
+    changes, and then their sentence vectors too (``sentences``: KBCHAT_CHUNKING__SENTENCE_VECTORS);
+    sparse ones rebuilt only if the keyword analysis does."""
     records = batch
     if target.model_id != old.model_id:
         vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in records])
         records = [replace(r, dense=v) for r, v in zip(records, vectors, strict=True)]
-        records = _resentenced(records, target)
+        records = _resentenced(records, target, sentences)
     if target.keywords.version != old.keywords.version:
         records = [_reanalysed(r, target) for r in records]
     return records
 
 
-def _resentenced(records: list[ChunkRecord], target: EncoderSnapshot) -> list[ChunkRecord]:
-    """Records whose sentence vectors were stored at ingestion get them again from ``target``'s encoder
-    (the old encoder's would be ignored by every search, which would encode them again each time); the
-    others stay without, as their deployment stored them."""
-    had = [i for i, r in enumerate(records) if SENTENCES in r.payload]
-    if not had:
-        return records
-    fields = sentence_fields(
-        [records[i].payload.get("text", "") for i in had], target.embedder.embed_documents, target.model_id
-    )
-    out = list(records)
-    for i, field in zip(had, fields, strict=True):
-        payload = {k: v for k, v in records[i].payload.items() if k != SENTENCES}
-        out[i] = replace(records[i], payload={**payload, **({SENTENCES: field} if field else {})})
+def _resentenced(records: list[ChunkRecord], target: EncoderSnapshot, enabled: bool) -> list[ChunkRecord]:
+    """The records with sentence vectors from ``target``'s encoder (the old encoder's would be ignored by
+    every search, which would encode the sentences again): all of them when ``enabled``, including
+    chunks stored before sentence vectors existed; else none, the old ones dropped."""
+    fields: list[dict[str, Any] | None] = [None] * len(records)
+    if enabled:
+        texts = [r.payload.get("text", "") for r in records]
+        fields = sentence_fields(texts, target.embedder.embed_documents, target.model_id)
+    out = []
+    for record, field in zip(records, fields, strict=True):
+        payload = {k: v for k, v in record.payload.items() if k != SENTENCES}
+        out.append(replace(record, payload={**payload, **({SENTENCES: field} if field else {})}))
     return out
 
 
