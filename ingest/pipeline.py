@@ -109,10 +109,13 @@ class IngestPipeline:
                 on_progress(share * (start + len(batch)) / len(missing))
         if self.sentence_vectors and unsentenced:
             texts = [documents[d][1][i].text for d, i in unsentenced]
-            fields = sentence_fields(texts, self._encoded, self.embedder.model_id)
+            fields = sentence_fields(
+                texts,
+                self._encoded,
+                self.embedder.model_id,
+                None if on_progress is None else lambda f: on_progress(share + (1 - share) * f),
+            )
             sentences.update(zip(unsentenced, fields, strict=True))
-            if on_progress is not None:
-                on_progress(1.0)
         out = []
         for d, (ref, chunks, _) in enumerate(documents):
             language = document_language(chunks)

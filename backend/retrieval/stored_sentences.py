@@ -77,11 +77,15 @@ def unpack(payload: Mapping[str, Any], model_id: str, sentences: int) -> np.ndar
 
 
 def sentence_fields(
-    texts: Sequence[str], embed: Callable[[list[str]], np.ndarray], model_id: str
+    texts: Sequence[str],
+    embed: Callable[[list[str]], np.ndarray],
+    model_id: str,
+    on_progress: Callable[[float], None] | None = None,
 ) -> list[dict[str, Any] | None]:
     """One :data:`FIELD` value per chunk text (None for a text without sentences): every sentence of
     every text encoded by ``embed`` (the encoder's document path, as query-time scoring encodes them),
-    longest first in calls of :data:`SENTENCES_PER_CALL`, so similar lengths share a padded batch."""
+    longest first in calls of :data:`SENTENCES_PER_CALL`, so similar lengths share a padded batch;
+    ``on_progress`` gets the share done after each call (a long document shows movement)."""
     spans = [sentence_spans(t) for t in texts]
     flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
     order = sorted(range(len(flat)), key=lambda i: -len(flat[i]))
@@ -92,6 +96,8 @@ def sentence_fields(
         if vectors is None:
             vectors = np.zeros((len(flat), encoded.shape[1]), dtype=np.float32)
         vectors[part] = encoded
+        if on_progress is not None:
+            on_progress((start + len(part)) / len(order))
     out: list[dict[str, Any] | None] = []
     i = 0
     for ss in spans:
