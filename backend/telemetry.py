@@ -2,7 +2,8 @@
 :class:`~backend.services.Services`, read by ``GET /metrics`` (the API process) and by the worker's own
 metrics port, so every process exposes the same names.
 
-- search: time per stage of every search (HTTP search, chat, the OpenAI-compatible route);
+- search: time per stage of every search (HTTP search, chat, the OpenAI-compatible route), the wait
+  for the process's search lane, and where the scored sentences' vectors came from;
 - chat: turns by provider and outcome, time to first token and in all, tokens in and out, each provider
   failure (a retry or a fall to the next provider) and turns a later provider answered;
 - jobs: finished jobs by kind and outcome (with the stage a failure happened in), batch durations;
@@ -78,6 +79,13 @@ class Telemetry:
             "kbchat_search_queue_seconds",
             "Time a search waited for room in the process's search lane (KBCHAT_SEARCH_CONCURRENCY).",
             buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.search_sentences = Counter(
+            "kbchat_search_sentences",
+            "Sentences a search scored, by where their vectors came from: stored (with the chunk, at "
+            "ingestion), cache, or encoded (the slow path).",
+            ["source"],
             registry=r,
         )
         self.chat_turns = Counter(
@@ -164,6 +172,10 @@ class Telemetry:
             buckets=(*STAGE_BUCKETS, 5, 10, 30),
             registry=r,
         )
+
+    def sentences_scored(self, source: str, n: int) -> None:
+        if n:
+            self.search_sentences.labels(source).inc(n)
 
     def observe_search(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():

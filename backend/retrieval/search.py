@@ -185,7 +185,7 @@ class Retriever:
         """``encoders``: knowledge base → the snapshot serving it (``EncoderRouter.snapshot``), which
         also names the keyword analysis its collection was built with."""
         self.encoders, self.reranker, self.telemetry = encoders, reranker, telemetry
-        self.sentences = sentences or SentenceVectors()
+        self.sentences = sentences or SentenceVectors(count=telemetry.sentences_scored if telemetry else None)
         self.query_languages = QueryLanguages()
         self._counts: dict[tuple[str, ...], tuple[float, int]] = {}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,13 +42,18 @@ class ScoredSentence:
 
 
 class SentenceVectors:
-    """A bounded, thread-safe LRU of sentence vectors, keyed by encoder and text."""
+    """A bounded, thread-safe LRU of sentence vectors, keyed by encoder and text.
 
-    def __init__(self, max_entries: int = 50_000) -> None:
+    ``count(source, n)``, when given, hears how many sentences were scored from each source: ``stored``
+    (with the chunk, from ingestion), ``cache`` or ``encoded`` (the slow path; on a knowledge base
+    ingested with sentence vectors it should stay near zero)."""
+
+    def __init__(self, max_entries: int = 50_000, count: Callable[[str, int], None] | None = None) -> None:
         self.max_entries = max_entries
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._count = count or (lambda _source, _n: None)
 
     def clear(self) -> None:
         """Forget every vector (a benchmark measuring the cold path)."""
@@ -81,6 +86,8 @@ class SentenceVectors:
         with self._lock:
             self.hits += len(keys) - len(missing)
             self.misses += len(missing)
+        self._count("cache", len(keys) - len(missing))
+        self._count("encoded", len(missing))
         if not keys:
             return np.zeros((0, embedder.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys])
@@ -103,6 +110,7 @@ class SentenceVectors:
             else [None] * len(texts)
         )
         flat = [t[s:e] for t, ss, m in zip(texts, spans, stored, strict=True) if m is None for s, e in ss]
+        self._count("stored", sum(len(m) for m in stored if m is not None))
         cosines = self.embed(embedder, flat) @ query if flat else np.zeros(0, dtype=np.float32)
         out: list[list[ScoredSentence]] = []
         i = 0

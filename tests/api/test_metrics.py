@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.api.app import create_app
-from tests.conftest import AUTH, TOKEN, create_kb
+from tests.conftest import AUTH, TOKEN, create_kb, wait_for_job
 
 
 def _samples(client: TestClient, token: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -25,9 +25,10 @@ def test_metrics_count_requests_by_route_template_and_need_a_token(make_settings
     with TestClient(app) as client:
         client.headers.update(AUTH)
         kb_id = create_kb(client, "metered")
-        client.post(
+        posted = client.post(
             f"/v1/knowledge-bases/{kb_id}/documents", json={"title": "t", "text": "Ships from Rotterdam."}
         )
+        wait_for_job(client, posted.json()["documents"][0]["job_id"])  # searchable before it is searched
         for _ in range(3):
             client.post(f"/v1/knowledge-bases/{kb_id}/search", json={"query": "where from?"})
         client.get("/v1/knowledge-bases/nope")
@@ -49,6 +50,9 @@ def test_metrics_count_requests_by_route_template_and_need_a_token(make_settings
         assert samples[("kbchat_search_stage_seconds_count", (("stage", "encode"),))] == 3
         assert samples[("kbchat_search_stage_seconds_count", (("stage", "candidates"),))] == 3
         assert samples[("kbchat_search_queue_seconds_count", ())] == 3  # each search went through the lane
+        # The passage's sentence vectors were stored at ingestion: no search encoded any.
+        assert samples[("kbchat_search_sentences_total", (("source", "stored"),))] >= 3
+        assert ("kbchat_search_sentences_total", (("source", "encoded"),)) not in samples
         jobs = [
             v
             for (name, labels), v in samples.items()
