@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,13 +42,8 @@ from backend.jobs.kinds import ACTIVATE_JOB, SWEEP_JOB
 from backend.jobs.queue import enqueue
 from backend.jobs.worker import JobContext, JobHandler
 from backend.keywords import CURRENT
-from backend.keywords.analysis import DEFAULT_LANGUAGE
 from backend.plugins import PluginHost
-from backend.retrieval.stored_sentences import sentence_fields
-from backend.serving.snapshot import EncoderSnapshot
-from backend.text.embedded import embedding_text
-from backend.text.languages import language_of
-from backend.vectorstore.base import SENTENCES, ChunkRecord
+from finetune.reembedding import moved
 
 log = logging.getLogger(__name__)
 BATCH = 256
@@ -191,48 +185,6 @@ def activate_everywhere(
         "knowledge_bases": len(moved),
         "chunks": chunks,
     }
-
-
-def moved(
-    batch: list[ChunkRecord], old: EncoderSnapshot, target: EncoderSnapshot, *, sentences: bool = True
-) -> list[ChunkRecord]:
-    """``batch``'s records as ``target`` holds them: dense vectors re-embedded only if the encoder
-    changes, and then their sentence vectors too (``sentences``: KBCHAT_CHUNKING__SENTENCE_VECTORS);
-    sparse ones rebuilt only if the keyword analysis does."""
-    records = batch
-    if target.model_id != old.model_id:
-        vectors = target.embedder.embed_documents([embedding_text(r.payload) for r in records])
-        records = [replace(r, dense=v) for r, v in zip(records, vectors, strict=True)]
-        records = _resentenced(records, target, sentences)
-    if target.keywords.version != old.keywords.version:
-        records = [_reanalysed(r, target) for r in records]
-    return records
-
-
-def _resentenced(records: list[ChunkRecord], target: EncoderSnapshot, enabled: bool) -> list[ChunkRecord]:
-    """The records with sentence vectors from ``target``'s encoder (the old encoder's would be ignored by
-    every search, which would encode the sentences again): all of them when ``enabled``, including
-    chunks stored before sentence vectors existed; else none, the old ones dropped."""
-    fields: list[dict[str, Any] | None] = [None] * len(records)
-    if enabled:
-        texts = [r.payload.get("text", "") for r in records]
-        fields = sentence_fields(texts, target.embedder.embed_documents, target.model_id)
-    out = []
-    for record, field in zip(records, fields, strict=True):
-        payload = {k: v for k, v in record.payload.items() if k != SENTENCES}
-        out.append(replace(record, payload={**payload, **({SENTENCES: field} if field else {})}))
-    return out
-
-
-def _reanalysed(record: ChunkRecord, target: EncoderSnapshot) -> ChunkRecord:
-    """Points of the first releases carry no language: it is detected from the chunk now (English when
-    unsure, which is what they were analysed as)."""
-    language = record.payload.get("lang") or language_of(record.payload.get("text", ""), DEFAULT_LANGUAGE)
-    return replace(
-        record,
-        sparse=target.keywords.encode_document(embedding_text(record.payload), language),
-        payload={**record.payload, "lang": language},
-    )
 
 
 def _schedule_sweep(session: Session, services: PluginHost, kb_id: str, *, switched_at: datetime) -> Job:
