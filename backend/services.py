@@ -111,10 +111,10 @@ class Services:
     closers: list[Callable[[], None]] = field(default_factory=list)
     """Run by :meth:`close` after the workers stop: resources a plugin's handler holds (a parser process)."""
     read_sessions: sessionmaker[Session] | None = None
-    search_lane: SearchLane = field(default_factory=SearchLane)
-    """Where async routes run searches (the search route, chat's retrieval): a bounded lane of their own."""
     """For the request path's reads (an API key, a knowledge base's settings): on SQLite, connections
     that refuse writes and take no lock (backend/db/engine.py). None: ``sessions`` serve."""
+    search_lane: SearchLane = field(default_factory=SearchLane)
+    """Where async routes run searches (the search route, chat's retrieval): a bounded lane of their own."""
 
     @property
     def reads(self) -> sessionmaker[Session]:
