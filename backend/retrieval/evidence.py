@@ -96,13 +96,19 @@ def gather(
     rerank: Mapping[str, float],
     idf_unit: float,
     runners_up: float = 0.0,
+    scored: Mapping[str, list[ScoredSentence]] | None = None,
 ) -> list[Scored]:
     """Evidence for each of ``hits``, with its sentences scored. ``query_words``: the question as
     ``keywords`` (the collection's analysis) reads it; ``runners_up``: the question's
-    :func:`runners_up_of`, the same for every passage."""
-    scored_sentences = sentences.score(
-        embedder, query_vector, [h.payload.get("text", "") for h in hits], [h.payload for h in hits]
+    :func:`runners_up_of`, the same for every passage; ``scored``: sentences already scored for
+    this question by hit id (the sentence re-rank's), not scored again."""
+    known = scored or {}
+    new = [h for h in hits if h.id not in known]
+    fresh = sentences.score(
+        embedder, query_vector, [h.payload.get("text", "") for h in new], [h.payload for h in new]
     )
+    by_id = {**known, **{h.id: ss for h, ss in zip(new, fresh, strict=True)}}
+    scored_sentences = [by_id[h.id] for h in hits]
     out = []
     for hit, sents in zip(hits, scored_sentences, strict=True):
         best = max((s.cosine for s in sents), default=hit.relevance)

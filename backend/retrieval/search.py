@@ -248,8 +248,11 @@ class Retriever:
         if config.min_relevance is not None:
             hits = [h for h in hits if h.relevance >= config.min_relevance]
         kind = "rerank" if rerank_scores else _score_kind(config)
+        sentence_scores: dict[str, list[ScoredSentence]] = {}
         if config.sentence_weight > 0 and not rerank_scores and len(hits) > 1:
-            hits = by_sentences(self.sentences, embedder, dense, hits, config.sentence_weight)
+            hits, sentence_scores = by_sentences(
+                self.sentences, embedder, dense, hits, config.sentence_weight
+            )
             kind += "+sentence"
         hits = hits[:top_k]
         lap("order")
@@ -269,6 +272,7 @@ class Retriever:
                 runners_up=runners_up_of(found.dense_scores, self._kb_size(vectors, kb_id, filters)),
                 rerank=rerank_scores,
                 idf_unit=rarest_idf(self._size(vectors)),
+                scored=sentence_scores,
             )
             passages = [
                 replace(

@@ -130,9 +130,10 @@ def _unit(values: np.ndarray) -> np.ndarray:
 
 def by_sentences(
     sentences: SentenceVectors, embedder: Embedder, query: np.ndarray, hits: list[Hit], weight: float
-) -> list[Hit]:
+) -> tuple[list[Hit], dict[str, list[ScoredSentence]]]:
     """The first ``SENTENCE_POOL`` hits re-scored as ``score + weight · best sentence cosine`` (each
-    min-max normalised over the pool, as convex fusion does), the rest after them, unchanged. The pool
+    min-max normalised over the pool, as convex fusion does), the rest after them, unchanged; and the
+    pool's scored sentences by hit id, so that the confidence step does not score them again. The pool
     is fixed, so the first results never depend on how many are asked for."""
     head = hits[:SENTENCE_POOL]
     scored = sentences.score(
@@ -143,4 +144,5 @@ def by_sentences(
     )
     combined = _unit(np.asarray([h.score for h in head])) + weight * _unit(best)
     order = sorted(range(len(head)), key=lambda i: -combined[i])
-    return [replace(head[i], score=float(combined[i])) for i in order] + hits[SENTENCE_POOL:]
+    reordered = [replace(head[i], score=float(combined[i])) for i in order] + hits[SENTENCE_POOL:]
+    return reordered, {h.id: ss for h, ss in zip(head, scored, strict=True)}

@@ -64,7 +64,12 @@ def test_a_search_reads_the_stored_sentence_vectors_instead_of_encoding_them(
         encoded = embedder.embed_documents([payload["text"][s:e] for s, e in spans])
         assert np.abs((stored * encoded).sum(axis=1) - 1).max() < 0.005  # int8 keeps the direction
 
+    registry = client.app.state.services.telemetry.registry  # type: ignore[attr-defined]
+    stored_before = registry.get_sample_value("kbchat_search_sentences_total", {"source": "stored"}) or 0.0
     assert _search_sentences(client, kb_id) == (0, 0)  # nothing encoded, nothing even looked up
+    stored = registry.get_sample_value("kbchat_search_sentences_total", {"source": "stored"}) - stored_before
+    # Every chunk is in the re-rank's pool and among the results: each sentence scored once, not twice.
+    assert stored == sum(len(sentence_spans(p["text"])) for p in payloads)
 
     vectors = client.app.state.services.encoders.base.vectors  # type: ignore[attr-defined]
     document_id = payloads[0]["document_id"]
