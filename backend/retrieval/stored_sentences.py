@@ -5,7 +5,7 @@ model, what the offline answerer quotes: backend/retrieval/sentences.py). Encode
 question meeting 20 passages never seen before encoded their ≈ 200 sentences: about a second on two
 CPU cores, for every question that reaches an unread part of a large knowledge base. The ingestion
 worker encodes them instead, in the batches it already runs, and keeps them in the chunk's payload
-(:data:`FIELD`), where the search reads them with the passage it reads anyway.
+(``sentences``), where the search reads them with the passage it reads anyway.
 
 Stored as int8 with one scale per sentence (the cosine moves by under 0.005; 388 bytes a sentence,
 520 characters as base64: about 2.3 KB for a manpages chunk of 4.4 sentences) and tied to three
@@ -19,14 +19,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from backend.text.sentences import sentence_spans
 from backend.vectorstore.base import SENTENCES
 
-FIELD = SENTENCES
 SPLIT_VERSION = 1
 """Bump when :func:`backend.text.sentences.sentence_spans` changes where it cuts: stored vectors of the
 old cuts are then ignored instead of being read against the new ones."""
@@ -48,9 +47,9 @@ def pack(vectors: np.ndarray, model_id: str) -> dict[str, Any]:
     }
 
 
-def current(stored: Mapping[str, Any] | None, model_id: str) -> bool:
-    """Whether a stored :data:`FIELD` value was made by ``model_id`` with today's sentence splitter (a
-    re-ingest keeps such values for chunks whose text did not change)."""
+def current(stored: object, model_id: str) -> TypeGuard[Mapping[str, Any]]:
+    """Whether a stored ``sentences`` payload value was made by ``model_id`` with today's sentence
+    splitter (a re-ingest keeps such values for chunks whose text did not change)."""
     return (
         isinstance(stored, Mapping) and stored.get("model") == model_id and stored.get("v") == SPLIT_VERSION
     )
@@ -59,10 +58,8 @@ def current(stored: Mapping[str, Any] | None, model_id: str) -> bool:
 def unpack(payload: Mapping[str, Any], model_id: str, sentences: int) -> np.ndarray | None:
     """The normalised ``(sentences, dimension)`` vectors stored in a chunk's ``payload``; None when it
     has none, or none made by ``model_id`` for today's ``sentences`` sentences, or they do not read."""
-    stored = payload.get(FIELD)
-    if not isinstance(stored, Mapping) or stored.get("model") != model_id:
-        return None
-    if stored.get("v") != SPLIT_VERSION or stored.get("n") != sentences or sentences == 0:
+    stored = payload.get(SENTENCES)
+    if not current(stored, model_id) or stored.get("n") != sentences or sentences == 0:
         return None
     try:
         quantised = np.frombuffer(base64.b64decode(stored["int8"], validate=True), dtype=np.int8)
@@ -82,10 +79,10 @@ def sentence_fields(
     model_id: str,
     on_progress: Callable[[float], None] | None = None,
 ) -> list[dict[str, Any] | None]:
-    """One :data:`FIELD` value per chunk text (None for a text without sentences): every sentence of
-    every text encoded by ``embed`` (the encoder's document path, as query-time scoring encodes them),
-    longest first in calls of :data:`SENTENCES_PER_CALL`, so similar lengths share a padded batch;
-    ``on_progress`` gets the share done after each call (a long document shows movement)."""
+    """One ``sentences`` payload value per chunk text (None for a text without sentences): every
+    sentence of every text encoded by ``embed`` (the encoder's document path, as query-time scoring
+    encodes them), longest first in calls of :data:`SENTENCES_PER_CALL`, so similar lengths share a
+    padded batch; ``on_progress`` gets the share done after each call (a long document shows movement)."""
     spans = [sentence_spans(t) for t in texts]
     flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
     order = sorted(range(len(flat)), key=lambda i: -len(flat[i]))

@@ -8,8 +8,9 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
-from backend.retrieval.stored_sentences import FIELD, current, pack, unpack
+from backend.retrieval.stored_sentences import current, pack, unpack
 from backend.text.sentences import sentence_spans
+from backend.vectorstore.base import SENTENCES
 from tests.conftest import AUTH, create_kb, upload, wait_for_job
 
 GUIDE = """## Returns
@@ -74,7 +75,7 @@ def test_a_search_reads_the_stored_sentence_vectors_instead_of_encoding_them(
     vectors = client.app.state.services.encoders.base.vectors  # type: ignore[attr-defined]
     document_id = payloads[0]["document_id"]
     context = vectors.neighbours(kb_id=kb_id, document_id=document_id, first=0, last=len(payloads))
-    assert context and all(FIELD not in p and p["text"] for p in context)  # text for context, no vectors
+    assert context and all(SENTENCES not in p and p["text"] for p in context)  # text for context, no vectors
 
 
 def test_without_the_setting_chunks_carry_none_and_search_encodes_them(make_settings, embedder) -> None:
@@ -85,7 +86,7 @@ def test_without_the_setting_chunks_carry_none_and_search_encodes_them(make_sett
         wait_for_job(
             client, upload(client, kb_id, [("guide.md", GUIDE.encode(), "text/markdown")])[0]["job_id"]
         )
-        assert all(FIELD not in p for p in _payloads(client, kb_id))
+        assert all(SENTENCES not in p for p in _payloads(client, kb_id))
         _, misses = _search_sentences(client, kb_id)
         assert misses > 0  # encoded at query time (then read from the cache by the confidence step)
 
@@ -94,7 +95,7 @@ def test_an_edit_encodes_the_sentences_of_the_changed_chunk_only(client: TestCli
     kb_id = create_kb(client)
     first = upload(client, kb_id, [("guide.md", GUIDE.encode(), "text/markdown")])[0]
     wait_for_job(client, first["job_id"])
-    before = {p["text_hash"]: p[FIELD] for p in _payloads(client, kb_id)}
+    before = {p["text_hash"]: p[SENTENCES] for p in _payloads(client, kb_id)}
     assert len(before) >= 2, "the guide's two sections should be two chunks"
 
     encoded = _texts_encoded(client)
@@ -106,7 +107,7 @@ def test_an_edit_encodes_the_sentences_of_the_changed_chunk_only(client: TestCli
     after = _payloads(client, kb_id)
     changed = [p for p in after if p["text_hash"] not in before]
     assert len(changed) == 1 and "passkeys" in changed[0]["text"]
-    assert all(p[FIELD] == before[p["text_hash"]] for p in after if p["text_hash"] in before)
+    assert all(p[SENTENCES] == before[p["text_hash"]] for p in after if p["text_hash"] in before)
     # The changed chunk and its sentences: nothing else went through the encoder.
     assert _texts_encoded(client) - encoded == 1 + len(sentence_spans(changed[0]["text"]))
 
@@ -116,13 +117,13 @@ def test_stored_vectors_that_do_not_fit_are_ignored() -> None:
     rows = rng.normal(size=(3, 8)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     field = pack(rows, "model-a")
-    back = unpack({FIELD: field}, "model-a", 3)
+    back = unpack({SENTENCES: field}, "model-a", 3)
     assert back is not None and np.abs((back * rows).sum(axis=1) - 1).max() < 0.001
     assert current(field, "model-a") and not current(field, "model-b") and not current(None, "model-a")
-    assert unpack({FIELD: field}, "model-b", 3) is None  # another encoder's vectors
-    assert unpack({FIELD: field}, "model-a", 4) is None  # the text splits differently now
-    assert unpack({FIELD: {**field, "v": 0}}, "model-a", 3) is None  # an older sentence splitter
-    assert unpack({FIELD: {**field, "int8": "not base64!"}}, "model-a", 3) is None
-    assert unpack({FIELD: {**field, "scale": field["scale"][:8]}}, "model-a", 3) is None
-    assert unpack({FIELD: "garbage"}, "model-a", 3) is None
+    assert unpack({SENTENCES: field}, "model-b", 3) is None  # another encoder's vectors
+    assert unpack({SENTENCES: field}, "model-a", 4) is None  # the text splits differently now
+    assert unpack({SENTENCES: {**field, "v": 0}}, "model-a", 3) is None  # an older sentence splitter
+    assert unpack({SENTENCES: {**field, "int8": "not base64!"}}, "model-a", 3) is None
+    assert unpack({SENTENCES: {**field, "scale": field["scale"][:8]}}, "model-a", 3) is None
+    assert unpack({SENTENCES: "garbage"}, "model-a", 3) is None
     assert unpack({}, "model-a", 3) is None

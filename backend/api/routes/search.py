@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import anyio
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import ServicesDep
@@ -38,7 +38,7 @@ def kb_settings(services: Services, kb_id: str) -> tuple[RetrievalSettings, Chat
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(kb_id: str, body: SearchRequest, services: ServicesDep, request: Request) -> SearchResponse:
+async def search(kb_id: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
     # One hop to a thread for the settings read and the search, in the process's search lane.
     return await services.search_lane.run(_search, services, kb_id, body)
 
