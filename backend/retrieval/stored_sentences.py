@@ -80,24 +80,29 @@ def sentence_fields(
     on_progress: Callable[[float], None] | None = None,
 ) -> list[dict[str, Any] | None]:
     """One ``sentences`` payload value per chunk text (None for a text without sentences): every
-    sentence of every text encoded by ``embed`` (the encoder's document path, as query-time scoring
-    encodes them), longest first in calls of :data:`SENTENCES_PER_CALL`, so similar lengths share a
-    padded batch; ``on_progress`` gets the share done after each call (a long document shows movement)."""
+    distinct sentence of ``texts`` encoded once by ``embed`` (the encoder's document path, as
+    query-time scoring encodes them), longest first in calls of :data:`SENTENCES_PER_CALL`, so similar
+    lengths share a padded batch; ``on_progress`` gets the share done after each call (a long document
+    shows movement). A sentence repeated in the batch (the overlap of consecutive chunks, boilerplate
+    shared by pages) is encoded once: 11 % of manpages' sentence words, 2.5 % of python-faq's."""
     spans = [sentence_spans(t) for t in texts]
     flat = [t[s:e] for t, ss in zip(texts, spans, strict=True) for s, e in ss]
-    order = sorted(range(len(flat)), key=lambda i: -len(flat[i]))
+    distinct = list(dict.fromkeys(flat))
+    row = {sentence: i for i, sentence in enumerate(distinct)}
+    order = sorted(range(len(distinct)), key=lambda i: -len(distinct[i]))
     vectors: np.ndarray | None = None
     for start in range(0, len(order), SENTENCES_PER_CALL):
         part = order[start : start + SENTENCES_PER_CALL]
-        encoded = np.asarray(embed([flat[i] for i in part]), dtype=np.float32)
+        encoded = np.asarray(embed([distinct[i] for i in part]), dtype=np.float32)
         if vectors is None:
-            vectors = np.zeros((len(flat), encoded.shape[1]), dtype=np.float32)
+            vectors = np.zeros((len(distinct), encoded.shape[1]), dtype=np.float32)
         vectors[part] = encoded
         if on_progress is not None:
             on_progress((start + len(part)) / len(order))
     out: list[dict[str, Any] | None] = []
     i = 0
     for ss in spans:
-        out.append(pack(vectors[i : i + len(ss)], model_id) if vectors is not None and ss else None)
+        rows = [row[sentence] for sentence in flat[i : i + len(ss)]]
+        out.append(pack(vectors[rows], model_id) if vectors is not None and ss else None)
         i += len(ss)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
-from backend.retrieval.stored_sentences import current, pack, unpack
+from backend.retrieval.stored_sentences import current, pack, sentence_fields, unpack
 from backend.text.sentences import sentence_spans
 from backend.vectorstore.base import SENTENCES
 from tests.conftest import AUTH, create_kb, upload, wait_for_job
@@ -127,3 +127,22 @@ def test_stored_vectors_that_do_not_fit_are_ignored() -> None:
     assert unpack({SENTENCES: {**field, "scale": field["scale"][:8]}}, "model-a", 3) is None
     assert unpack({SENTENCES: "garbage"}, "model-a", 3) is None
     assert unpack({}, "model-a", 3) is None
+
+
+def test_a_sentence_repeated_across_chunks_is_encoded_once(embedder) -> None:
+    shared = "Refunds reach the original card within 5 business days."
+    texts = [f"Sale items can be exchanged. {shared}", f"{shared} Parcels are scanned in Leeds.", shared]
+    asked: list[str] = []
+
+    def embed(batch: list[str]) -> np.ndarray:
+        asked.extend(batch)
+        return embedder.embed_documents(batch)
+
+    fields = sentence_fields(texts, embed, embedder.model_id)
+    assert sorted(asked) == sorted({shared, "Sale items can be exchanged.", "Parcels are scanned in Leeds."})
+    for text, field in zip(texts, fields, strict=True):
+        spans = sentence_spans(text)
+        stored = unpack({SENTENCES: field}, embedder.model_id, len(spans))
+        assert stored is not None
+        encoded = embedder.embed_documents([text[s:e] for s, e in spans])
+        assert np.abs((stored * encoded).sum(axis=1) - 1).max() < 0.005  # each row is its own sentence
