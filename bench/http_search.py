@@ -80,6 +80,12 @@ def _spy(pid: int, out: Path, *, gil: bool = False) -> subprocess.Popen[bytes]:
     return spy
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used: where two cores go under load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _questions() -> list[str]:
     out: list[str] = []
     for name in ("python-faq", "manpages", "debian-reference-xl"):
@@ -341,7 +347,9 @@ def main() -> None:
                 if args.profile
                 else None
             )
+            server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
             rate, latencies = asyncio.run(_clients(base, kb, pool, concurrency, total))
+            server_cpu, client_cpu = _cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
                 spy.wait(60)
@@ -349,6 +357,11 @@ def main() -> None:
             print(
                 f"  {concurrency:>2} clients: {rate:6.1f} searches/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms   "
                 f"p50 / (raw encode + query) {p50 / raw_single:4.2f}x   rate / raw batched {rate / base_figures['batched_rate']:4.2f}x"
+            )
+            print(
+                f"      CPU per search: server {server_cpu / total * 1000:.2f} ms, these clients "
+                f"{client_cpu / total * 1000:.2f} ms; {os.cpu_count()} cores at this rate have "
+                f"{(os.cpu_count() or 1) * 1000 / rate:.2f} ms a search"
             )
     finally:
         server.terminate()
