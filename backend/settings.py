@@ -133,8 +133,9 @@ class ChunkingSettings(BaseModel):
         description="Encode each chunk's sentences at ingestion and store them with it, so that a search "
         "scores the sentences of what it finds without encoding them (about a second on two CPU cores for "
         "20 passages never met before). Costs ingestion about as much encoding again. Chunks stored "
-        "without get them when their document is ingested again or their knowledge base moves to another "
-        "encoder; until then they are scored as before (encoded once, then cached).",
+        "without get them when their document is ingested again, their knowledge base moves to another "
+        "encoder or `kbchat doctor --fix` runs; until then they are scored as before (encoded once, then "
+        "cached).",
     )
     lead_tokens: int = Field(
         default=0,

@@ -58,7 +58,8 @@ def test_ingest_search_ask(tmp_path: Path, kbchat) -> None:
 
     doctor = kbchat("doctor", "--json", **env)
     assert doctor.returncode == 0, doctor.stderr
-    assert json.loads(doctor.stdout)["healthy"] is True
+    report = json.loads(doctor.stdout)
+    assert report["healthy"] is True and report["documents_without_sentence_vectors"] == {}
 
     missing = kbchat("search", "--kb", "nope", "x", **env)
     assert missing.returncode == 2 and "no knowledge base named 'nope'" in missing.stderr

@@ -218,7 +218,8 @@ def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Repair what is found.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check that the database and the vector store agree and no work is stuck; --fix repairs it.
+    """Check that the database and the vector store agree and no work is stuck; --fix repairs it, and
+    adds sentence vectors to chunks stored without them.
 
     Exit code 0: healthy (or repaired), 1: problems found and not fixed."""
     from backend.catalog.consistency import diagnose, repair
@@ -226,7 +227,10 @@ def doctor(
     services = services_for_cli()
     try:
         stores, home = services.encoders.collections_in_use()
-        diagnosis = diagnose(services.sessions, stores, home)
+        sentence_models = (
+            services.encoders.collection_models() if services.settings.chunking.sentence_vectors else None
+        )
+        diagnosis = diagnose(services.sessions, stores, home, sentence_models)
         repaired = (
             repair(
                 services.sessions,
@@ -235,7 +239,7 @@ def doctor(
                 diagnosis,
                 max_attempts=services.settings.ingest.max_attempts,
             )
-            if fix and not diagnosis.healthy
+            if fix and not diagnosis.complete
             else None
         )
     finally:
@@ -256,12 +260,20 @@ def doctor(
         typer.echo(
             f"running jobs with an expired lease (a worker takes them over): {len(diagnosis.expired_jobs)}"
         )
+        if sentence_models is not None:
+            typer.echo(
+                f"documents with chunks stored without sentence vectors: {len(diagnosis.unsentenced)} "
+                f"({sum(diagnosis.unsentenced.values())} chunks; searches encode those sentences when they "
+                "meet them)"
+            )
         if repaired is not None:
             typer.echo(
                 f"repaired: {repaired['orphaned_deleted']} orphaned documents' vectors deleted, "
-                f"{repaired['documents_requeued']} documents queued for ingestion (a worker finishes them)"
+                f"{repaired['documents_requeued']} documents queued for ingestion, "
+                f"{repaired['documents_requeued_for_sentence_vectors']} queued to add their sentence vectors "
+                "(a worker finishes them; stored chunk vectors are reused)"
             )
-        elif not diagnosis.healthy:
+        elif not diagnosis.complete:
             typer.echo("run `kbchat doctor --fix` to repair")
     if not diagnosis.healthy and repaired is None:
         raise typer.Exit(1)

@@ -245,6 +245,15 @@ class EncoderRouter:
         base = self._base.vectors.collection
         return self.stores(), lambda kb_id: homes.get(kb_id, base)
 
+    def collection_models(self) -> dict[str, str]:
+        """Each collection some knowledge base uses → the model id of the encoder that fills it (what
+        its chunks' sentence vectors must have been made by: ``kbchat doctor``)."""
+        self.refresh()
+        with self._lock:
+            kb_ids = list(self._kbs)
+        snapshots = [self._base, *(self.snapshot(kb_id) for kb_id in kb_ids)]
+        return {s.vectors.collection: s.embedder.model_id for s in snapshots}
+
     def stores_of(self, kb_id: str) -> list[VectorStore]:
         """Collections that may hold ``kb_id``'s points: its encoder's first, then every other one this
         process has open (the one it is leaving or moving to while an activation runs). For deletes."""

@@ -193,6 +193,11 @@ class VectorStore(Protocol):
         """Point counts per (kb_id, document_id) over the whole active collection (for ``doctor``)."""
         ...
 
+    def unsentenced(self, model_id: str, split_version: int) -> dict[tuple[str, str], int]:
+        """Point counts per (kb_id, document_id) whose sentence vectors are missing or not ``model_id``'s
+        for the splitter ``split_version`` (for ``doctor``; reads their stamps, not the vectors)."""
+        ...
+
     def delete_knowledge_base(self, *, kb_id: str) -> None: ...
 
     def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:

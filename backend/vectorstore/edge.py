@@ -44,7 +44,15 @@ from backend.vectorstore.base import (
     StoredChunk,
     collection_name,
 )
-from backend.vectorstore.points import REUSE_FIELDS, count_by_document, stored_by_text_hash, to_hit, to_record
+from backend.vectorstore.points import (
+    REUSE_FIELDS,
+    STAMP_FIELDS,
+    count_by_document,
+    stored_by_text_hash,
+    to_hit,
+    to_record,
+    unsentenced_by_document,
+)
 
 log = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 20_000
@@ -404,6 +412,9 @@ class EdgeVectorStore:
 
     def inventory(self) -> dict[tuple[str, str], int]:
         return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
+
+    def unsentenced(self, model_id: str, split_version: int) -> dict[tuple[str, str], int]:
+        return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), model_id, split_version)
 
     def scan(
         self, *, kb_id: str | None = None, batch: int = 256, vectors: bool = True

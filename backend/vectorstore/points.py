@@ -65,6 +65,26 @@ def stored_by_text_hash(points: Iterable[Any]) -> dict[str, StoredChunk]:
     return out
 
 
+STAMP_FIELDS = ["kb_id", "document_id", f"{SENTENCES}.model", f"{SENTENCES}.v"]
+"""What :func:`unsentenced_by_document` reads of a point: the sentence vectors' stamp, never the vectors."""
+
+
+def unsentenced_by_document(
+    points: Iterable[Any], model_id: str, split_version: int
+) -> dict[tuple[str, str], int]:
+    """Points per (kb_id, document_id) whose stored sentence vectors are missing, or not ``model_id``'s
+    for the sentence splitter ``split_version`` (points read with :data:`STAMP_FIELDS`)."""
+    counts: dict[tuple[str, str], int] = {}
+    for point in points:
+        payload = point.payload or {}
+        stamp = payload.get(SENTENCES)
+        if isinstance(stamp, dict) and stamp.get("model") == model_id and stamp.get("v") == split_version:
+            continue
+        key = (str(payload.get("kb_id")), str(payload.get("document_id")))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def count_by_document(points: Iterable[Any]) -> dict[tuple[str, str], int]:
     """Points per (kb_id, document_id)."""
     counts: dict[tuple[str, str], int] = {}

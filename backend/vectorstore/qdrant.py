@@ -42,7 +42,15 @@ from backend.vectorstore.base import (
     collection_name,
 )
 from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
-from backend.vectorstore.points import REUSE_FIELDS, count_by_document, stored_by_text_hash, to_hit, to_record
+from backend.vectorstore.points import (
+    REUSE_FIELDS,
+    STAMP_FIELDS,
+    count_by_document,
+    stored_by_text_hash,
+    to_hit,
+    to_record,
+    unsentenced_by_document,
+)
 
 log = logging.getLogger(__name__)
 _CLIENT_USERS: dict[int, int] = {}
@@ -381,6 +389,10 @@ class QdrantVectorStore:
     def inventory(self) -> dict[tuple[str, str], int]:
         with _translated("list stored documents"):
             return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
+
+    def unsentenced(self, model_id: str, split_version: int) -> dict[tuple[str, str], int]:
+        with _translated("list stored sentence vectors"):
+            return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), model_id, split_version)
 
     def _scroll(
         self, flt: qm.Filter | None, fields: list[str], vectors: bool | list[str]

@@ -7,11 +7,14 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from backend.api.app import create_app
 from backend.catalog.consistency import diagnose, repair
 from backend.db.models import Document, DocumentStatus, Job, JobStatus
+from backend.retrieval.stored_sentences import unpack
+from backend.text.sentences import sentence_spans
 from backend.vectorstore.base import ChunkRecord, SparseVector
 from backend.vectorstore.ids import point_id
-from tests.conftest import create_kb, ingest, wait_for_job
+from tests.conftest import AUTH, create_kb, ingest, wait_for_job
 from tests.fixtures_docs import BILLING_HTML, GUIDE_MD, SHIPPING_TXT
 
 
@@ -65,6 +68,7 @@ def test_doctor_finds_and_repairs_every_kind_of_drift(client: TestClient) -> Non
         "orphaned_deleted": 1,
         "stale_deleted": 0,
         "documents_requeued": 2,
+        "documents_requeued_for_sentence_vectors": 0,
     }
     services.wake_workers()
     for document in (guide, billing):
@@ -91,3 +95,37 @@ def test_points_of_a_failed_document_are_orphans(client: TestClient) -> None:
     assert list(found.orphaned) == [f"{kb_id}/{document_id}"]
     repair(services.sessions, stores, home, found)
     assert services.encoders.base.vectors.count(kb_id=kb_id) == 0
+
+
+def test_chunks_stored_without_sentence_vectors_get_them_from_the_fix(make_settings, embedder) -> None:
+    with TestClient(
+        create_app(make_settings(chunking={"sentence_vectors": False}), embedder=embedder)
+    ) as client:
+        client.headers.update(AUTH)
+        kb_id = create_kb(client)
+        ingest(client, kb_id, [("guide.md", GUIDE_MD, "text/markdown")])
+        [guide] = client.get(f"/v1/knowledge-bases/{kb_id}/documents").json()["data"]
+
+    # The same data, served by a release that stores sentence vectors (the default).
+    with TestClient(create_app(make_settings(), embedder=embedder)) as client:
+        client.headers.update(AUTH)
+        services = client.app.state.services  # type: ignore[attr-defined]
+        sessions, (stores, home) = services.sessions, services.encoders.collections_in_use()
+        models = services.encoders.collection_models()
+        assert models == {services.encoders.base.vectors.collection: embedder.model_id}
+        found = diagnose(sessions, stores, home, models)
+        assert found.healthy and not found.complete  # work left undone, not damage
+        assert found.unsentenced == {guide["id"]: guide["chunk_count"]}
+        assert diagnose(sessions, stores, home).complete  # not looked for when not asked
+
+        assert repair(sessions, stores, home, found)["documents_requeued_for_sentence_vectors"] == 1
+        services.wake_workers()
+        job = client.get(f"/v1/knowledge-bases/{kb_id}/documents/{guide['id']}").json()["job"]
+        job = wait_for_job(client, job["id"])
+        assert job["status"] == "succeeded" and job["result"]["embedded"] == 0  # chunk vectors reused
+        vectors = services.encoders.base.vectors
+        payloads = [r.payload for batch in vectors.scan(kb_id=kb_id, vectors=False) for r in batch]
+        assert len(payloads) == guide["chunk_count"]
+        for payload in payloads:
+            assert unpack(payload, embedder.model_id, len(sentence_spans(payload["text"]))) is not None
+        assert diagnose(sessions, stores, home, models).complete

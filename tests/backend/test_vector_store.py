@@ -15,7 +15,7 @@ from backend.errors import Conflict, Unavailable
 from backend.keywords import LexicalEncoder
 from backend.keywords.encoder import KeywordsVersion
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
-from backend.vectorstore.base import SearchFilters, VectorStore
+from backend.vectorstore.base import SENTENCES, SearchFilters, VectorStore
 from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
 from backend.vectorstore.edge import EdgeVectorStore
 from backend.vectorstore.qdrant import QdrantVectorStore, make_client
@@ -241,6 +241,22 @@ def test_scan_can_skip_the_vectors(store: VectorStore) -> None:
     assert sorted(r.payload["text"] for r in light) == ["chunk 0", "chunk 1", "chunk 2"]
     assert all(r.dense.size == DIM and r.sparse.indices for r in full)
     assert all(r.dense.size == 0 and not r.sparse.indices for r in light)
+
+
+def test_chunks_without_current_sentence_vectors_are_counted_by_their_stamp(store: VectorStore) -> None:
+    """What ``kbchat doctor`` reads to find chunks to give sentence vectors, in both engines."""
+    current = {"model": "enc", "v": 1, "n": 1, "int8": "AA==", "scale": "AAAAAA=="}
+
+    def stamped(record: ChunkRecord, stamp: dict | None) -> ChunkRecord:
+        return replace(record, payload={**record.payload, **({SENTENCES: stamp} if stamp else {})})
+
+    stamps = [current, None, {**current, "model": "older"}, {**current, "v": 0}]
+    store.upsert(
+        [stamped(_record("kb", "d", i, f"chunk {i}"), stamp) for i, stamp in enumerate(stamps)]
+        + [stamped(_record("kb", "e", 0, "all stamped"), current), _record("other", "x", 0, "y")]
+    )
+    assert store.unsentenced("enc", 1) == {("kb", "d"): 3, ("other", "x"): 1}
+    assert store.unsentenced("older", 1) == {("kb", "d"): 3, ("kb", "e"): 1, ("other", "x"): 1}
 
 
 def test_languages_are_counted_per_knowledge_base(store: VectorStore) -> None:
