@@ -180,22 +180,25 @@ class Services:
             lane=lane,
         )
 
+        reads, reader = None, None
+        if engine.dialect.name == "sqlite":
+            reader = make_engine(settings.database_url, echo=settings.database.echo, readonly=True)
+            reads = make_session_factory(reader)
         services = cls(
             settings,
             http,
             engine,
             sessions,
             router,
-            JobQueue(sessions, lease_s=settings.worker.lease_s),
+            JobQueue(sessions, lease_s=settings.worker.lease_s, reads=reads),
             retriever,
             chat,
             load_plugins(),
             telemetry,
             search_lane=lane,
         )
-        if engine.dialect.name == "sqlite":
-            reader = make_engine(settings.database_url, echo=settings.database.echo, readonly=True)
-            services.read_sessions = make_session_factory(reader)
+        if reader is not None:
+            services.read_sessions = reads
             services.closers.append(reader.dispose)
         return services
 
