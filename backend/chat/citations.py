@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from backend.retrieval.search import Passage
+from backend.retrieval.passages import Passage
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 

@@ -35,7 +35,8 @@ from backend.notify import webhooks
 from backend.retrieval.confidence import ConfidenceModel
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.lane import SearchLane
-from backend.retrieval.search import Passage, Retriever, SearchResult
+from backend.retrieval.passages import Passage, SearchResult
+from backend.retrieval.search import Retriever
 from backend.telemetry import Telemetry
 from backend.vectorstore.base import SearchFilters
 

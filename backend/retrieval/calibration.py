@@ -41,7 +41,8 @@ from backend.retrieval.confidence import (
 )
 from backend.retrieval.config import RetrievalSettings
 from backend.retrieval.gate_fit import search_gate
-from backend.retrieval.search import Passage, Retriever, evidence_rows
+from backend.retrieval.passages import Passage, evidence_rows
+from backend.retrieval.search import Retriever
 from backend.retrieval.tuning import JudgedQuery, answers
 
 Answerable = tuple[np.ndarray, Sequence[bool]]

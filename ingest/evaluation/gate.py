@@ -28,7 +28,8 @@ from backend.llm.base import Prompt
 from backend.llm.extractive import ExtractiveProvider
 from backend.retrieval.confidence import LEGACY_COSINE_CUT, ConfidenceModel, rates
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Passage, Retriever, evidence_rows
+from backend.retrieval.passages import Passage, evidence_rows
+from backend.retrieval.search import Retriever
 
 COSINE_CUT = LEGACY_COSINE_CUT
 

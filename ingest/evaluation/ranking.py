@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from backend.retrieval.config import RetrievalSettings
-from backend.retrieval.search import Passage, Retriever
+from backend.retrieval.passages import Passage
+from backend.retrieval.search import Retriever
 from ingest.evaluation.baselines import TOP
 
 PASSAGES = 3 * TOP

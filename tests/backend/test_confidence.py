@@ -25,7 +25,7 @@ from backend.retrieval.confidence import (
     stored_cut,
 )
 from backend.retrieval.evidence import coverage, runners_up_of
-from backend.retrieval.search import Passage
+from backend.retrieval.passages import Passage
 from backend.retrieval.sentences import SentenceVectors
 from backend.text.sentences import sentence_spans
 from ingest.evaluation.gate import Asked, gate_report
