@@ -269,24 +269,3 @@ def test_a_batch_claim_stops_at_its_byte_budget(database_url: str) -> None:
     again = queue.claim_batch(worker_id="other", kinds=["ingest"], limit=10)
     assert {j.id for j in again} == {j.id for j in first} and all(j.attempts == 1 for j in again)
     engine.dispose()
-
-
-def test_an_idle_poll_neither_takes_nor_waits_for_the_write_lock(database_url: str, sessions) -> None:
-    """Five idle workers poll every second: on SQLite each claim's transaction took the write lock
-    (BEGIN IMMEDIATE), so idle polls queued behind every upload's write and cost 4 % of a core."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL claims lock rows, not the database")
-    reader = make_engine(database_url, readonly=True)
-    queue = JobQueue(sessions, lease_s=60, reads=make_session_factory(reader))
-    with sessions.begin() as writer:  # another writer holds SQLite's write lock meanwhile
-        writer.execute(update(KnowledgeBase).values(description="being written"))
-        polled: list[list] = []
-        poll = threading.Thread(
-            target=lambda: polled.append(queue.claim_batch(worker_id="w", kinds=["test"], limit=8))
-        )
-        poll.start()
-        poll.join(timeout=10)
-        assert polled == [[]], "an idle poll waited for another transaction's write lock"
-    ids = _jobs(sessions, 1)  # with work queued, the claim itself runs as before
-    assert [j.id for j in queue.claim_batch(worker_id="w", kinds=["test"], limit=8)] == ids
-    reader.dispose()
