@@ -9,21 +9,20 @@ pyproject.toml because Edge is beta, so an upgrade touches this file alone.
 Layout under ``<data dir>/edge/``: one shard directory per encoder version (named like the server's
 collections, ``<prefix>_chunks_<encoder>``) and ``aliases.json``, which plays the server's alias: it
 names the active shard and is replaced atomically (write, fsync, rename). A lock file keeps a second
-process out, with an error that says what to do: Edge, like SQLite, belongs to one process.
+process out, with an error that says what to do: Edge, like SQLite, belongs to one process (the lock,
+the open shards and the alias file: backend/vectorstore/edge_home.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import qdrant_edge as qe
@@ -44,6 +43,7 @@ from backend.vectorstore.base import (
     StoredChunk,
     collection_name,
 )
+from backend.vectorstore.edge_home import EdgeHome
 from backend.vectorstore.points import (
     REUSE_FIELDS,
     STAMP_FIELDS,
@@ -69,66 +69,6 @@ def _translated(action: str) -> Iterator[None]:
         raise
     except (OSError, RuntimeError, ValueError) as exc:  # Edge raises these for I/O and bad requests
         raise Unavailable(f"the embedded vector store could not {action}: {exc}") from exc
-
-
-class _Home:
-    """The edge directory of one process: its lock, its open shards (shared by sibling stores), the
-    alias file. One instance per directory per process."""
-
-    _homes: ClassVar[dict[Path, _Home]] = {}
-    _guard: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        self.root = root
-        self._lock_file = (root / ".lock").open("a")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.close()
-            raise Unavailable(
-                f"the embedded vector store at {root} is in use by another kbchat process. Stop it, or run "
-                "a Qdrant server and set KBCHAT_QDRANT__URL so several processes can share it."
-            ) from None
-        self.shards: dict[str, qe.EdgeShard] = {}
-        self.users = 0
-        self.lock = threading.RLock()
-
-    @classmethod
-    def open(cls, root: Path) -> _Home:
-        with cls._guard:
-            home = cls._homes.get(root.resolve())
-            if home is None:
-                home = cls._homes[root.resolve()] = _Home(root)
-            home.users += 1
-            return home
-
-    def release(self) -> None:
-        with _Home._guard:
-            self.users -= 1
-            if self.users > 0:
-                return
-            for shard in self.shards.values():
-                with contextlib.suppress(Exception):
-                    shard.flush()
-                    shard.close()
-            self.shards.clear()
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            del _Home._homes[self.root.resolve()]
-
-    def aliases(self) -> dict[str, str]:
-        path = self.root / "aliases.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    def set_alias(self, alias: str, target: str) -> None:
-        aliases = {**self.aliases(), alias: target}
-        tmp = self.root / "aliases.json.tmp"
-        with tmp.open("w") as f:
-            json.dump(aliases, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / "aliases.json")
 
 
 def _filter(kb_id: str | None, filters: SearchFilters | None = None, **extra: Any) -> qe.Filter | None:
@@ -178,7 +118,7 @@ class EdgeVectorStore:
         self.alias = f"{prefix}_chunks"
         self.collection = collection_name(prefix, encoder_id)
         self.candidate_pool = candidate_pool
-        self._home = _Home.open(root)
+        self._home = EdgeHome.open(root)
         self._closed = False
         self._written = 0
         self._optimizing = threading.Lock()
