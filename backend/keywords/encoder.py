@@ -79,6 +79,12 @@ class LexicalEncoder:
         return self.encode_words(self.query_words(text, languages))
 
     @staticmethod
+    def word_ids(words: Iterable[frozenset[str]]) -> list[frozenset[int]]:
+        """Each of a question's words as the term ids it may match (how stored sparse vectors name
+        terms): its coverage of a passage is read from the passage's stored vector, never re-analysed."""
+        return [frozenset(_index(t) for t in word) for word in words]
+
+    @staticmethod
     def encode_words(words: Iterable[frozenset[str]]) -> SparseVector:
         """The query vector of words :meth:`query_words` already analysed (search reuses them for the
         confidence evidence)."""

@@ -8,8 +8,9 @@ the sentences not seen before, and nothing for a passage retrieved again.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from backend.text.embedded import embedding_text
 from backend.text.languages import Detected
 from backend.vectorstore.base import Hit
 
+T = TypeVar("T", str, int)
+"""Terms as the analysis writes them, or as the stored sparse vectors name them (their ids)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Scored:
@@ -28,7 +32,7 @@ class Scored:
     sentences: list[ScoredSentence]
 
 
-def coverage(query_words: Sequence[frozenset[str]], text_terms: set[str]) -> float:
+def coverage(query_words: Sequence[frozenset[T]], text_terms: Set[T]) -> float:
     """Share of the question's keywords present in a text's terms (0 when the question has none). A
     word counts once, matched by any of its stems (a question analysed in two languages has two)."""
     if not query_words:
@@ -109,6 +113,7 @@ def gather(
     )
     by_id = {**known, **{h.id: ss for h, ss in zip(new, fresh, strict=True)}}
     scored_sentences = [by_id[h.id] for h in hits]
+    word_ids = keywords.word_ids(query_words)
     out = []
     for hit, sents in zip(hits, scored_sentences, strict=True):
         best = max((s.cosine for s in sents), default=hit.relevance)
@@ -116,7 +121,9 @@ def gather(
         evidence = Evidence(
             cosine=hit.relevance,
             sentence_cosine=best,
-            coverage=coverage(
+            coverage=coverage(word_ids, hit.terms)
+            if hit.terms is not None
+            else coverage(
                 query_words,
                 set(keywords.document_terms(embedding_text(hit.payload), hit.payload.get("lang"))),
             ),

@@ -101,6 +101,9 @@ class Hit:
     payload: dict[str, Any] = field(default_factory=dict)
     dense: np.ndarray | None = None
     """The stored dense vector (for near-duplicate collapsing)."""
+    terms: frozenset[int] | None = None
+    """The stored sparse vector's term ids (its keyword analysis, hashed), read with the hit: the
+    keyword coverage looks the question's words up here instead of analysing the passage again."""
 
 
 class VectorStore(Protocol):

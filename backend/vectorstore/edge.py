@@ -325,7 +325,9 @@ class EdgeVectorStore:
         with _translated("read search hits"):
             records = {
                 str(r.id): r
-                for r in self._shard.retrieve([h.id for h in hits], with_payload=True, with_vector=[DENSE])
+                for r in self._shard.retrieve(
+                    [h.id for h in hits], with_payload=True, with_vector=[DENSE, SPARSE]
+                )
             }
         return [to_hit(records[h.id], dense, h.score) for h in hits if h.id in records]
 

@@ -29,8 +29,15 @@ def to_hit(point: Any, query: np.ndarray, score: float | None = None) -> Hit:
     """A search result; ``relevance`` is the dense cosine with the query, in every search mode."""
     vector = _dense(point)
     relevance = float(np.dot(vector, query)) if vector is not None else 0.0
+    sparse = _named(point).get(SPARSE)  # qdrant-client's and Edge's classes differ: read by duck typing
+    indices = getattr(sparse, "indices", None)
     return Hit(
-        str(point.id), float(point.score if score is None else score), relevance, point.payload or {}, vector
+        str(point.id),
+        float(point.score if score is None else score),
+        relevance,
+        point.payload or {},
+        vector,
+        frozenset(indices) if indices is not None else None,
     )
 
 

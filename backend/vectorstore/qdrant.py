@@ -352,7 +352,7 @@ class QdrantVectorStore:
                 search_params=params if mode is SearchMode.DENSE else None,
                 limit=limit,
                 with_payload=hydrate,
-                with_vectors=[DENSE] if hydrate else False,
+                with_vectors=[DENSE, SPARSE] if hydrate else False,
             )
         if not hydrate:
             return [Hit(str(p.id), float(p.score), 0.0) for p in response.points]
@@ -363,7 +363,7 @@ class QdrantVectorStore:
             return []
         with _translated("read search hits"):
             points = self.client.retrieve(
-                self.collection, [h.id for h in hits], with_payload=True, with_vectors=[DENSE]
+                self.collection, [h.id for h in hits], with_payload=True, with_vectors=[DENSE, SPARSE]
             )
         records = {str(p.id): p for p in points}
         return [to_hit(records[h.id], dense, h.score) for h in hits if h.id in records]

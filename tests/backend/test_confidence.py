@@ -182,6 +182,35 @@ def test_keyword_coverage() -> None:
     assert coverage(bilingual, set(keywords.document_terms("Die Rückerstattung dauert.", "de"))) == 0.5
 
 
+def test_coverage_read_from_a_stored_sparse_vector_equals_the_analysis() -> None:
+    """Searches read a passage's keyword coverage from its stored sparse vector's term ids instead of
+    analysing its text again (0.5-0.8 ms a passage): the two must agree, question by question."""
+    keywords = LexicalEncoder()
+    passages = [
+        ("Refunds reach the original card within 5 business days after the parcel is scanned.", "en"),
+        ("gcloud compute routes create NAME --network=NETWORK creates a new route.", "en"),
+        ("Die Rückerstattung dauert fünf Werktage, nachdem das Paket gescannt wurde.", "de"),
+    ]
+    questions = [
+        ("How long do refunds take?", ["en"]),
+        ("create a new route", ["en"]),
+        ("Rückerstattungen Lager", ["de", "en"]),
+    ]
+    for text, language in passages:
+        ids = frozenset(keywords.encode_document(text, language).indices)
+        for question, languages in questions:
+            words = keywords.query_words(question, languages)
+            analysed = coverage(words, set(keywords.document_terms(text, language)))
+            assert coverage(keywords.word_ids(words), ids) == analysed, (text, question)
+    assert (
+        coverage(
+            keywords.word_ids(keywords.query_words("create a new route", ["en"])),
+            frozenset(keywords.encode_document(passages[1][0], "en").indices),
+        )
+        == 1.0
+    )
+
+
 def test_the_answerer_quotes_retrieval_scores_without_encoding() -> None:
     def never(*_args: object) -> list[float]:
         raise AssertionError("scored sentences must not be encoded again")

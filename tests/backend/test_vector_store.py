@@ -117,6 +117,8 @@ def test_relevance_is_the_dense_cosine_in_every_mode(store: QdrantVectorStore) -
         ):
             expected = float(np.dot(next(r.dense for r in records if r.id == hit.id), query))
             assert hit.relevance == pytest.approx(expected, abs=1e-4), mode
+            stored = next(r.sparse for r in records if r.id == hit.id)
+            assert hit.terms == frozenset(stored.indices), mode  # what the keyword coverage reads
 
 
 def test_top_k_never_reorders_the_first_results(store: QdrantVectorStore) -> None:
