@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.catalog.documents import requeue
 from backend.db.models import Document, DocumentStatus, Job, JobStatus, utcnow
 from backend.jobs.kinds import ACTIVATE_JOB, INGEST_JOB, SWEEP_JOB
-from backend.retrieval.stored_sentences import SPLIT_VERSION
+from backend.retrieval.stored_sentences import current
 from backend.vectorstore.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def diagnose(
     for vectors in stores:
         model_id = (sentence_models or {}).get(vectors.collection)
         if model_id is not None:
-            found = vectors.unsentenced(model_id, SPLIT_VERSION)
+            found = vectors.unsentenced(partial(current, model_id=model_id))
             unsentenced.update({key: n for key, n in found.items() if home(key[0]) == vectors.collection})
     now = utcnow()
     diagnosis = Diagnosis()

@@ -235,23 +235,24 @@ class EncoderRouter:
         with self._lock:
             return list(self._stores.values())
 
-    def collections_in_use(self) -> tuple[list[VectorStore], Callable[[str], str]]:
-        """Every collection some knowledge base uses (encoders loaded as needed), and knowledge base →
-        its collection's name: what ``kbchat doctor`` compares with the database."""
+    def _in_use(self) -> dict[str, EncoderSnapshot]:
+        """Every knowledge base → the snapshot serving it, encoders loaded as needed (after a refresh)."""
         self.refresh()
         with self._lock:
             kb_ids = list(self._kbs)
-        homes = {kb_id: self.snapshot(kb_id).vectors.collection for kb_id in kb_ids}
+        return {kb_id: self.snapshot(kb_id) for kb_id in kb_ids}
+
+    def collections_in_use(self) -> tuple[list[VectorStore], Callable[[str], str]]:
+        """Every collection some knowledge base uses (encoders loaded as needed), and knowledge base →
+        its collection's name: what ``kbchat doctor`` compares with the database."""
+        homes = {kb_id: s.vectors.collection for kb_id, s in self._in_use().items()}
         base = self._base.vectors.collection
         return self.stores(), lambda kb_id: homes.get(kb_id, base)
 
     def collection_models(self) -> dict[str, str]:
         """Each collection some knowledge base uses → the model id of the encoder that fills it (what
         its chunks' sentence vectors must have been made by: ``kbchat doctor``)."""
-        self.refresh()
-        with self._lock:
-            kb_ids = list(self._kbs)
-        snapshots = [self._base, *(self.snapshot(kb_id) for kb_id in kb_ids)]
+        snapshots = [self._base, *self._in_use().values()]
         return {s.vectors.collection: s.embedder.model_id for s in snapshots}
 
     def stores_of(self, kb_id: str) -> list[VectorStore]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -196,9 +196,9 @@ class VectorStore(Protocol):
         """Point counts per (kb_id, document_id) over the whole active collection (for ``doctor``)."""
         ...
 
-    def unsentenced(self, model_id: str, split_version: int) -> dict[tuple[str, str], int]:
-        """Point counts per (kb_id, document_id) whose sentence vectors are missing or not ``model_id``'s
-        for the splitter ``split_version`` (for ``doctor``; reads their stamps, not the vectors)."""
+    def unsentenced(self, is_current: Callable[[object], bool]) -> dict[tuple[str, str], int]:
+        """Point counts per (kb_id, document_id) whose sentence vectors' stamp (``model`` and ``v``, never
+        the vectors) ``is_current`` refuses (for ``doctor``: backend/retrieval/stored_sentences.current)."""
         ...
 
     def delete_knowledge_base(self, *, kb_id: str) -> None: ...

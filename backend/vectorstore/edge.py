@@ -20,7 +20,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -355,8 +355,8 @@ class EdgeVectorStore:
     def inventory(self) -> dict[tuple[str, str], int]:
         return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
 
-    def unsentenced(self, model_id: str, split_version: int) -> dict[tuple[str, str], int]:
-        return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), model_id, split_version)
+    def unsentenced(self, is_current: Callable[[object], bool]) -> dict[tuple[str, str], int]:
+        return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), is_current)
 
     def scan(
         self, *, kb_id: str | None = None, batch: int = 256, vectors: bool = True

@@ -8,7 +8,7 @@ record or the doctor's inventory mean the same thing whichever engine produced t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -25,12 +25,17 @@ def _dense(point: Any) -> np.ndarray | None:
     return np.asarray(stored, dtype=np.float32) if stored is not None else None
 
 
+def _sparse(point: Any) -> tuple[Any, Any]:
+    """The stored sparse vector's (indices, values), or (None, None) when it was not read."""
+    sparse = _named(point).get(SPARSE)  # qdrant-client's and Edge's classes differ: read by duck typing
+    return getattr(sparse, "indices", None), getattr(sparse, "values", None)
+
+
 def to_hit(point: Any, query: np.ndarray, score: float | None = None) -> Hit:
     """A search result; ``relevance`` is the dense cosine with the query, in every search mode."""
     vector = _dense(point)
     relevance = float(np.dot(vector, query)) if vector is not None else 0.0
-    sparse = _named(point).get(SPARSE)  # qdrant-client's and Edge's classes differ: read by duck typing
-    indices = getattr(sparse, "indices", None)
+    indices, _ = _sparse(point)
     return Hit(
         str(point.id),
         float(point.score if score is None else score),
@@ -43,8 +48,7 @@ def to_hit(point: Any, query: np.ndarray, score: float | None = None) -> Hit:
 
 def to_record(point: Any) -> ChunkRecord:
     """A stored point, both vectors and payload (what a re-index copies)."""
-    sparse = _named(point).get(SPARSE)  # qdrant-client's and Edge's classes differ: read by duck typing
-    indices, values = getattr(sparse, "indices", None), getattr(sparse, "values", None)
+    indices, values = _sparse(point)
     dense = _dense(point)
     return ChunkRecord(
         str(point.id),
@@ -77,15 +81,14 @@ STAMP_FIELDS = ["kb_id", "document_id", f"{SENTENCES}.model", f"{SENTENCES}.v"]
 
 
 def unsentenced_by_document(
-    points: Iterable[Any], model_id: str, split_version: int
+    points: Iterable[Any], is_current: Callable[[object], bool]
 ) -> dict[tuple[str, str], int]:
-    """Points per (kb_id, document_id) whose stored sentence vectors are missing, or not ``model_id``'s
-    for the sentence splitter ``split_version`` (points read with :data:`STAMP_FIELDS`)."""
+    """Points per (kb_id, document_id) whose stored sentence vectors' stamp ``is_current`` refuses
+    (missing, another encoder's, another splitter's; points read with :data:`STAMP_FIELDS`)."""
     counts: dict[tuple[str, str], int] = {}
     for point in points:
         payload = point.payload or {}
-        stamp = payload.get(SENTENCES)
-        if isinstance(stamp, dict) and stamp.get("model") == model_id and stamp.get("v") == split_version:
+        if is_current(payload.get(SENTENCES)):
             continue
         key = (str(payload.get("kb_id")), str(payload.get("document_id")))
         counts[key] = counts.get(key, 0) + 1

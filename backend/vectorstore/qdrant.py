@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import warnings
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -390,9 +390,9 @@ class QdrantVectorStore:
         with _translated("list stored documents"):
             return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
 
-    def unsentenced(self, model_id: str, split_version: int) -> dict[tuple[str, str], int]:
+    def unsentenced(self, is_current: Callable[[object], bool]) -> dict[tuple[str, str], int]:
         with _translated("list stored sentence vectors"):
-            return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), model_id, split_version)
+            return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), is_current)
 
     def _scroll(
         self, flt: qm.Filter | None, fields: list[str], vectors: bool | list[str]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import zlib
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from backend.errors import Conflict, Unavailable
 from backend.keywords import LexicalEncoder
 from backend.keywords.encoder import KeywordsVersion
+from backend.retrieval.stored_sentences import SPLIT_VERSION, current
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
 from backend.vectorstore.base import SENTENCES, SearchFilters, VectorStore
 from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
@@ -247,18 +249,22 @@ def test_scan_can_skip_the_vectors(store: VectorStore) -> None:
 
 def test_chunks_without_current_sentence_vectors_are_counted_by_their_stamp(store: VectorStore) -> None:
     """What ``kbchat doctor`` reads to find chunks to give sentence vectors, in both engines."""
-    current = {"model": "enc", "v": 1, "n": 1, "int8": "AA==", "scale": "AAAAAA=="}
+    stamp = {"model": "enc", "v": SPLIT_VERSION, "n": 1, "int8": "AA==", "scale": "AAAAAA=="}
 
-    def stamped(record: ChunkRecord, stamp: dict | None) -> ChunkRecord:
-        return replace(record, payload={**record.payload, **({SENTENCES: stamp} if stamp else {})})
+    def stamped(record: ChunkRecord, value: dict | None) -> ChunkRecord:
+        return replace(record, payload={**record.payload, **({SENTENCES: value} if value else {})})
 
-    stamps = [current, None, {**current, "model": "older"}, {**current, "v": 0}]
+    stamps = [stamp, None, {**stamp, "model": "older"}, {**stamp, "v": 0}]
     store.upsert(
-        [stamped(_record("kb", "d", i, f"chunk {i}"), stamp) for i, stamp in enumerate(stamps)]
-        + [stamped(_record("kb", "e", 0, "all stamped"), current), _record("other", "x", 0, "y")]
+        [stamped(_record("kb", "d", i, f"chunk {i}"), value) for i, value in enumerate(stamps)]
+        + [stamped(_record("kb", "e", 0, "all stamped"), stamp), _record("other", "x", 0, "y")]
     )
-    assert store.unsentenced("enc", 1) == {("kb", "d"): 3, ("other", "x"): 1}
-    assert store.unsentenced("older", 1) == {("kb", "d"): 3, ("kb", "e"): 1, ("other", "x"): 1}
+    assert store.unsentenced(partial(current, model_id="enc")) == {("kb", "d"): 3, ("other", "x"): 1}
+    assert store.unsentenced(partial(current, model_id="older")) == {
+        ("kb", "d"): 3,
+        ("kb", "e"): 1,
+        ("other", "x"): 1,
+    }
 
 
 def test_languages_are_counted_per_knowledge_base(store: VectorStore) -> None:
