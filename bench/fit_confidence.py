@@ -76,9 +76,9 @@ def collect(cache: Path | None, sets: tuple[str, ...] = SETS) -> dict:
     from ingest.evaluation.gate import ask, judged_by
     from ingest.evaluation.runner import ingest_corpus
 
-    # Each set in a store of its own, as `kbchat eval` and a single-tenant deployment hold it: BM25's
-    # IDF is counted per collection, and a collection holding the other set too would make that set's
-    # words common, so its questions would look less like this set's than they are.
+    # Each set in a store of its own, as `kbchat eval` holds it. Since keyword analysis ml3 the IDF is
+    # counted per knowledge base, so one shared store would rank the same; under ml2's IDF over the
+    # collection the other set's words would have become common.
     knowledge_bases = [*sets, *(name + MIXED for name in sets if name in SETS)]
 
     def load(name: str, split: str) -> BeirDataset:

@@ -1,22 +1,33 @@
-"""Does another tenant's content move a knowledge base's keyword ranking? (IDF counted per collection)
+"""Does another tenant's content move a knowledge base's keyword ranking?
 
     .venv/bin/python -m bench.tenant_keywords [--own python-faq] [--other manpages]
 
-Every knowledge base on one encoder shares one Qdrant collection, and the sparse vectors' IDF comes
-from Qdrant's ``Modifier.IDF``, counted over the whole collection. So a term's weight in one tenant's
-searches depends on how often *other* tenants' documents use it. This ingests ``--own`` into one
-knowledge base, ranks its test questions (sparse and hybrid, the defaults otherwise), ingests
-``--other`` into a second knowledge base of the same service, and ranks the first one's questions
-again: any change is another tenant's doing. Sentence vectors are off (they play no part in this).
+Every knowledge base on one encoder shares one Qdrant collection. Until keyword analysis ``ml2`` the
+sparse vectors' IDF came from Qdrant's ``Modifier.IDF``, counted over the whole collection, so a term's
+weight in one tenant's searches depended on how often *other* tenants' documents use it; since ``ml3``
+the store counts it per knowledge base (backend/vectorstore/keyword_idf.py). For each analysis, in one
+run: ingest ``--own`` into one knowledge base, rank its test questions (sparse and hybrid, the defaults
+otherwise), ingest ``--other`` into a second knowledge base of the same service and analysis, and rank
+the first one's questions again: any change is another tenant's doing. Also the search's median time
+beside the other tenant (per-knowledge-base counts are cached; the first search of a term counts it).
+Sentence vectors are off (they play no part in this).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.common import DATA, scratch_settings
+
+
+class Ranked(NamedTuple):
+    ndcg: float
+    firsts: list[list[str]]
+    p50_ms: float
 
 
 def main() -> None:
@@ -38,35 +49,43 @@ def main() -> None:
     own = load_beir(Path(DATA / args.own), "test")
     other = load_beir(Path(DATA / args.other), "test")
     services = Services.build(scratch_settings(chunking={"sentence_vectors": False}))
-    kb_id, aliases = ingest_corpus(services, own)
     defaults = RetrievalSettings()
-
-    def rankings(mode: SearchMode) -> tuple[float, list[list[str]]]:
-        scores, firsts = [], []
-        for qid, text in own.queries.items():
-            judged = own.qrels[qid]
-            ranked = search_documents(
-                services.retriever, kb_id, text, defaults.with_(mode=mode), aliases, judged
-            )
-            scores.append(ndcg_at_k(ranked, judged, 10))
-            firsts.append(ranked[:5])
-        return statistics.fmean(scores), firsts
-
     modes = (SearchMode.SPARSE, SearchMode.HYBRID)
-    alone = {mode: rankings(mode) for mode in modes}
-    ingest_corpus(services, other)
-    beside = {mode: rankings(mode) for mode in modes}
     print(
         f"{args.own} test ({len(own.queries)} questions) alone in its collection, then beside a second "
         f"knowledge base holding {args.other} ({len(other.corpus)} documents)"
     )
-    for mode in modes:
-        (before, first_before), (after, first_after) = alone[mode], beside[mode]
-        changed = sum(1 for a, b in zip(first_before, first_after, strict=True) if a != b)
-        print(
-            f"  {mode.value:<6}: nDCG@10 {before:.4f} -> {after:.4f} ({after - before:+.4f}); "
-            f"top 5 changed for {changed} of {len(first_before)} questions"
-        )
+    for keywords, label in (
+        ("ml2", "IDF over the collection (ml2)"),
+        ("ml3", "IDF per knowledge base (ml3)"),
+    ):
+        kb_id, aliases = ingest_corpus(services, own, keywords=keywords)
+
+        def rankings(mode: SearchMode, kb_id: str = kb_id, aliases: dict = aliases) -> Ranked:
+            scores, firsts, took = [], [], []
+            for qid, text in own.queries.items():
+                judged = own.qrels[qid]
+                started = time.perf_counter()
+                ranked = search_documents(
+                    services.retriever, kb_id, text, defaults.with_(mode=mode), aliases, judged
+                )
+                took.append((time.perf_counter() - started) * 1000)
+                scores.append(ndcg_at_k(ranked, judged, 10))
+                firsts.append(ranked[:5])
+            return Ranked(statistics.fmean(scores), firsts, statistics.median(took))
+
+        alone = {mode: rankings(mode) for mode in modes}
+        ingest_corpus(services, other, keywords=keywords)
+        beside = {mode: rankings(mode) for mode in modes}
+        print(f"{label}:")
+        for mode in modes:
+            before, after = alone[mode], beside[mode]
+            changed = sum(1 for a, b in zip(before.firsts, after.firsts, strict=True) if a != b)
+            print(
+                f"  {mode.value:<6}: nDCG@10 {before.ndcg:.4f} -> {after.ndcg:.4f} "
+                f"({after.ndcg - before.ndcg:+.4f}); top 5 changed for {changed} of {len(before.firsts)} "
+                f"questions; search p50 {before.p50_ms:.1f} -> {after.p50_ms:.1f} ms"
+            )
     services.close()
 
 

@@ -123,14 +123,17 @@ def _end_to_end(store) -> dict[str, list[float]]:
     return latencies
 
 
-def run(kind: str, records, vectors, queries: list, exact: dict, e2e: bool = False) -> dict:
+def run(
+    kind: str, records, vectors, queries: list, exact: dict, e2e: bool = False, kb_idf: bool = True
+) -> dict:
+    """``kb_idf`` False: keyword IDF by Qdrant's modifier over the collection (collections before ml3)."""
     from backend.vectorstore.base import SearchFilters, SearchMode
     from backend.vectorstore.edge import EdgeVectorStore
     from backend.vectorstore.qdrant import QdrantVectorStore, make_client
 
     root = Path(tempfile.mkdtemp(prefix=f"kbchat-bench-{kind}-"))
     if kind == "edge":
-        store = EdgeVectorStore(root, prefix="b", encoder_id="bench@1", dimension=DIM)
+        store = EdgeVectorStore(root, prefix="b", encoder_id="bench@1", dimension=DIM, kb_idf=kb_idf)
     else:
         store = QdrantVectorStore(
             make_client(url=None, path=root), prefix="b", encoder_id="bench@1", dimension=DIM
@@ -171,7 +174,7 @@ def run(kind: str, records, vectors, queries: list, exact: dict, e2e: bool = Fal
                 recalls.append(len(truth & set(got)) / 10)
             elif kind == "local":
                 exact[key] = set(got)
-            elif exact.get(key):
+            elif exact.get(key) and kb_idf:  # the reference scores keywords by each kb's IDF
                 recalls.append(len(exact[key] & set(got)) / len(exact[key]))
         out[name] = (latencies, statistics.mean(recalls) if recalls else None)
     store.close()
@@ -192,6 +195,12 @@ def main() -> None:
         help="chunks carry their sentence vectors, as ingestion stores them (else --e2e's default path "
         "encodes the sentences of every passage it meets)",
     )
+    parser.add_argument(
+        "--collection-idf",
+        action="store_true",
+        help="also time Edge with keyword IDF by Qdrant's modifier over the collection (before ml3), "
+        "beside the default per-knowledge-base IDF, which counts each query term's points on first use",
+    )
     args = parser.parse_args()
     model_id = None
     if args.stored_sentences:
@@ -205,17 +214,24 @@ def main() -> None:
     if args.local_queries:
         results["local"] = run("local", records, vectors, queries[: args.local_queries], exact)
     results["edge"] = run("edge", records, vectors, queries[: args.queries], exact, e2e=args.e2e)
+    if args.collection_idf:
+        results["edge, IDF over the collection"] = run(
+            "edge", records, vectors, queries[: args.queries], exact, e2e=args.e2e, kb_idf=False
+        )
     print(f"{args.points:,} points, {DIM} dims, {KBS} knowledge bases, top 10")
     for kind, result in results.items():
         print(
-            f"  {kind:5s} upsert {result['upsert_pts_s']:8.0f} points/s   index build {result['build_s']:6.1f} s"
+            f"  {kind} upsert {result['upsert_pts_s']:8.0f} points/s   index build {result['build_s']:6.1f} s"
         )
         for name in ("dense", "filtered", "sparse", "hybrid"):
             latencies, recall = result[name]
             shown = f"recall@10 {recall:.3f}" if recall is not None else "(exact reference)"
             print(f"        {name:8s} {_ms(latencies)}   {shown}")
-    for case, latencies in results["edge"].get("e2e", {}).items():
-        print(f"  kbchat Retriever.search (hybrid, convex) on Edge, questions on {case}: {_ms(latencies)}")
+    for kind, result in results.items():
+        for case, latencies in result.get("e2e", {}).items():
+            print(
+                f"  kbchat Retriever.search (hybrid, convex) on {kind}, questions on {case}: {_ms(latencies)}"
+            )
     if "local" in results:
         for name in ("dense", "filtered", "sparse", "hybrid"):
             ratio = statistics.median(results["local"][name][0]) / statistics.median(results["edge"][name][0])

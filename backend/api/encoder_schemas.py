@@ -111,7 +111,8 @@ class KbEncoderPublic(BaseModel):
     keywords: str = Field(
         default=CURRENT,
         description=(
-            "The keyword analysis its sparse vectors were made with: 'ml2' (per language), or 'en1' "
-            "(English only, from earlier releases) until the re-index queued at start finishes."
+            "The keyword analysis its sparse vectors were made with: 'ml3' (per language, IDF counted "
+            "per knowledge base), or 'ml2' (IDF over every knowledge base on the encoder) or 'en1' "
+            "(English only), from earlier releases, until the re-index queued at start finishes."
         ),
     )

@@ -8,6 +8,7 @@ Two analysers, each a frozen vocabulary (``backend/retrieval/lexical.py`` versio
 - ``ml2``, :class:`MultilingualAnalyzer`: stems and stop words of the text's own language (detected
   per chunk at ingestion and per question at search: backend/text/languages.py), CJK text split
   into overlapping character bigrams, diacritics folded after stemming on both sides.
+  ``ml3`` analyses as ``ml2`` does; only where IDF is counted changed (per knowledge base).
 
 Kept from ``en1`` in both: identifiers stay whole *and* give their parts ("x-api-key", "x", "api",
 "key"; "v3.11"), numbers are terms ("error 404", "45 days").

@@ -1,8 +1,10 @@
 """BM25-style sparse vectors, so keyword search runs inside Qdrant and scales with the collection.
 
 The document side carries BM25's saturated, length-normalised term frequency; the query side a
-weight of 1 per distinct term. Qdrant's IDF modifier supplies the inverse document frequency at
-query time from the live collection, so nothing here is ever refitted or rebuilt per query.
+weight of 1 per distinct term. The vector store multiplies each query term by its inverse document
+frequency at query time from the live points, so nothing here is ever refitted or rebuilt per query:
+since ``ml3`` counted over the knowledge base searched (backend/vectorstore/keyword_idf.py), before it
+by Qdrant's IDF modifier over the whole collection, which every knowledge base on an encoder shares.
 Terms are hashed (CRC32) into the sparse index space: no vocabulary to store or keep in sync.
 
 The analysis that makes the terms is versioned (:data:`VERSIONS`; backend/retrieval/analysis.py):
@@ -22,12 +24,15 @@ from typing import Literal
 from backend.keywords.analysis import MultilingualAnalyzer, english_terms
 from backend.vectorstore.base import SparseVector
 
-KeywordsVersion = Literal["en1", "ml2"]
+KeywordsVersion = Literal["en1", "ml2", "ml3"]
 LEGACY: KeywordsVersion = "en1"
 """English-only analysis of the first releases; what a knowledge base with no recorded version has."""
-CURRENT: KeywordsVersion = "ml2"
-"""Per-language analysis: what new knowledge bases get and older ones are re-indexed to."""
-VERSIONS: tuple[KeywordsVersion, ...] = (LEGACY, CURRENT)
+CURRENT: KeywordsVersion = "ml3"
+"""Per-language analysis (``ml2``'s), IDF counted per knowledge base: what new knowledge bases get and
+older ones are re-indexed to."""
+VERSIONS: tuple[KeywordsVersion, ...] = (LEGACY, "ml2", CURRENT)
+COLLECTION_IDF: frozenset[str] = frozenset({LEGACY, "ml2"})
+"""Versions whose collections weigh terms with Qdrant's IDF over the whole collection."""
 
 _multilingual = MultilingualAnalyzer()
 
@@ -36,6 +41,18 @@ def index_id(model_id: str, keywords: str) -> str:
     """The identity of a collection: its dense encoder and its keyword analysis. ``en1`` adds nothing,
     so collections made before keyword versions existed keep their names."""
     return model_id if keywords == LEGACY else f"{model_id}+kw-{keywords}"
+
+
+def version_of(index: str) -> KeywordsVersion:
+    """The keyword analysis named in a collection's identity: :func:`index_id` read backwards."""
+    _, marker, version = index.rpartition("+kw-")
+    return next((v for v in VERSIONS if marker and v == version), LEGACY)
+
+
+def counts_idf_per_kb(index: str) -> bool:
+    """Whether the collection of ``index`` (an :func:`index_id`) weighs keywords by each knowledge
+    base's own IDF rather than Qdrant's over the whole collection."""
+    return version_of(index) not in COLLECTION_IDF
 
 
 def _index(term: str) -> int:

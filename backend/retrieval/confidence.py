@@ -77,9 +77,9 @@ class Evidence:
     coverage: float
     """Share of the question's distinct keywords (stemmed, stop words out) found in the passage."""
     keyword: float
-    """``log(1 + BM25 / u)``: matched terms weighted by their rarity (Qdrant's IDF), in units ``u`` of
-    the IDF of a term found once (:func:`backend.retrieval.evidence.rarest_idf`), so the scale does not
-    grow with the collection."""
+    """``log(1 + BM25 / u)``: matched terms weighted by their rarity (the knowledge base's IDF), in
+    units ``u`` of the IDF of a term found once (:func:`backend.retrieval.evidence.rarest_idf`), so the
+    scale does not grow with the knowledge base."""
     rerank: float = 0.0
     """The cross-encoder's score through a sigmoid; 0 without a reranker."""
     foreign: float = 0.0

@@ -21,6 +21,7 @@ from backend.retrieval.sentences import ScoredSentence, SentenceVectors
 from backend.text.embedded import embedding_text
 from backend.text.languages import Detected
 from backend.vectorstore.base import Hit
+from backend.vectorstore.keyword_idf import idf
 
 T = TypeVar("T", str, int)
 """Terms as the analysis writes them, or as the stored sparse vectors name them (their ids)."""
@@ -50,10 +51,10 @@ def foreign(query_language: Detected | None, passage_language: str | None) -> fl
 
 
 def rarest_idf(points: int) -> float:
-    """The IDF Qdrant gives a term found in one point of ``points`` (its ``Modifier.IDF``:
-    ``ln(1 + (N - n + 0.5) / (n + 0.5))``): the unit BM25 is measured in, so that the keyword evidence
-    means the same in a knowledge base of one document as in one of a million."""
-    return math.log1p((max(points, 1) - 0.5) / 1.5)
+    """The IDF of a term found in one point of ``points`` (Qdrant's formula, counted per knowledge
+    base: backend/vectorstore/keyword_idf.py): the unit BM25 is measured in, so that the keyword
+    evidence means the same in a knowledge base of one document as in one of a million."""
+    return idf(max(points, 1), 1)
 
 
 RUNNERS_UP = 10

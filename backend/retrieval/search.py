@@ -45,8 +45,8 @@ from backend.vectorstore.base import Hit, SearchFilters, SearchMode, SparseVecto
 MAX_QUERY_CHARS = 4000
 CONVEX_POOL = 100
 SIZE_TTL_S = 60.0
-"""How long a collection's point count (the keyword evidence's IDF unit) is reused: it moves the unit
-by its logarithm, so a minute-old count is as good as a fresh one and saves a count per search."""
+"""How long a point count (the keyword evidence's IDF unit, the runners-up's size) is reused: it moves
+the unit by its logarithm, so a minute-old count is as good as a fresh one and saves a count a search."""
 MAX_SIZES_KEPT = 4096
 """Counts cached at once (per collection, and per knowledge base and filters): filters vary with every
 date range a widget sends, so the cache is emptied when it holds this many."""
@@ -196,7 +196,7 @@ class Retriever:
                 bm25=found.bm25,
                 runners_up=runners_up_of(found.dense_scores, self._kb_size(vectors, kb_id, filters)),
                 rerank=rerank_scores,
-                idf_unit=rarest_idf(self._size(vectors)),
+                idf_unit=rarest_idf(self._keyword_points(vectors, kb_id)),
                 scored=sentence_scores,
             )
             passages = [
@@ -238,9 +238,9 @@ class Retriever:
         key = (vectors.collection, kb_id, repr(filters))
         return self._count(key, lambda: vectors.count(kb_id=kb_id, filters=filters))
 
-    def _size(self, vectors: VectorStore) -> int:
-        """Points in the collection (Qdrant's IDF counts the whole collection)."""
-        return self._count((vectors.collection,), vectors.size)
+    def _keyword_points(self, vectors: VectorStore, kb_id: str) -> int:
+        """The points the keyword IDF of a search of ``kb_id`` counts (its own, or the collection's)."""
+        return self._count((vectors.collection, kb_id, "keywords"), partial(vectors.keyword_points, kb_id))
 
     def _count(self, key: tuple[str, ...], count: Callable[[], int]) -> int:
         """``count()``, at most SIZE_TTL_S old; the cache is emptied when full (filters vary: dates)."""

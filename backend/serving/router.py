@@ -31,7 +31,7 @@ from backend.db.models import EncoderVersion, KnowledgeBase
 from backend.encoder.base import Embedder
 from backend.errors import NotFound
 from backend.keywords import CURRENT, LEGACY, index_id, keyword_encoder
-from backend.keywords.encoder import VERSIONS
+from backend.keywords.encoder import VERSIONS, counts_idf_per_kb
 from backend.serving.loaded import LoadedEncoders
 from backend.serving.snapshot import BASE, EncoderSnapshot
 from backend.vectorstore.base import VectorStore, collection_name
@@ -172,7 +172,9 @@ class EncoderRouter:
             existing = self._stores.get(name)
         if existing is not None:
             return existing
-        opened = self._base.vectors.sibling(encoder_id=encoder_id, dimension=dimension)
+        opened = self._base.vectors.sibling(
+            encoder_id=encoder_id, dimension=dimension, kb_idf=counts_idf_per_kb(encoder_id)
+        )
         with self._lock:
             existing = self._stores.setdefault(name, opened)
         if existing is not opened:  # another thread opened it meanwhile
@@ -210,11 +212,11 @@ class EncoderRouter:
         return collection_name(self._base.vectors.prefix, index_id(model_id, keywords))
 
     def legacy_collections(self) -> set[str]:
-        """Names the collections of the base model and of registered versions had before keyword
-        analyses were versioned: where the base alias may still point after an upgrade."""
+        """The collections of the base model and of registered versions in every older keyword analysis:
+        where the base alias may still point after an upgrade."""
         prefix = self._base.vectors.prefix
         models = (self._base.model_id, *self.version_model_ids())
-        return {collection_name(prefix, index_id(m, LEGACY)) for m in models}
+        return {collection_name(prefix, index_id(m, k)) for m in models for k in VERSIONS if k != CURRENT}
 
     def drop(self, encoder_id: str) -> bool:
         """Delete ``encoder_id``'s collection if it exists (never the base model's) and forget the open

@@ -18,6 +18,10 @@ DENSE, SPARSE = "dense", "lexical"
 """Names of the two vectors of every point, the same in every backend."""
 SENTENCES = "sentences"
 """The payload field holding a chunk's sentence vectors (backend/retrieval/stored_sentences.py)."""
+TERMS = "terms"
+"""The payload field holding a point's sparse term ids in collections whose keyword IDF is counted per
+knowledge base (backend/vectorstore/keyword_idf.py): written by the store from the sparse vector, never
+returned by a read."""
 UPSERT_BATCH = 256
 
 
@@ -125,8 +129,10 @@ class VectorStore(Protocol):
         ...
 
     # -- collections (one per encoder; every knowledge base it serves shares it) -------------
-    def sibling(self, *, encoder_id: str, dimension: int) -> VectorStore:
-        """A store for another encoder's collection in the same backend."""
+    def sibling(self, *, encoder_id: str, dimension: int, kb_idf: bool = True) -> VectorStore:
+        """A store for another encoder's collection in the same backend. ``kb_idf``: a collection created
+        for it counts keyword IDF per knowledge base (False: Qdrant's modifier over the collection, as
+        collections of keyword analyses before ``ml3`` were made); an existing one keeps how it was made."""
         ...
 
     def prepare(self) -> None:
@@ -169,8 +175,11 @@ class VectorStore(Protocol):
         hydrate: bool = True,
     ) -> list[Hit]:
         """Top ``limit`` hits; the first results never depend on ``limit`` (fixed candidate pool).
-        ``hydrate`` False: ids and scores only (empty payload, no vector, relevance 0), for candidate
-        lists fused before anything is read; :meth:`hydrate` then reads the few that won."""
+        ``sparse``'s values are per-term query weights (1 each from the keyword encoder): the store
+        multiplies them by each term's IDF, counted over ``kb_id``'s points (or, in collections made
+        before keyword analysis ``ml3``, over the whole collection by Qdrant). ``hydrate`` False: ids and
+        scores only (empty payload, no vector, relevance 0), for candidate lists fused before anything is
+        read; :meth:`hydrate` then reads the few that won."""
         ...
 
     def hydrate(self, hits: Sequence[Hit], dense: np.ndarray) -> list[Hit]:
@@ -206,6 +215,11 @@ class VectorStore(Protocol):
     def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
         """Chunks per language (the ``lang`` payload the keyword analysis used), most common first:
         the languages a question is also analysed in, so it meets the knowledge base's own stems."""
+        ...
+
+    def keyword_points(self, kb_id: str) -> int:
+        """The points a search of ``kb_id`` counts its keyword IDF over: the knowledge base's own, or
+        the whole collection's where Qdrant's modifier counts it (collections before ``ml3``)."""
         ...
 
     def count(

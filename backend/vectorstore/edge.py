@@ -33,6 +33,7 @@ from backend.vectorstore.base import (
     DENSE,
     SENTENCES,
     SPARSE,
+    TERMS,
     UPSERT_BATCH,
     ChunkRecord,
     Fusion,
@@ -44,6 +45,7 @@ from backend.vectorstore.base import (
     collection_name,
 )
 from backend.vectorstore.edge_home import EdgeHome
+from backend.vectorstore.keyword_idf import KeywordStatistics
 from backend.vectorstore.points import (
     REUSE_FIELDS,
     STAMP_FIELDS,
@@ -59,6 +61,8 @@ OPTIMIZE_EVERY = 20_000
 """Points written between index builds (run by a background thread; search never waits for it)."""
 
 _KEYWORD_FIELDS = ("document_id", "content_type", "tags", "text_hash", "lang")
+_READ = qe.PayloadSelector.Exclude([TERMS])
+"""What every read returns of a payload: all but the term ids kept for counting."""
 
 
 @contextlib.contextmanager
@@ -105,8 +109,11 @@ class EdgeVectorStore:
         candidate_pool: int = 100,
         indexing_threshold_kb: int | None = None,
         hnsw_ef: int = 256,
+        kb_idf: bool = True,
     ) -> None:
-        """``indexing_threshold_kb``: segment size above which Edge builds HNSW (its default when None;
+        """``kb_idf``: a shard created here counts keyword IDF per knowledge base
+        (backend/vectorstore/keyword_idf.py); an existing shard keeps how it was made (``kbchat.json``).
+        ``indexing_threshold_kb``: segment size above which Edge builds HNSW (its default when None;
         tests lower it to exercise the index on small data). ``hnsw_ef``: the search beam; 256 keeps
         recall@10 at or above 0.95 at 100k points (bench/vector_backends.py) for about 1 ms more."""
         self.hnsw_ef = hnsw_ef
@@ -122,6 +129,9 @@ class EdgeVectorStore:
         self._closed = False
         self._written = 0
         self._optimizing = threading.Lock()
+        self._create_kb_idf = kb_idf
+        self._kb_idf: bool | None = None
+        self._keyword_stats = KeywordStatistics(self._count_kb, self._count_term)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -135,11 +145,28 @@ class EdgeVectorStore:
                 self._home.shards[self.collection] = shard
             return shard
 
+    @property
+    def kb_idf(self) -> bool:
+        """Whether this shard counts keyword IDF per knowledge base (recorded in its ``kbchat.json``;
+        shards made before keyword analysis ``ml3`` have Qdrant's modifier instead)."""
+        if self._kb_idf is None:
+            _ = self._shard
+            meta = self.root / self.collection / "kbchat.json"
+            recorded = json.loads(meta.read_text()) if meta.exists() else {}
+            self._kb_idf = recorded.get("keyword_idf") == "knowledge_base"
+        return self._kb_idf
+
     def _create(self, path: Path) -> qe.EdgeShard:
-        log.info("creating Edge shard %s (dim=%d)", path, self.dimension)
+        kb_idf = self._create_kb_idf
+        log.info(
+            "creating Edge shard %s (dim=%d, keyword IDF per %s)",
+            path,
+            self.dimension,
+            "knowledge base" if kb_idf else "collection",
+        )
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=self.dimension, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=None if kb_idf else qe.Modifier.Idf)},
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
             if self.indexing_threshold_kb is not None
             else None,
@@ -152,8 +179,13 @@ class EdgeVectorStore:
             )
         shard.update(qe.UpdateOperation.create_field_index("created_at", qe.PayloadSchemaType.Float))
         shard.update(qe.UpdateOperation.create_field_index("chunk_index", qe.PayloadSchemaType.Integer))
+        if kb_idf:
+            shard.update(
+                qe.UpdateOperation.create_field_index(TERMS, qe.IntegerIndexParams(lookup=True, range=False))
+            )
+        meta = {"encoder_id": self.encoder_id, "dimension": self.dimension}
         (path / "kbchat.json").write_text(
-            json.dumps({"encoder_id": self.encoder_id, "dimension": self.dimension})
+            json.dumps(meta | ({"keyword_idf": "knowledge_base"} if kb_idf else {}))
         )
         return shard
 
@@ -163,7 +195,7 @@ class EdgeVectorStore:
     def prepare(self) -> None:
         _ = self._shard
 
-    def sibling(self, *, encoder_id: str, dimension: int) -> EdgeVectorStore:
+    def sibling(self, *, encoder_id: str, dimension: int, kb_idf: bool = True) -> EdgeVectorStore:
         return EdgeVectorStore(
             self.root,
             prefix=self.prefix,
@@ -172,6 +204,7 @@ class EdgeVectorStore:
             candidate_pool=self.candidate_pool,
             indexing_threshold_kb=self.indexing_threshold_kb,
             hnsw_ef=self.hnsw_ef,
+            kb_idf=kb_idf,
         )
 
     def active_collection(self) -> str | None:
@@ -213,6 +246,7 @@ class EdgeVectorStore:
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        kb_idf = self.kb_idf
         with _translated("store vectors"):
             for start in range(0, len(records), UPSERT_BATCH):
                 points = [
@@ -222,12 +256,14 @@ class EdgeVectorStore:
                             DENSE: r.dense.tolist(),
                             SPARSE: qe.SparseVector(list(r.sparse.indices), list(r.sparse.values)),
                         },
-                        r.payload,
+                        r.payload | {TERMS: list(r.sparse.indices)} if kb_idf else r.payload,
                     )
                     for r in records[start : start + UPSERT_BATCH]
                 ]
                 self._shard.update(qe.UpdateOperation.upsert_points(points))
             self._shard.flush()
+        for kb_id in {r.payload.get("kb_id") for r in records}:
+            self._keyword_stats.forget(kb_id)
         self._written += len(records)
         if self._written >= OPTIMIZE_EVERY and not self._optimizing.locked():
             self._written = 0
@@ -240,21 +276,22 @@ class EdgeVectorStore:
         except Exception:
             log.exception("building the Edge indexes failed; search stays correct, only slower")
 
-    def _delete(self, flt: qe.Filter | None) -> None:
+    def _delete(self, kb_id: str, flt: qe.Filter | None) -> None:
         if flt is None:
             return
         with _translated("delete vectors"):
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
             self._shard.flush()
+        self._keyword_stats.forget(kb_id)
 
     def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
         flt = _filter(kb_id, document_id=document_id)
         if keep_ids and flt is not None:
             flt = qe.Filter(must=flt.must, must_not=[qe.HasIdCondition(set(keep_ids))])
-        self._delete(flt)
+        self._delete(kb_id, flt)
 
     def delete_knowledge_base(self, *, kb_id: str) -> None:
-        self._delete(_filter(kb_id))
+        self._delete(kb_id, _filter(kb_id))
 
     # -- reads -------------------------------------------------------------------------------
     def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
@@ -274,6 +311,18 @@ class EdgeVectorStore:
         with _translated("count vectors"):
             return self._shard.count(qe.CountRequest(exact=True))
 
+    def keyword_points(self, kb_id: str) -> int:
+        return self._keyword_stats.points(kb_id) if self.kb_idf else self.size()
+
+    def _count_kb(self, kb_id: str) -> int:
+        with _translated("count vectors"):
+            return self._shard.count(qe.CountRequest(exact=True, filter=_filter(kb_id)))
+
+    def _count_term(self, kb_id: str, term: int) -> int:
+        holding = _filter(kb_id, None, **{TERMS: term})
+        with _translated("count a keyword"):
+            return self._shard.count(qe.CountRequest(exact=True, filter=holding))
+
     def search(
         self,
         *,
@@ -287,6 +336,8 @@ class EdgeVectorStore:
         hydrate: bool = True,
     ) -> list[Hit]:
         flt = _filter(kb_id, filters)
+        if mode is not SearchMode.DENSE and self.kb_idf:
+            sparse = self._keyword_stats.weigh(kb_id, sparse)
         dense_query = qe.Query.Nearest(dense.tolist(), using=DENSE)
         params = qe.SearchParams(hnsw_ef=self.hnsw_ef)
         sparse_query = qe.Query.Nearest(
@@ -326,7 +377,7 @@ class EdgeVectorStore:
             records = {
                 str(r.id): r
                 for r in self._shard.retrieve(
-                    [h.id for h in hits], with_payload=True, with_vector=[DENSE, SPARSE]
+                    [h.id for h in hits], with_payload=_READ, with_vector=[DENSE, SPARSE]
                 )
             }
         return [to_hit(records[h.id], dense, h.score) for h in hits if h.id in records]
@@ -342,7 +393,7 @@ class EdgeVectorStore:
                 qe.ScrollRequest(
                     limit=last - first + 1,
                     filter=qe.Filter(must=must),
-                    with_payload=qe.PayloadSelector.Exclude([SENTENCES]),
+                    with_payload=qe.PayloadSelector.Exclude([SENTENCES, TERMS]),
                 )
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
@@ -374,7 +425,7 @@ class EdgeVectorStore:
         self, flt: qe.Filter | None, fields: list[str] | None, vectors: bool | list[str], batch: int = 1024
     ) -> Iterator[Any]:
         offset = None
-        with_payload: Any = qe.PayloadSelector.Include(fields) if fields is not None else True
+        with_payload: Any = qe.PayloadSelector.Include(fields) if fields is not None else _READ
         while True:
             with _translated("read points"):
                 points, offset = self._shard.scroll(

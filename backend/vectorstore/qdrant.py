@@ -31,6 +31,7 @@ from backend.vectorstore.base import (
     DENSE,
     SENTENCES,
     SPARSE,
+    TERMS,
     UPSERT_BATCH,
     ChunkRecord,
     Fusion,
@@ -42,6 +43,7 @@ from backend.vectorstore.base import (
     collection_name,
 )
 from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
+from backend.vectorstore.keyword_idf import KeywordStatistics
 from backend.vectorstore.points import (
     REUSE_FIELDS,
     STAMP_FIELDS,
@@ -108,6 +110,10 @@ def _kb_filter(kb_id: str, filters: SearchFilters | None = None) -> qm.Filter:
     return qm.Filter(must=must)
 
 
+_READ = qm.PayloadSelectorExclude(exclude=[TERMS])
+"""What every read returns of a payload: all but the term ids kept for counting."""
+
+
 def _document_filter(kb_id: str, document_id: str) -> qm.Filter:
     return _kb_filter(kb_id, SearchFilters(document_ids=[document_id]))
 
@@ -122,9 +128,12 @@ class QdrantVectorStore:
         dimension: int,
         candidate_pool: int = 100,
         cluster: ClusterSettings | None = None,
+        kb_idf: bool = True,
     ) -> None:
         """``cluster``: a server collection's layout (shards, replicas, int8), used when one is created
-        and for dense queries (backend/vectorstore/cluster.py)."""
+        and for dense queries (backend/vectorstore/cluster.py). ``kb_idf``: a collection created here
+        counts keyword IDF per knowledge base (backend/vectorstore/keyword_idf.py); an existing one keeps
+        how it was made (its sparse vectors' modifier says)."""
         self.client = client
         self.cluster = cluster or ClusterSettings()
         self.encoder_id = encoder_id
@@ -136,13 +145,28 @@ class QdrantVectorStore:
         self.alias = f"{prefix}_chunks"
         self.collection = collection_name(prefix, encoder_id)
         self.candidate_pool = candidate_pool
+        self._create_kb_idf = kb_idf
+        self._kb_idf: bool | None = None
+        self._keyword_stats = KeywordStatistics(self._count_kb, self._count_term)
+
+    @property
+    def kb_idf(self) -> bool:
+        """Whether this collection counts keyword IDF per knowledge base: its sparse vectors have no
+        modifier (collections made before keyword analysis ``ml3`` have Qdrant's IDF)."""
+        if self._kb_idf is None:
+            self.prepare()
+            with _translated("read the collection's configuration"):
+                sparse = self.client.get_collection(self.collection).config.params.sparse_vectors or {}
+            params = sparse.get(SPARSE)
+            self._kb_idf = params is not None and params.modifier != qm.Modifier.IDF
+        return self._kb_idf
 
     # -- lifecycle ---------------------------------------------------------------------------
     def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
         with _translated("prepare the collection"):
             ensure_base_alias(self, adopt=adopt)
 
-    def sibling(self, *, encoder_id: str, dimension: int) -> QdrantVectorStore:
+    def sibling(self, *, encoder_id: str, dimension: int, kb_idf: bool = True) -> QdrantVectorStore:
         """A store for another encoder's collection on the same client (a re-index target)."""
         return QdrantVectorStore(
             self.client,
@@ -151,6 +175,7 @@ class QdrantVectorStore:
             dimension=dimension,
             candidate_pool=self.candidate_pool,
             cluster=self.cluster,
+            kb_idf=kb_idf,
         )
 
     def prepare(self) -> None:
@@ -209,7 +234,7 @@ class QdrantVectorStore:
                     scroll_filter=flt,
                     limit=batch,
                     offset=offset,
-                    with_payload=True,
+                    with_payload=_READ,
                     with_vectors=vectors,
                 )
             records = [to_record(p) for p in points]
@@ -219,11 +244,19 @@ class QdrantVectorStore:
                 return
 
     def _create_collection(self) -> None:
-        log.info("creating collection %s (dim=%d)", self.collection, self.dimension)
+        kb_idf = self._create_kb_idf
+        log.info(
+            "creating collection %s (dim=%d, keyword IDF per %s)",
+            self.collection,
+            self.dimension,
+            "knowledge base" if kb_idf else "collection",
+        )
         self.client.create_collection(
             self.collection,
             vectors_config={DENSE: qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+            sparse_vectors_config={
+                SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.NONE if kb_idf else qm.Modifier.IDF)
+            },
             metadata={"encoder_id": self.encoder_id, "dimension": self.dimension},
             **collection_options(self.cluster),
         )
@@ -245,6 +278,12 @@ class QdrantVectorStore:
                 ("chunk_index", qm.PayloadSchemaType.INTEGER),
             ):
                 self.client.create_payload_index(self.collection, field, schema)
+            if kb_idf:
+                self.client.create_payload_index(
+                    self.collection,
+                    TERMS,
+                    qm.IntegerIndexParams(type=qm.IntegerIndexType.INTEGER, lookup=True, range=False),
+                )
 
     def ping(self) -> None:
         with _translated("answer a health check"):
@@ -265,6 +304,7 @@ class QdrantVectorStore:
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        kb_idf = self.kb_idf
         with _translated("store vectors"):
             for start in range(0, len(records), UPSERT_BATCH):
                 batch = records[start : start + UPSERT_BATCH]
@@ -275,11 +315,13 @@ class QdrantVectorStore:
                             DENSE: r.dense.tolist(),
                             SPARSE: qm.SparseVector(indices=r.sparse.indices, values=r.sparse.values),
                         },
-                        payload=r.payload,
+                        payload=r.payload | {TERMS: list(r.sparse.indices)} if kb_idf else r.payload,
                     )
                     for r in batch
                 ]
                 self.client.upsert(self.collection, points=points, wait=True)
+        for kb_id in {r.payload.get("kb_id") for r in records}:
+            self._keyword_stats.forget(kb_id)
 
     def delete_document(self, *, kb_id: str, document_id: str, keep_ids: Collection[str] = ()) -> None:
         selector = _document_filter(kb_id, document_id)
@@ -287,12 +329,14 @@ class QdrantVectorStore:
             selector.must_not = [qm.HasIdCondition(has_id=list(keep_ids))]
         with _translated("delete a document's vectors"):
             self.client.delete(self.collection, points_selector=qm.FilterSelector(filter=selector), wait=True)
+        self._keyword_stats.forget(kb_id)
 
     def delete_knowledge_base(self, *, kb_id: str) -> None:
         with _translated("delete a knowledge base's vectors"):
             self.client.delete(
                 self.collection, points_selector=qm.FilterSelector(filter=_kb_filter(kb_id)), wait=True
             )
+        self._keyword_stats.forget(kb_id)
 
     # -- reads -------------------------------------------------------------------------------
     def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
@@ -301,6 +345,19 @@ class QdrantVectorStore:
                 self.collection, "lang", facet_filter=_kb_filter(kb_id), limit=limit, exact=True
             )
         return {str(h.value): h.count for h in response.hits}
+
+    def keyword_points(self, kb_id: str) -> int:
+        return self._keyword_stats.points(kb_id) if self.kb_idf else self.size()
+
+    def _count_kb(self, kb_id: str) -> int:
+        with _translated("count vectors"):
+            return self.client.count(self.collection, count_filter=_kb_filter(kb_id), exact=True).count
+
+    def _count_term(self, kb_id: str, term: int) -> int:
+        holding = qm.FieldCondition(key=TERMS, match=qm.MatchValue(value=term))
+        flt = qm.Filter(must=[_kb_filter(kb_id), holding])
+        with _translated("count a keyword"):
+            return self.client.count(self.collection, count_filter=flt, exact=True).count
 
     def count(
         self, *, kb_id: str, document_id: str | None = None, filters: SearchFilters | None = None
@@ -322,6 +379,8 @@ class QdrantVectorStore:
         hydrate: bool = True,
     ) -> list[Hit]:
         flt = _kb_filter(kb_id, filters)
+        if mode is not SearchMode.DENSE and self.kb_idf:
+            sparse = self._keyword_stats.weigh(kb_id, sparse)
         dense_query = dense.tolist()
         sparse_query = qm.SparseVector(indices=sparse.indices, values=sparse.values)
         pool = max(limit, self.candidate_pool)  # fixed pool: top_k never changes the first results' order
@@ -351,7 +410,7 @@ class QdrantVectorStore:
                 query_filter=flt,
                 search_params=params if mode is SearchMode.DENSE else None,
                 limit=limit,
-                with_payload=hydrate,
+                with_payload=_READ if hydrate else False,
                 with_vectors=[DENSE, SPARSE] if hydrate else False,
             )
         if not hydrate:
@@ -363,7 +422,7 @@ class QdrantVectorStore:
             return []
         with _translated("read search hits"):
             points = self.client.retrieve(
-                self.collection, [h.id for h in hits], with_payload=True, with_vectors=[DENSE, SPARSE]
+                self.collection, [h.id for h in hits], with_payload=_READ, with_vectors=[DENSE, SPARSE]
             )
         records = {str(p.id): p for p in points}
         return [to_hit(records[h.id], dense, h.score) for h in hits if h.id in records]
@@ -376,7 +435,7 @@ class QdrantVectorStore:
                 self.collection,
                 scroll_filter=flt,
                 limit=last - first + 1,
-                with_payload=qm.PayloadSelectorExclude(exclude=[SENTENCES]),
+                with_payload=qm.PayloadSelectorExclude(exclude=[SENTENCES, TERMS]),
             )
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 

@@ -79,12 +79,15 @@ def _row(name: str, ranked: dict[str, list[str]], dataset: BeirDataset, latencie
 
 
 def ingest_corpus(
-    services: Services, dataset: BeirDataset, progress: Progress | None = None
+    services: Services, dataset: BeirDataset, progress: Progress | None = None, *, keywords: str | None = None
 ) -> tuple[str, dict[str, list[str]]]:
-    """A scratch knowledge base holding the corpus; returns its id and document id → corpus ids."""
+    """A scratch knowledge base holding the corpus; returns its id and document id → corpus ids.
+    ``keywords``: index it with this keyword analysis instead of the current one (a benchmark's before)."""
     aliases: dict[str, list[str]] = {}
     with services.sessions.begin() as session:
-        kb_id = kbs.create(session, name=f"eval-{dataset.name}-{uuid.uuid4().hex[:8]}").id
+        kb = kbs.create(session, name=f"eval-{dataset.name}-{uuid.uuid4().hex[:8]}")
+        kb.keywords = keywords or kb.keywords
+        kb_id = kb.id
         for row in dataset.corpus:
             accepted = docs.accept_upload(
                 session,

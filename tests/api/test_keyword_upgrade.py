@@ -1,12 +1,14 @@
-"""A knowledge base indexed by an earlier release (English-only keyword analysis, its own collection)
-moves to the current analysis when the service restarts: its sparse vectors are rebuilt from the
-stored texts in another collection while it is searched without pause, then it switches. Another
-knowledge base's results do not change by a byte. Real service, SQLite, Qdrant Edge, real encoder."""
+"""A knowledge base indexed by an earlier release (English-only keyword analysis, or ``ml2``'s IDF
+counted over the whole collection; each in its own collection) moves to the current analysis when the
+service restarts: its sparse vectors are rebuilt from the stored texts in another collection while it is
+searched without pause, then it switches. Another knowledge base's results do not change by a byte.
+Real service, SQLite, Qdrant Edge, real encoder."""
 
 from __future__ import annotations
 
 from functools import partial
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -33,26 +35,36 @@ def _search(client: TestClient, kb_id: str, query: str, mode: str = "hybrid") ->
     return 200, [(r["document_id"], r["score"]) for r in response.json()["results"]]
 
 
-def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, embedder) -> None:
+@pytest.mark.parametrize("recorded", [None, "ml2"], ids=["en1", "ml2"])
+def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(
+    make_settings, embedder, recorded: str | None
+) -> None:
+    """``recorded``: the keyword analysis the earlier release stored (None: the first releases
+    recorded none). An ``ml2`` release also left the base alias on its collection: the restart adopts it."""
+    previous = recorded or "en1"
     settings = make_settings(encoder={"drop_old_after_s": 0.2, "follow_interval_s": 0.5})
     with TestClient(create_app(settings, embedder=embedder)) as client:
         client.headers.update(AUTH)
         old_kb, other_kb = create_kb(client, "indexed-long-ago"), create_kb(client, "indexed-now")
         services = client.app.state.services  # type: ignore[attr-defined]
-        with services.sessions.begin() as session:  # as the first releases left it: no version recorded
-            session.get(KnowledgeBase, old_kb).keywords = None
+        with services.sessions.begin() as session:  # as the earlier release left it
+            session.get(KnowledgeBase, old_kb).keywords = recorded
         services.follow_encoders()
         ingest(client, old_kb, FILES)
         ingest(client, other_kb, FILES)
         legacy = services.encoders.snapshot(old_kb)
         current = services.encoders.snapshot(other_kb)
-        assert (legacy.keywords.version, current.keywords.version) == ("en1", "ml2")
+        assert (legacy.keywords.version, current.keywords.version) == (previous, "ml3")
+        assert (legacy.vectors.kb_idf, current.vectors.kb_idf) == (False, True)
         assert legacy.vectors.collection != current.vectors.collection
-        assert client.get(f"/v1/knowledge-bases/{old_kb}").json()["encoder"]["keywords"] == "en1"
+        assert client.get(f"/v1/knowledge-bases/{old_kb}").json()["encoder"]["keywords"] == previous
         listed = client.get(f"/v1/knowledge-bases/{old_kb}/documents").json()["data"]
         french = next(d["id"] for d in listed if d["filename"] == "livraison.txt")
-        # The English-only analysis keeps the accent: the word typed without it finds nothing.
-        assert _search(client, old_kb, "entrepot", "sparse") == (200, [])
+        if recorded is None:  # The English-only analysis keeps the accent: the word without it finds nothing.
+            assert _search(client, old_kb, "entrepot", "sparse") == (200, [])
+        else:
+            legacy.vectors.make_active()
+            assert legacy.vectors.active_collection() == legacy.vectors.collection
         before_other = {q: _search(client, other_kb, q) for q in QUERIES}
 
     with TestClient(create_app(settings, embedder=embedder)) as client:  # the upgrade: a restart
@@ -66,14 +78,15 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
             wait_until(lambda: len(outcomes[other_kb]) >= 2 * len(QUERIES), what="searches around the switch")
         assert job["status"] == "succeeded", job
         result = job["result"]
-        assert (result["previous_keywords"], result["keywords"]) == ("en1", "ml2")
+        assert (result["previous_keywords"], result["keywords"]) == (previous, "ml3")
         assert result["chunks"] == len(FILES)
         assert all(status == 200 and hits for _, (status, hits) in outcomes[old_kb]), "a search failed"
         assert all(r == before_other[q] for q, r in outcomes[other_kb]), "another knowledge base moved"
 
         moved = services.encoders.snapshot(old_kb)
-        assert moved.keywords.version == "ml2"
-        assert client.get(f"/v1/knowledge-bases/{old_kb}").json()["encoder"]["keywords"] == "ml2"
+        assert moved.keywords.version == "ml3" and moved.vectors.kb_idf
+        assert moved.vectors.active_collection() == moved.vectors.collection  # the alias was adopted
+        assert client.get(f"/v1/knowledge-bases/{old_kb}").json()["encoder"]["keywords"] == "ml3"
         assert moved.vectors.collection == services.encoders.snapshot(other_kb).vectors.collection
         assert moved.vectors.count(kb_id=old_kb) == len(FILES)
         assert moved.vectors.languages(kb_id=old_kb) == {"en": 2, "fr": 1}
@@ -93,7 +106,7 @@ def test_an_older_keyword_analysis_is_reindexed_with_no_downtime(make_settings, 
         assert {r["document_id"]: r["evidence"]["foreign"] for r in same}[french] == 0.0
         wait_until(
             lambda: not services.encoders.base.vectors.collection_exists(legacy.vectors.collection),
-            what="the English-only collection to be dropped once nobody uses it",
+            what="the older analysis's collection to be dropped once nobody uses it",
         )
         # Nothing left to upgrade: a restart queues nothing more.
         with services.sessions.begin() as session:

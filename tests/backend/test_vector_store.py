@@ -299,3 +299,70 @@ def test_a_server_collection_is_laid_out_as_configured() -> None:
     assert params.quantization.rescore and params.quantization.oversampling == 2.0
     with pytest.raises(ValueError):
         ClusterSettings(shard_number=0)
+
+
+# -- keyword IDF per knowledge base (backend/vectorstore/keyword_idf.py) ---------------------------------
+_FAQ = [
+    "Refunds reach the original card within five business days",
+    "Parcels are scanned at our warehouse in Leeds",
+    "Sale items can be exchanged but not refunded",
+    "Customers may return unworn shoes within 45 days for a refund",
+    "Our warehouse ships parcels every weekday",
+]
+_OTHER = [f"warehouse inventory warehouse stock report number {i}" for i in range(30)]
+
+
+def _sparse_scores(store: VectorStore, kb: str, query: str) -> dict[str, float]:
+    hits = store.search(
+        kb_id=kb, dense=_vec(0), sparse=lexical.encode_query(query), mode=SearchMode.SPARSE, limit=10
+    )
+    return {h.id: h.score for h in hits}
+
+
+@pytest.mark.parametrize("kind", ["edge", "local", "local-cluster"])
+def test_a_knowledge_base_alone_ranks_as_qdrant_idf_ranked_it(kind: str, tmp_path: Path) -> None:
+    """The store's own IDF is Qdrant's formula: alone in its collection, a knowledge base's keyword
+    scores are those of a collection with Qdrant's IDF modifier (how collections before ml3 were made)."""
+    records = [_record("kb", f"d{i}", 0, text) for i, text in enumerate(_FAQ)]
+    ours = open_store(kind, tmp_path / "ours")
+    theirs = open_store(kind, tmp_path / "theirs").sibling(encoder_id="enc@1", dimension=DIM, kb_idf=False)
+    for store in (ours, theirs):
+        store.prepare()
+        store.upsert(records)
+    assert (ours.kb_idf, theirs.kb_idf) == (True, False)  # type: ignore[attr-defined]
+    for query in ("warehouse parcels", "refund within days", "Leeds", "nothing matches"):
+        mine, qdrant = _sparse_scores(ours, "kb", query), _sparse_scores(theirs, "kb", query)
+        assert mine.keys() == qdrant.keys(), query
+        assert mine == pytest.approx(qdrant, rel=1e-4), query
+    assert ours.keyword_points("kb") == theirs.keyword_points("kb") == len(_FAQ)
+    ours.close()
+    theirs.close()
+
+
+def test_another_tenants_documents_never_move_a_knowledge_bases_keyword_scores(store: VectorStore) -> None:
+    store.upsert([_record("kb", f"d{i}", 0, text) for i, text in enumerate(_FAQ)])
+    queries = ("warehouse parcels", "refund within days", "Leeds warehouse")
+    alone = {q: _sparse_scores(store, "kb", q) for q in queries}
+    # Another tenant writes "warehouse" thirty times: under a collection-wide IDF the word became
+    # cheap in this knowledge base's search too.
+    store.upsert([_record("other", f"o{i}", 0, text) for i, text in enumerate(_OTHER)])
+    assert store.keyword_points("kb") == len(_FAQ) and store.keyword_points("other") == len(_OTHER)
+    for q in queries:
+        assert _sparse_scores(store, "kb", q) == pytest.approx(alone[q], rel=1e-6), q
+    # What this process writes or deletes counts at once (no minute-old counts).
+    store.upsert([_record("kb", "d9", 0, "the warehouse in Leeds opens at nine")])
+    after = _sparse_scores(store, "kb", "Leeds")
+    assert len(after) == 2 and max(after.values()) < max(alone["Leeds warehouse"].values())
+    store.delete_document(kb_id="kb", document_id="d9")
+    assert _sparse_scores(store, "kb", "Leeds warehouse") == pytest.approx(alone["Leeds warehouse"], rel=1e-6)
+
+
+def test_term_ids_kept_for_counting_never_come_back_in_reads(store: VectorStore) -> None:
+    store.upsert([_record("kb", "d", i, f"router reset step {i}") for i in range(3)])
+    hits = store.search(
+        kb_id="kb", dense=_vec(1), sparse=lexical.encode_query("router"), mode=SearchMode.HYBRID, limit=3
+    )
+    payloads = [h.payload for h in hits]
+    payloads += store.neighbours(kb_id="kb", document_id="d", first=0, last=2)
+    payloads += [r.payload for batch in store.scan(kb_id="kb") for r in batch]
+    assert len(payloads) == 9 and all("text" in p and "terms" not in p for p in payloads)
