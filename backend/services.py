@@ -51,7 +51,8 @@ from backend.telemetry import Telemetry
 from backend.text.languages import detect
 from backend.vectorstore.base import VectorStore
 from backend.vectorstore.edge import EdgeVectorStore
-from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+from backend.vectorstore.qdrant import QdrantVectorStore
+from backend.vectorstore.qdrant_connection import make_client
 
 log = logging.getLogger(__name__)
 

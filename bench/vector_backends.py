@@ -129,7 +129,8 @@ def run(
     """``kb_idf`` False: keyword IDF by Qdrant's modifier over the collection (collections before ml3)."""
     from backend.vectorstore.base import SearchFilters, SearchMode
     from backend.vectorstore.edge import EdgeVectorStore
-    from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+    from backend.vectorstore.qdrant import QdrantVectorStore
+    from backend.vectorstore.qdrant_connection import make_client
 
     root = Path(tempfile.mkdtemp(prefix=f"kbchat-bench-{kind}-"))
     if kind == "edge":

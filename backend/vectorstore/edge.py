@@ -3,8 +3,9 @@
 Qdrant Edge (``qdrant-edge-py``) is Qdrant's own engine in-process: HNSW, payload indexes, sparse
 vectors with IDF, prefetch + fusion, a write-ahead log. qdrant-client's local mode, the previous
 embedded default, is a brute-force Python store meant for tests (a 100k-chunk hybrid query takes
-seconds there). This module is the only one that imports ``qdrant_edge``; the version is pinned in
-pyproject.toml because Edge is beta, so an upgrade touches this file alone.
+seconds there). This module and the shard's layout (backend/vectorstore/edge_schema.py) are the only
+ones that import ``qdrant_edge`` at run time; the version is pinned in pyproject.toml because Edge is
+beta, so an upgrade touches these files alone.
 
 Layout under ``<data dir>/edge/``: one shard directory per encoder version (named like the server's
 collections, ``<prefix>_chunks_<encoder>``) and ``aliases.json``, which plays the server's alias: it
@@ -16,7 +17,6 @@ the open shards and the alias file: backend/vectorstore/edge_home.py).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import threading
@@ -45,6 +45,7 @@ from backend.vectorstore.base import (
     collection_name,
 )
 from backend.vectorstore.edge_home import EdgeHome
+from backend.vectorstore.edge_schema import counts_idf_per_kb, create_shard
 from backend.vectorstore.keyword_idf import KeywordStatistics
 from backend.vectorstore.points import (
     REUSE_FIELDS,
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 20_000
 """Points written between index builds (run by a background thread; search never waits for it)."""
 
-_KEYWORD_FIELDS = ("document_id", "content_type", "tags", "text_hash", "lang")
 _READ = qe.PayloadSelector.Exclude([TERMS])
 """What every read returns of a payload: all but the term ids kept for counting."""
 
@@ -147,47 +147,21 @@ class EdgeVectorStore:
 
     @property
     def kb_idf(self) -> bool:
-        """Whether this shard counts keyword IDF per knowledge base (recorded in its ``kbchat.json``;
-        shards made before keyword analysis ``ml3`` have Qdrant's modifier instead)."""
+        """Whether this shard counts keyword IDF per knowledge base (shards made before keyword analysis
+        ``ml3`` have Qdrant's modifier instead)."""
         if self._kb_idf is None:
             _ = self._shard
-            meta = self.root / self.collection / "kbchat.json"
-            recorded = json.loads(meta.read_text()) if meta.exists() else {}
-            self._kb_idf = recorded.get("keyword_idf") == "knowledge_base"
+            self._kb_idf = counts_idf_per_kb(self.root / self.collection)
         return self._kb_idf
 
     def _create(self, path: Path) -> qe.EdgeShard:
-        kb_idf = self._create_kb_idf
-        log.info(
-            "creating Edge shard %s (dim=%d, keyword IDF per %s)",
+        return create_shard(
             path,
-            self.dimension,
-            "knowledge base" if kb_idf else "collection",
+            encoder_id=self.encoder_id,
+            dimension=self.dimension,
+            kb_idf=self._create_kb_idf,
+            indexing_threshold_kb=self.indexing_threshold_kb,
         )
-        config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=self.dimension, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=None if kb_idf else qe.Modifier.Idf)},
-            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
-            if self.indexing_threshold_kb is not None
-            else None,
-        )
-        shard = qe.EdgeShard.create(str(path), config)
-        shard.update(qe.UpdateOperation.create_field_index("kb_id", qe.KeywordIndexParams(is_tenant=True)))
-        for field in _KEYWORD_FIELDS:
-            shard.update(
-                qe.UpdateOperation.create_field_index(field, qe.KeywordIndexParams(enable_hnsw=False))
-            )
-        shard.update(qe.UpdateOperation.create_field_index("created_at", qe.PayloadSchemaType.Float))
-        shard.update(qe.UpdateOperation.create_field_index("chunk_index", qe.PayloadSchemaType.Integer))
-        if kb_idf:
-            shard.update(
-                qe.UpdateOperation.create_field_index(TERMS, qe.IntegerIndexParams(lookup=True, range=False))
-            )
-        meta = {"encoder_id": self.encoder_id, "dimension": self.dimension}
-        (path / "kbchat.json").write_text(
-            json.dumps(meta | ({"keyword_idf": "knowledge_base"} if kb_idf else {}))
-        )
-        return shard
 
     def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
         ensure_base_alias(self, adopt=adopt)

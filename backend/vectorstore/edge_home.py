@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from backend.errors import Unavailable
 
-if TYPE_CHECKING:  # the binding itself is imported by backend/vectorstore/edge.py alone
+if TYPE_CHECKING:  # the binding is imported at run time by edge.py and edge_schema.py alone
     import qdrant_edge as qe
 
 

@@ -6,26 +6,21 @@ the active collection. A store instance reads and writes its *own* encoder's col
 alias: a query vector can then only ever meet vectors of the model that made it, even while a
 re-index switches the alias (atomically) to a new encoder's collection.
 
-qdrant-client raises different errors in local mode (``ValueError``, ``RuntimeError``) and against
-a server (``UnexpectedResponse``, transport errors); :func:`_translated` maps both to ours.
+The connection and its errors: backend/vectorstore/qdrant_connection.py; how a collection is laid out:
+backend/vectorstore/qdrant_schema.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from backend.errors import KbchatError, Unavailable
 from backend.vectorstore.alias import ensure_base_alias
 from backend.vectorstore.base import (
     DENSE,
@@ -42,7 +37,7 @@ from backend.vectorstore.base import (
     StoredChunk,
     collection_name,
 )
-from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
+from backend.vectorstore.cluster import ClusterSettings, dense_search_params
 from backend.vectorstore.keyword_idf import KeywordStatistics
 from backend.vectorstore.points import (
     REUSE_FIELDS,
@@ -53,41 +48,13 @@ from backend.vectorstore.points import (
     to_record,
     unsentenced_by_document,
 )
+from backend.vectorstore.qdrant_connection import translated
+from backend.vectorstore.qdrant_schema import counts_idf_per_kb, create_collection
 
 log = logging.getLogger(__name__)
 _CLIENT_USERS: dict[int, int] = {}
 """Stores per client: sibling stores (one per encoder version) share their client."""
 _CLIENT_USERS_LOCK = threading.Lock()
-
-
-def make_client(
-    *, url: str | None, path: Path, api_key: str | None = None, timeout_s: float = 30
-) -> QdrantClient:
-    """A client for the server at ``url``, or local on-disk mode at ``path`` when no URL is set."""
-    if url:
-        return QdrantClient(url=url, api_key=api_key, timeout=int(timeout_s))
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        return QdrantClient(path=str(path))
-    except RuntimeError as exc:  # the local store is a single-process file lock
-        raise Unavailable(
-            f"the embedded Qdrant store at {path} is in use by another kbchat process. Stop it, or run "
-            "a Qdrant server and set KBCHAT_QDRANT__URL so several processes can share it."
-        ) from exc
-
-
-@contextlib.contextmanager
-def _translated(action: str) -> Iterator[None]:
-    try:
-        yield
-    except KbchatError:
-        raise
-    except UnexpectedResponse as exc:
-        raise Unavailable(f"Qdrant refused to {action}: HTTP {exc.status_code} {exc.content!r:.300}") from exc
-    except (ResponseHandlingException, ConnectionError, TimeoutError, OSError) as exc:
-        raise Unavailable(f"Qdrant is unreachable while trying to {action}: {exc}. Is it running?") from exc
-    except ValueError as exc:  # local mode's "not found" and validation errors
-        raise Unavailable(f"Qdrant could not {action}: {exc}") from exc
 
 
 def _kb_filter(kb_id: str, filters: SearchFilters | None = None) -> qm.Filter:
@@ -151,19 +118,17 @@ class QdrantVectorStore:
 
     @property
     def kb_idf(self) -> bool:
-        """Whether this collection counts keyword IDF per knowledge base: its sparse vectors have no
-        modifier (collections made before keyword analysis ``ml3`` have Qdrant's IDF)."""
+        """Whether this collection counts keyword IDF per knowledge base (collections made before keyword
+        analysis ``ml3`` have Qdrant's modifier instead)."""
         if self._kb_idf is None:
             self.prepare()
-            with _translated("read the collection's configuration"):
-                sparse = self.client.get_collection(self.collection).config.params.sparse_vectors or {}
-            params = sparse.get(SPARSE)
-            self._kb_idf = params is not None and params.modifier != qm.Modifier.IDF
+            with translated("read the collection's configuration"):
+                self._kb_idf = counts_idf_per_kb(self.client, self.collection)
         return self._kb_idf
 
     # -- lifecycle ---------------------------------------------------------------------------
     def ensure_ready(self, *, adopt: Collection[str] = ()) -> None:
-        with _translated("prepare the collection"):
+        with translated("prepare the collection"):
             ensure_base_alias(self, adopt=adopt)
 
     def sibling(self, *, encoder_id: str, dimension: int, kb_idf: bool = True) -> QdrantVectorStore:
@@ -180,12 +145,19 @@ class QdrantVectorStore:
 
     def prepare(self) -> None:
         """Create this encoder's collection if missing, leaving the alias where it is."""
-        with _translated("prepare the collection"):
+        with translated("prepare the collection"):
             if not self.client.collection_exists(self.collection):
-                self._create_collection()
+                create_collection(
+                    self.client,
+                    self.collection,
+                    encoder_id=self.encoder_id,
+                    dimension=self.dimension,
+                    cluster=self.cluster,
+                    kb_idf=self._create_kb_idf,
+                )
 
     def active_collection(self) -> str | None:
-        with _translated("read the aliases"):
+        with translated("read the aliases"):
             aliases = {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
         return aliases.get(self.alias)
 
@@ -200,23 +172,23 @@ class QdrantVectorStore:
                 create_alias=qm.CreateAlias(collection_name=self.collection, alias_name=self.alias)
             )
         )
-        with _translated("switch the alias"):
+        with translated("switch the alias"):
             self.client.update_collection_aliases(change_aliases_operations=operations)
         log.info("alias %s: %s -> %s", self.alias, previous, self.collection)
         return previous
 
     def size(self) -> int:
         """Points in this collection, over every knowledge base."""
-        with _translated("count vectors"):
+        with translated("count vectors"):
             return self.client.count(self.collection, exact=True).count
 
     def collection_exists(self, name: str) -> bool:
-        with _translated("look up a collection"):
+        with translated("look up a collection"):
             return self.client.collection_exists(name)
 
     def drop(self) -> None:
         """Delete this encoder's collection (after a switch, the old one)."""
-        with _translated("delete a collection"):
+        with translated("delete a collection"):
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
                 log.info("collection %s deleted", self.collection)
@@ -228,7 +200,7 @@ class QdrantVectorStore:
         offset = None
         flt = _kb_filter(kb_id) if kb_id else None
         while True:
-            with _translated("read points"):
+            with translated("read points"):
                 points, offset = self.client.scroll(
                     self.collection,
                     scroll_filter=flt,
@@ -243,50 +215,8 @@ class QdrantVectorStore:
             if offset is None:
                 return
 
-    def _create_collection(self) -> None:
-        kb_idf = self._create_kb_idf
-        log.info(
-            "creating collection %s (dim=%d, keyword IDF per %s)",
-            self.collection,
-            self.dimension,
-            "knowledge base" if kb_idf else "collection",
-        )
-        self.client.create_collection(
-            self.collection,
-            vectors_config={DENSE: qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE)},
-            sparse_vectors_config={
-                SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.NONE if kb_idf else qm.Modifier.IDF)
-            },
-            metadata={"encoder_id": self.encoder_id, "dimension": self.dimension},
-            **collection_options(self.cluster),
-        )
-        with (
-            warnings.catch_warnings()
-        ):  # local mode warns that indexes are no-ops there; the server needs them
-            warnings.simplefilter("ignore", UserWarning)
-            self.client.create_payload_index(
-                self.collection,
-                "kb_id",
-                qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True),
-            )
-            for field, schema in (
-                ("document_id", qm.PayloadSchemaType.KEYWORD),
-                ("content_type", qm.PayloadSchemaType.KEYWORD),
-                ("tags", qm.PayloadSchemaType.KEYWORD),
-                ("lang", qm.PayloadSchemaType.KEYWORD),
-                ("created_at", qm.PayloadSchemaType.FLOAT),
-                ("chunk_index", qm.PayloadSchemaType.INTEGER),
-            ):
-                self.client.create_payload_index(self.collection, field, schema)
-            if kb_idf:
-                self.client.create_payload_index(
-                    self.collection,
-                    TERMS,
-                    qm.IntegerIndexParams(type=qm.IntegerIndexType.INTEGER, lookup=True, range=False),
-                )
-
     def ping(self) -> None:
-        with _translated("answer a health check"):
+        with translated("answer a health check"):
             self.client.get_aliases()
 
     def close(self) -> None:
@@ -305,7 +235,7 @@ class QdrantVectorStore:
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, records: Sequence[ChunkRecord]) -> None:
         kb_idf = self.kb_idf
-        with _translated("store vectors"):
+        with translated("store vectors"):
             for start in range(0, len(records), UPSERT_BATCH):
                 batch = records[start : start + UPSERT_BATCH]
                 points = [
@@ -327,12 +257,12 @@ class QdrantVectorStore:
         selector = _document_filter(kb_id, document_id)
         if keep_ids:
             selector.must_not = [qm.HasIdCondition(has_id=list(keep_ids))]
-        with _translated("delete a document's vectors"):
+        with translated("delete a document's vectors"):
             self.client.delete(self.collection, points_selector=qm.FilterSelector(filter=selector), wait=True)
         self._keyword_stats.forget(kb_id)
 
     def delete_knowledge_base(self, *, kb_id: str) -> None:
-        with _translated("delete a knowledge base's vectors"):
+        with translated("delete a knowledge base's vectors"):
             self.client.delete(
                 self.collection, points_selector=qm.FilterSelector(filter=_kb_filter(kb_id)), wait=True
             )
@@ -340,7 +270,7 @@ class QdrantVectorStore:
 
     # -- reads -------------------------------------------------------------------------------
     def languages(self, *, kb_id: str, limit: int = 8) -> dict[str, int]:
-        with _translated("count languages"):
+        with translated("count languages"):
             response = self.client.facet(
                 self.collection, "lang", facet_filter=_kb_filter(kb_id), limit=limit, exact=True
             )
@@ -350,20 +280,20 @@ class QdrantVectorStore:
         return self._keyword_stats.points(kb_id) if self.kb_idf else self.size()
 
     def _count_kb(self, kb_id: str) -> int:
-        with _translated("count vectors"):
+        with translated("count vectors"):
             return self.client.count(self.collection, count_filter=_kb_filter(kb_id), exact=True).count
 
     def _count_term(self, kb_id: str, term: int) -> int:
         holding = qm.FieldCondition(key=TERMS, match=qm.MatchValue(value=term))
         flt = qm.Filter(must=[_kb_filter(kb_id), holding])
-        with _translated("count a keyword"):
+        with translated("count a keyword"):
             return self.client.count(self.collection, count_filter=flt, exact=True).count
 
     def count(
         self, *, kb_id: str, document_id: str | None = None, filters: SearchFilters | None = None
     ) -> int:
         flt = _document_filter(kb_id, document_id) if document_id else _kb_filter(kb_id, filters)
-        with _translated("count vectors"):
+        with translated("count vectors"):
             return self.client.count(self.collection, count_filter=flt, exact=True).count
 
     def search(
@@ -401,7 +331,7 @@ class QdrantVectorStore:
                 prefetch.append(qm.Prefetch(query=sparse_query, using=SPARSE, filter=flt, limit=pool))
                 weights.append(fusion.sparse_weight)
             query = qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=weights))
-        with _translated("search"):
+        with translated("search"):
             response = self.client.query_points(
                 self.collection,
                 query=query,
@@ -420,7 +350,7 @@ class QdrantVectorStore:
     def hydrate(self, hits: Sequence[Hit], dense: np.ndarray) -> list[Hit]:
         if not hits:
             return []
-        with _translated("read search hits"):
+        with translated("read search hits"):
             points = self.client.retrieve(
                 self.collection, [h.id for h in hits], with_payload=_READ, with_vectors=[DENSE, SPARSE]
             )
@@ -430,7 +360,7 @@ class QdrantVectorStore:
     def neighbours(self, *, kb_id: str, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
         in_range = qm.FieldCondition(key="chunk_index", range=qm.Range(gte=first, lte=last))
         flt = qm.Filter(must=[_document_filter(kb_id, document_id), in_range])
-        with _translated("read neighbouring chunks"):
+        with translated("read neighbouring chunks"):
             points, _ = self.client.scroll(
                 self.collection,
                 scroll_filter=flt,
@@ -440,17 +370,17 @@ class QdrantVectorStore:
         return sorted((p.payload or {} for p in points), key=lambda p: p.get("chunk_index", 0))
 
     def document_vectors(self, *, kb_id: str, document_id: str) -> dict[str, StoredChunk]:
-        with _translated("read a document's vectors"):
+        with translated("read a document's vectors"):
             return stored_by_text_hash(
                 self._scroll(_document_filter(kb_id, document_id), REUSE_FIELDS, [DENSE])
             )
 
     def inventory(self) -> dict[tuple[str, str], int]:
-        with _translated("list stored documents"):
+        with translated("list stored documents"):
             return count_by_document(self._scroll(None, ["kb_id", "document_id"], False))
 
     def unsentenced(self, is_current: Callable[[object], bool]) -> dict[tuple[str, str], int]:
-        with _translated("list stored sentence vectors"):
+        with translated("list stored sentence vectors"):
             return unsentenced_by_document(self._scroll(None, STAMP_FIELDS, False), is_current)
 
     def _scroll(

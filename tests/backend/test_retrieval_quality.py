@@ -18,7 +18,8 @@ from backend.retrieval.tuning import JudgedQuery, tune
 from backend.serving.snapshot import single
 from backend.vectorstore import ChunkRecord, Hit, SearchMode, point_id
 from backend.vectorstore.base import Fusion
-from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+from backend.vectorstore.qdrant import QdrantVectorStore
+from backend.vectorstore.qdrant_connection import make_client
 
 KB = "kb"
 ERRORS = {

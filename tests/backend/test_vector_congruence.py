@@ -20,7 +20,8 @@ from backend.keywords.encoder import LexicalEncoder
 from backend.vectorstore import ChunkRecord, SearchMode, point_id
 from backend.vectorstore.base import Fusion, SearchFilters, VectorStore
 from backend.vectorstore.edge import EdgeVectorStore
-from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+from backend.vectorstore.qdrant import QdrantVectorStore
+from backend.vectorstore.qdrant_connection import make_client
 
 DIM = 16
 WORDS = [

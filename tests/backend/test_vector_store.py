@@ -20,7 +20,8 @@ from backend.vectorstore import ChunkRecord, SearchMode, point_id
 from backend.vectorstore.base import SENTENCES, SearchFilters, VectorStore
 from backend.vectorstore.cluster import ClusterSettings, collection_options, dense_search_params
 from backend.vectorstore.edge import EdgeVectorStore
-from backend.vectorstore.qdrant import QdrantVectorStore, make_client
+from backend.vectorstore.qdrant import QdrantVectorStore
+from backend.vectorstore.qdrant_connection import make_client
 
 DIM = 8
 lexical = LexicalEncoder()
