@@ -361,7 +361,7 @@ def embedder_device(embedder: Embedder) -> str | None:
 def _cosine_scorer(current: Callable[[str | None], Embedder]) -> ScoreFn:
     def score(question: str, sentences: Sequence[str], kb_id: str | None) -> list[float]:
         embedder = current(kb_id)  # the encoder serving the knowledge base, which may be its own
-        query = embedder.embed_queries([question])[0]
+        query = embedder.embed_queries([question], scope=kb_id)[0]
         return [float(c) for c in embedder.embed_documents(sentences) @ query]
 
     return score

@@ -34,8 +34,10 @@ class Embedder(Protocol):
         """``(len(texts), dimension)`` normalised float32 vectors for passages."""
         ...
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), dimension)`` normalised float32 vectors for search queries."""
+    def embed_queries(self, texts: Sequence[str], *, scope: str | None = None) -> np.ndarray:
+        """``(len(texts), dimension)`` normalised float32 vectors for search queries. ``scope``: who
+        asks (a knowledge base's id). An embedder that caches questions keeps each scope's apart, so a
+        tenant cannot tell from a fast answer that another tenant asked the same words."""
         ...
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -96,8 +97,8 @@ class EnsembleEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._joined(texts, lambda e: e.embed_documents)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._joined(texts, lambda e: e.embed_queries)
+    def embed_queries(self, texts: Sequence[str], *, scope: str | None = None) -> np.ndarray:
+        return self._joined(texts, lambda e: partial(e.embed_queries, scope=scope))
 
 
 def ensemble_id(parts: Sequence[tuple[str, float]], *, name: str = "ensemble") -> str:

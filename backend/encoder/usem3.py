@@ -93,8 +93,8 @@ class UseEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts) if texts else np.zeros((0, self.dimension), dtype=np.float32)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed_documents(texts)
+    def embed_queries(self, texts: Sequence[str], *, scope: str | None = None) -> np.ndarray:
+        return self.embed_documents(texts)  # no cache: nothing to keep apart by scope
 
 
 def _fingerprint() -> str:

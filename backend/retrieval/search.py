@@ -151,7 +151,7 @@ class Retriever:
         lap = _Laps(started)
         snapshot = self.encoders(kb_id)
         embedder, vectors = snapshot.embedder, snapshot.vectors
-        dense = embedder.embed_queries([query])[0]
+        dense = embedder.embed_queries([query], scope=kb_id)[0]
         lap("encode")
         # Fetch more than top_k so collapsing and the threshold can still fill it; a fixed rerank pool.
         fetch = max(top_k * 2, self.reranker.pool if self.reranker else 0, SENTENCE_POOL)

@@ -76,3 +76,22 @@ def test_a_repeated_question_is_encoded_once(embedder) -> None:
     assert embedder.embed_queries([question])[0, 0] == first[0, 0]
     batch = embedder.embed_queries([question, "Where do orders ship from?"])  # batches bypass the cache
     assert np.allclose(batch[0], first[0], atol=1e-5)
+
+
+def test_one_tenants_cached_question_is_never_anothers(embedder, tmp_path) -> None:
+    """A cached question answers faster; shared between knowledge bases, a tenant could probe whether
+    another asked the same words. Searches keep each knowledge base's cache entries apart."""
+    from backend.retrieval.search import Retriever
+    from backend.serving.snapshot import single
+    from backend.vectorstore.edge import EdgeVectorStore
+
+    store = EdgeVectorStore(tmp_path, prefix="t", encoder_id="scoped", dimension=embedder.dimension)
+    retriever = Retriever(single(embedder, store))
+    question = "Is the Leeds warehouse closing next spring?"
+    hits = embedder.query_cache_hits
+    retriever.search(kb_id="tenant-a", query=question)
+    retriever.search(kb_id="tenant-b", query=question)
+    assert embedder.query_cache_hits == hits  # tenant b's first ask is encoded, not served from a's
+    retriever.search(kb_id="tenant-a", query=question)
+    assert embedder.query_cache_hits == hits + 1
+    store.close()
