@@ -90,7 +90,7 @@ def test_fine_tuning_one_knowledge_base_never_touches_another(make_settings, emb
         assert client.get(f"/v1/knowledge-bases/{kb_a}").json()["encoder"] == {
             "version": "base",
             "version_id": None,
-            "keywords": "ml2",
+            "keywords": "ml3",
         }
 
         # Bad input: a clear 4xx, and nothing changes.
