@@ -203,6 +203,8 @@ class EdgeVectorStore:
             if path.exists():
                 shutil.rmtree(path)
                 log.info("Edge shard %s deleted", path)
+        self._kb_idf = None  # a shard made again here is made as this store makes them
+        self._keyword_stats.forget()
 
     def ping(self) -> None:
         with _translated("answer a health check"):

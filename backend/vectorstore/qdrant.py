@@ -192,6 +192,8 @@ class QdrantVectorStore:
             if self.client.collection_exists(self.collection):
                 self.client.delete_collection(self.collection)
                 log.info("collection %s deleted", self.collection)
+        self._kb_idf = None  # a collection made again here is made as this store makes them
+        self._keyword_stats.forget()
 
     def scan(
         self, *, kb_id: str | None = None, batch: int = 256, vectors: bool = True

@@ -336,8 +336,15 @@ def test_a_knowledge_base_alone_ranks_as_qdrant_idf_ranked_it(kind: str, tmp_pat
         assert mine.keys() == qdrant.keys(), query
         assert mine == pytest.approx(qdrant, rel=1e-4), query
     assert ours.keyword_points("kb") == theirs.keyword_points("kb") == len(_FAQ)
-    ours.close()
-    theirs.close()
+    # A store that would make collections per knowledge base reads how an existing one was made, and
+    # after dropping it, makes the next one its own way.
+    reopened = theirs.sibling(encoder_id="enc@1", dimension=DIM)
+    assert not reopened.kb_idf  # type: ignore[attr-defined]
+    reopened.drop()
+    reopened.prepare()
+    assert reopened.kb_idf  # type: ignore[attr-defined]
+    for store in (ours, theirs, reopened):
+        store.close()
 
 
 def test_another_tenants_documents_never_move_a_knowledge_bases_keyword_scores(store: VectorStore) -> None:
