@@ -8,8 +8,9 @@ best ones, so the answer is chosen from the same numbers that decided to answer.
 
 Sentence vectors come stored with each chunk, encoded at ingestion (backend/retrieval/stored_sentences.py);
 for chunks stored without them (before that existed, or with ``KBCHAT_CHUNKING__SENTENCE_VECTORS=false``)
-they are encoded here and cached per encoder (``model_id`` + text): a passage retrieved again — the
-popular articles, every follow-up turn — costs no encoding.
+they are encoded here and cached per encoder and knowledge base (``model_id``, ``kb_id`` + text): a
+passage retrieved again — the popular articles, every follow-up turn — costs no encoding, and no tenant
+can tell from a search's speed that another tenant's passages hold a sentence.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class ScoredSentence:
 
 
 class SentenceVectors:
-    """A bounded, thread-safe LRU of sentence vectors, keyed by encoder and text.
+    """A bounded, thread-safe LRU of sentence vectors, keyed by encoder, scope (the knowledge base whose
+    passage holds the sentence) and text.
 
     ``count(source, n)``, when given, hears how many sentences were scored from each source: ``stored``
     (with the chunk, from ingestion), ``cache`` or ``encoded`` (the slow path; on a knowledge base
@@ -61,12 +63,13 @@ class SentenceVectors:
             self._cache.clear()
 
     @staticmethod
-    def _key(model_id: str, text: str) -> bytes:
-        return hashlib.blake2b(f"{model_id}\0{text}".encode(), digest_size=16).digest()
+    def _key(model_id: str, scope: str, text: str) -> bytes:
+        return hashlib.blake2b(f"{model_id}\0{scope}\0{text}".encode(), digest_size=16).digest()
 
-    def embed(self, embedder: Embedder, sentences: Sequence[str]) -> np.ndarray:
-        """``(len(sentences), dimension)`` normalised vectors; the unseen ones are encoded in one batch."""
-        keys = [self._key(embedder.model_id, s) for s in sentences]
+    def embed(self, embedder: Embedder, sentences: Sequence[str], scope: str = "") -> np.ndarray:
+        """``(len(sentences), dimension)`` normalised vectors; the unseen ones are encoded in one batch.
+        ``scope``: the knowledge base the sentences are from; another's cached vectors are not used."""
+        keys = [self._key(embedder.model_id, scope, s) for s in sentences]
         found: dict[bytes, np.ndarray] = {}
         with self._lock:
             for key in keys:
@@ -111,7 +114,8 @@ class SentenceVectors:
         )
         flat = [t[s:e] for t, ss, m in zip(texts, spans, stored, strict=True) if m is None for s, e in ss]
         self._count("stored", sum(len(m) for m in stored if m is not None))
-        cosines = self.embed(embedder, flat) @ query if flat else np.zeros(0, dtype=np.float32)
+        scope = str(payloads[0].get("kb_id", "")) if payloads else ""  # a search's passages share one
+        cosines = self.embed(embedder, flat, scope) @ query if flat else np.zeros(0, dtype=np.float32)
         out: list[list[ScoredSentence]] = []
         i = 0
         for text, ss, m in zip(texts, spans, stored, strict=True):

@@ -313,3 +313,15 @@ def test_the_gate_search_counts_false_answers_as_the_gate_does() -> None:
             for j in range(12)
         ]
         assert _band_false_answers(answerable, unanswerable) == pytest.approx(expected)
+
+
+def test_a_cached_sentence_is_never_another_knowledge_bases(embedder) -> None:
+    """Passages stored without sentence vectors have theirs encoded by searches and cached; a tenant
+    must not tell from a fast search that another tenant's passages hold the same sentence."""
+    cache = SentenceVectors()
+    query = embedder.embed_queries(["Where is the warehouse?"])[0]
+    text = "Refunds take five days. Parcels are scanned at our warehouse in Leeds."
+    for kb_id, expected in (("tenant-a", (0, 2)), ("tenant-b", (0, 4)), ("tenant-a", (2, 4))):
+        scored = cache.score(embedder, query, [text], [{"kb_id": kb_id, "text": text}])
+        assert (cache.hits, cache.misses) == expected, kb_id
+        assert [s.text for s in scored[0]][-1] == "Parcels are scanned at our warehouse in Leeds."
