@@ -45,7 +45,7 @@ from backend.vectorstore.base import (
     collection_name,
 )
 from backend.vectorstore.edge_home import EdgeHome
-from backend.vectorstore.edge_schema import counts_idf_per_kb, create_shard
+from backend.vectorstore.edge_schema import create_shard, made_with_kb_idf
 from backend.vectorstore.keyword_idf import KeywordStatistics
 from backend.vectorstore.points import (
     REUSE_FIELDS,
@@ -151,7 +151,7 @@ class EdgeVectorStore:
         ``ml3`` have Qdrant's modifier instead)."""
         if self._kb_idf is None:
             _ = self._shard
-            self._kb_idf = counts_idf_per_kb(self.root / self.collection)
+            self._kb_idf = made_with_kb_idf(self.root / self.collection)
         return self._kb_idf
 
     def _create(self, path: Path) -> qe.EdgeShard:

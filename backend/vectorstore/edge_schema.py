@@ -55,7 +55,7 @@ def create_shard(
     return shard
 
 
-def counts_idf_per_kb(path: Path) -> bool:
+def made_with_kb_idf(path: Path) -> bool:
     """Whether the shard at ``path`` was made to count keyword IDF per knowledge base (shards made
     before keyword analysis ``ml3``, or before ``kbchat.json`` existed, were not)."""
     meta = path / META

@@ -49,7 +49,7 @@ from backend.vectorstore.points import (
     unsentenced_by_document,
 )
 from backend.vectorstore.qdrant_connection import translated
-from backend.vectorstore.qdrant_schema import counts_idf_per_kb, create_collection
+from backend.vectorstore.qdrant_schema import create_collection, made_with_kb_idf
 
 log = logging.getLogger(__name__)
 _CLIENT_USERS: dict[int, int] = {}
@@ -123,7 +123,7 @@ class QdrantVectorStore:
         if self._kb_idf is None:
             self.prepare()
             with translated("read the collection's configuration"):
-                self._kb_idf = counts_idf_per_kb(self.client, self.collection)
+                self._kb_idf = made_with_kb_idf(self.client, self.collection)
         return self._kb_idf
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def create_collection(
             )
 
 
-def counts_idf_per_kb(client: QdrantClient, name: str) -> bool:
+def made_with_kb_idf(client: QdrantClient, name: str) -> bool:
     """Whether collection ``name`` counts keyword IDF per knowledge base: its sparse vectors have no
     modifier (Qdrant's IDF over the collection in those made before keyword analysis ``ml3``)."""
     sparse = client.get_collection(name).config.params.sparse_vectors or {}

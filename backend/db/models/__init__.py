@@ -9,7 +9,7 @@ them all with ``Base.metadata`` (relationships name classes across modules).
 """
 
 from backend.db.models.access import ApiKey, WidgetUsage
-from backend.db.models.base import NAMING, Base, UTCDateTime, new_id, string_enum, utcnow
+from backend.db.models.base import Base, UTCDateTime, new_id, utcnow
 from backend.db.models.conversations import Citation, Conversation, Feedback, Lead, Message, QuestionVector
 from backend.db.models.encoders import EncoderVersion, EncoderVersionStatus
 from backend.db.models.jobs import Job, JobStatus
@@ -23,7 +23,6 @@ from backend.db.models.knowledge import (
 from backend.db.models.sources import Source, SourceItem, SourceSync
 
 __all__ = [
-    "NAMING",
     "ApiKey",
     "Base",
     "Citation",
@@ -47,6 +46,5 @@ __all__ = [
     "UTCDateTime",
     "WidgetUsage",
     "new_id",
-    "string_enum",
     "utcnow",
 ]
